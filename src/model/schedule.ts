@@ -1,0 +1,229 @@
+// The Schedule: what every rank holds, computes and sends at each step of one layer's
+// attention (forward and backward) plus the loss. It is the single description that the GPU
+// runner executes, the scene animates, and the cost model prices.
+//
+// Granularity is the block, never the token: a rank's tokens are a TokenSet of at most a few
+// strided segments, so a schedule for 10M tokens is as small as one for 1K.
+
+import type { Params, StrategyId } from './params.ts';
+
+/**
+ * Tokens {start + i·stride : 0 ≤ i < count}, by global position in the sequence.
+ * Contiguous shards and zigzag chunks have stride 1; striped shards have stride P.
+ */
+export interface Segment {
+  readonly start: number;
+  readonly count: number;
+  readonly stride: number;
+}
+
+/** The tokens of one buffer, in the order the buffer stores them (segment after segment). */
+export type TokenSet = readonly Segment[];
+
+/** Heads [start, end). */
+export interface HeadRange {
+  readonly start: number;
+  readonly end: number;
+}
+
+export type TensorKind = 'X' | 'Q' | 'K' | 'V' | 'O' | 'dO' | 'dQ' | 'dK' | 'dV' | 'loss';
+
+export type CollectiveKind = 'all-gather' | 'reduce-scatter' | 'all-to-all' | 'send-recv' | 'all-reduce';
+
+export interface Transfer {
+  readonly src: number;
+  readonly dst: number;
+  readonly tensor: TensorKind;
+  readonly tokens: TokenSet;
+  readonly heads: HeadRange;
+  /** Bytes on the wire for this transfer at the modelled size (elements × dtype bytes × micro-batch). */
+  readonly bytes: number;
+}
+
+export interface Collective {
+  readonly kind: CollectiveKind;
+  /** Ranks taking part. */
+  readonly group: readonly number[];
+  readonly transfers: readonly Transfer[];
+  /** Short label for captions, e.g. "all-gather K,V". */
+  readonly label: string;
+}
+
+/**
+ * How a Q×KV tile is masked, by global token position:
+ * - 'full': every key precedes every query, no mask needed;
+ * - 'causal': apply k ≤ q per pair (diagonal tiles, striped tiles);
+ * - 'skipped': every key follows every query, so the tile is not computed.
+ */
+export type MaskKind = 'full' | 'causal' | 'skipped';
+
+export interface ComputeTile {
+  readonly q: Segment;
+  readonly kv: Segment;
+  readonly mask: MaskKind;
+  /** Exact number of (q, k) pairs with k ≤ q in this tile, per head. */
+  readonly pairs: number;
+}
+
+/**
+ * One rank's compute in one step: its local queries against the K/V it holds in that step.
+ * The GPU runs this as ONE dispatch: q × kv under the global causal mask.
+ */
+export interface RankCompute {
+  readonly rank: number;
+  /** Query tokens the rank holds, in buffer order. */
+  readonly q: TokenSet;
+  /** Key/value tokens the rank attends to in this step, in buffer order. */
+  readonly kv: TokenSet;
+  /** Query heads computed (K/V head of query head h is floor(h·kvHeads/heads)). */
+  readonly heads: HeadRange;
+  /** The q×kv tiles (segment pairs), including skipped ones, for the work matrix and costs. */
+  readonly tiles: readonly ComputeTile[];
+}
+
+export type Phase = 'forward' | 'loss' | 'backward';
+
+export interface Step {
+  readonly index: number;
+  readonly phase: Phase;
+  /** One-line narration, e.g. "Step 3 of 8: each rank sends its K/V block to the next rank…". */
+  readonly caption: string;
+  /** Collectives in flight during this step (overlapping the compute, where the strategy allows). */
+  readonly collectives: readonly Collective[];
+  /** Attention compute per rank (forward: scores and output; backward: dQ, dK, dV). */
+  readonly compute: readonly RankCompute[];
+}
+
+/** What a rank holds as its shard of the sequence (for every token-wise tensor: X, Q, K, V, O, labels). */
+export interface RankShard {
+  readonly rank: number;
+  readonly tokens: TokenSet;
+  /** Node index (for grouping in the scene; a node holds gpusPerNode ranks, hybrid groups by Ulysses group). */
+  readonly node: number;
+}
+
+export interface LossStep {
+  /** Per rank, the token positions whose labels it scores: labels are shifted before sharding, so
+   * rank r's token i predicts token i+1 even when i+1 lives on another rank. The last token has no label. */
+  readonly labelled: readonly TokenSet[];
+}
+
+export interface ValidSchedule {
+  readonly valid: true;
+  readonly strategy: StrategyId;
+  readonly ranks: number;
+  readonly seq: number;
+  /** Layout of the sequence over ranks before attention (and of the loss). */
+  readonly shards: readonly RankShard[];
+  readonly steps: readonly Step[];
+  readonly loss: LossStep;
+}
+
+export interface InvalidSchedule {
+  readonly valid: false;
+  readonly strategy: StrategyId;
+  readonly ranks: number;
+  readonly seq: number;
+  /** Why the strategy cannot run these params, for the UI, e.g. "Ulysses needs ranks to divide 8 K/V heads". */
+  readonly reason: string;
+}
+
+export type Schedule = ValidSchedule | InvalidSchedule;
+
+export interface StrategyInfo {
+  readonly id: StrategyId;
+  readonly name: string;
+  /** Two sentences: what moves, and why. */
+  readonly description: string;
+  /** Paper or code the mechanism follows. */
+  readonly source: string;
+  /** Token layout of the Q shards. */
+  readonly layout: 'contiguous' | 'zigzag' | 'striped';
+  readonly build: (params: Params) => Schedule;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Token-set arithmetic, closed-form so it never loops over tokens.
+
+export function segmentLast(seg: Segment): number {
+  return seg.start + (seg.count - 1) * seg.stride;
+}
+
+export function tokenCount(set: TokenSet): number {
+  let n = 0;
+  for (const seg of set) n += seg.count;
+  return n;
+}
+
+/** Global position of the i-th token stored in a buffer laid out as `set`. */
+export function globalIndex(set: TokenSet, i: number): number {
+  let local = i;
+  for (const seg of set) {
+    if (local < seg.count) return seg.start + local * seg.stride;
+    local -= seg.count;
+  }
+  throw new RangeError(`token ${i} is outside a set of ${tokenCount(set)} tokens`);
+}
+
+/** Σ_{i=0}^{n-1} clamp(i + c, 0, cap), in O(1). */
+function sumClampedRamp(n: number, c: number, cap: number): number {
+  if (n <= 0 || cap <= 0) return 0;
+  // Terms are 0 for i < -c, i + c for -c ≤ i < cap - c, cap after.
+  const rampStart = Math.max(0, -c);
+  const rampEnd = Math.min(n, cap - c); // exclusive
+  let total = 0;
+  if (rampEnd > rampStart) {
+    const first = rampStart + c;
+    const last = rampEnd - 1 + c;
+    total += ((first + last) * (rampEnd - rampStart)) / 2;
+  }
+  const capStart = Math.max(rampStart, cap - c, 0);
+  if (n > capStart) total += (n - capStart) * cap;
+  return total;
+}
+
+/**
+ * Number of pairs (q, k), q in `q`, k in `kv`, with k ≤ q by global position. O(1).
+ * Both segments must share a stride, or one of them must hold a single token.
+ */
+export function causalPairs(q: Segment, kv: Segment): number {
+  if (q.count <= 0 || kv.count <= 0) return 0;
+  if (q.count === 1 || kv.count === 1 || q.stride === kv.stride) {
+    if (kv.count === 1) {
+      // Queries at or after kv.start.
+      const s = q.stride;
+      const firstAtOrAfter = q.start >= kv.start ? 0 : Math.ceil((kv.start - q.start) / s);
+      return Math.max(0, q.count - firstAtOrAfter);
+    }
+    if (q.count === 1) {
+      const s = kv.stride;
+      if (q.start < kv.start) return 0;
+      return Math.min(kv.count, Math.floor((q.start - kv.start) / s) + 1);
+    }
+    // q_i = q0 + i·s, k_m = k0 + m·s: k_m ≤ q_i ⟺ m ≤ i + floor((q0 − k0)/s).
+    const offset = Math.floor((q.start - kv.start) / q.stride);
+    return sumClampedRamp(q.count, offset + 1, kv.count);
+  }
+  throw new Error(`causalPairs: mixed strides ${q.stride} and ${kv.stride}`);
+}
+
+/** Classifies a tile by global position and counts its pairs. */
+export function makeTile(q: Segment, kv: Segment): ComputeTile {
+  const pairs = causalPairs(q, kv);
+  const total = q.count * kv.count;
+  const mask: MaskKind = pairs === 0 ? 'skipped' : pairs === total ? 'full' : 'causal';
+  return { q, kv, mask, pairs };
+}
+
+/** All segment pairs of a rank's q and kv sets. */
+export function tilesFor(q: TokenSet, kv: TokenSet): ComputeTile[] {
+  const tiles: ComputeTile[] = [];
+  for (const qs of q) for (const ks of kv) if (qs.count > 0 && ks.count > 0) tiles.push(makeTile(qs, ks));
+  return tiles;
+}
+
+export function computedPairs(rc: RankCompute): number {
+  let n = 0;
+  for (const t of rc.tiles) n += t.pairs;
+  return n * (rc.heads.end - rc.heads.start);
+}

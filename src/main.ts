@@ -1,0 +1,97 @@
+// Wiring only: state, GPU, scene, UI, and the frame loop.
+
+import './style.css';
+import { parseParams } from './model/params.ts';
+import { Store } from './app/store.ts';
+import { Playback } from './app/playback.ts';
+import { Messages } from './app/messages.ts';
+import { exposeField, installShardscope } from './app/expose.ts';
+import { VerificationController } from './app/verification.ts';
+import { requestGpu, runSelfTest } from './gpu/device.ts';
+
+const $ = <T extends HTMLElement>(id: string): T => {
+  const element = document.getElementById(id);
+  if (!element) throw new Error(`index.html lacks #${id}`);
+  return element as T;
+};
+
+const errors: string[] = [];
+const messages = new Messages($('messages'));
+const runtime = { ready: false, webgpu: false, adapter: '', selfTest: null as null | { ok: boolean; expected: number[]; got: number[] } };
+
+function reportError(text: string): void {
+  errors.push(text);
+  messages.show(`error-${errors.length}`, 'error', text);
+}
+window.addEventListener('error', (event) => reportError(`Unexpected error: ${event.message}`));
+window.addEventListener('unhandledrejection', (event) => reportError(`Unexpected error: ${String(event.reason)}`));
+
+const parsed = parseParams(location.hash.length > 1 ? location.hash : location.search);
+for (const issue of parsed.issues) messages.show(`param-${issue.field}`, 'warning', issue.message);
+
+const store = new Store(parsed.params);
+const playback = new Playback();
+playback.reducedMotion = matchMedia('(prefers-reduced-motion: reduce)').matches;
+
+installShardscope(window);
+exposeField('ready', () => runtime.ready);
+exposeField('webgpu', () => runtime.webgpu);
+exposeField('adapter', () => runtime.adapter);
+exposeField('params', () => store.state.params);
+exposeField('errors', () => errors);
+exposeField('selfTest', () => runtime.selfTest);
+exposeField('playback', () => playback.state);
+
+const gpu = await requestGpu(navigator.gpu);
+let device: GPUDevice | null = null;
+if (gpu.ok) {
+  device = gpu.device;
+  runtime.webgpu = true;
+  runtime.adapter = gpu.adapterName;
+  device.addEventListener('uncapturederror', (event) => reportError(`WebGPU error: ${(event as GPUUncapturedErrorEvent).error.message}`));
+  void device.lost.then((info) => {
+    if (info.reason === 'destroyed') return;
+    runtime.webgpu = false;
+    reportError(`The GPU device was lost (${info.message || info.reason}).`);
+  });
+  runtime.selfTest = await runSelfTest(device);
+  if (!runtime.selfTest.ok) reportError(`WebGPU self-test read back ${runtime.selfTest.got.join(', ')} instead of ${runtime.selfTest.expected.join(', ')}.`);
+} else {
+  messages.show(
+    'no-webgpu',
+    'warning',
+    `WebGPU is unavailable: ${gpu.reason} The cost model and the animation still work; the attention check runs on the CPU instead. ` +
+      'For the GPU run, use Chrome or Edge 113+, Safari 26+ or Firefox 141+ (on Linux, Chrome may need chrome://flags/#enable-unsafe-webgpu).',
+  );
+}
+
+const verification = new VerificationController(store, device);
+exposeField('verification', () => {
+  const r = verification.status.result;
+  return r && { strategy: r.strategy, ranks: r.ranks, seqLen: r.seqLen, heads: r.heads, headDim: r.headDim, maxAbsError: r.maxAbsError, maxRelError: r.maxRelError, gpuMs: r.gpuMs, backend: r.backend, localMask: r.localMask, maxAbsErrorVsCpu: r.maxAbsErrorVsCpu };
+});
+exposeField('verificationError', () => verification.status.error);
+verification.schedule(0);
+
+// Placeholder until the scene lands: the honest state, in text.
+const overlay = $('scene-overlay');
+function renderPlaceholder(): void {
+  const p = store.state.params;
+  const v = verification.status;
+  overlay.textContent =
+    `WebGPU: ${runtime.webgpu ? `active (${runtime.adapter})` : 'unavailable'}\n` +
+    `strategy ${p.strategy}, ${p.seq} tokens modelled, ${p.ranks} ranks, ${p.heads} heads × ${p.headDim}\n` +
+    (v.result ? `sharded vs unsharded max |error| = ${v.result.maxAbsError.toExponential(2)} (${v.result.backend}, ${v.result.seqLen} tokens executed)` : v.error ?? 'verifying…');
+}
+store.subscribe(renderPlaceholder);
+verification.subscribe(renderPlaceholder);
+renderPlaceholder();
+
+let last = performance.now();
+function frame(now: number): void {
+  playback.advance((now - last) / 1000);
+  last = now;
+  requestAnimationFrame(frame);
+}
+requestAnimationFrame(frame);
+runtime.ready = true;

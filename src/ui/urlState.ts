@@ -1,0 +1,123 @@
+// The page's whole state in the URL: Params (through params.ts's codec) plus view state
+// (step, embed, theme, autoplay, loop, panel). Pure: no DOM, so it is unit-tested in node.
+// Readable keys, e.g. `#strategy=ring&seq=128K&ranks=8&step=3`. The query string is read too
+// (`?embed` works), and the hash wins where both name a key.
+
+import { formatTokenCount, parseParams, serializeParams, type ParamIssue, type Params } from '../model/params.ts';
+
+export const THEMES = ['dark', 'light', 'transparent'] as const;
+export type Theme = (typeof THEMES)[number];
+
+export interface ViewState {
+  /** Playback step shown (0-based); clamped to the schedule's step count once it is known. */
+  step: number;
+  /** Chrome-free view for an iframe. */
+  embed: boolean;
+  theme: Theme;
+  autoplay: boolean;
+  loop: boolean;
+  /** In embed mode: show a collapsed controls panel. */
+  panel: boolean;
+}
+
+export const DEFAULT_VIEW: Readonly<ViewState> = Object.freeze({
+  step: 0,
+  embed: false,
+  theme: 'dark',
+  autoplay: false,
+  loop: true,
+  panel: false,
+});
+
+export const VIEW_KEYS = ['step', 'embed', 'theme', 'autoplay', 'loop', 'panel'] as const;
+
+/** Upper bound for a step in the URL before the schedule is known (steps are per block, so small). */
+export const MAX_URL_STEP = 100_000;
+
+export interface UrlState {
+  params: Params;
+  view: ViewState;
+  issues: ParamIssue[];
+}
+
+/** Query, then hash: one set of key/value pairs, the hash's value winning for a repeated key. */
+export function mergeLocation(search: string, hash: string): URLSearchParams {
+  const merged = new URLSearchParams(search.replace(/^\?/, ''));
+  const fromHash = new URLSearchParams(hash.replace(/^#/, ''));
+  for (const key of new Set(fromHash.keys())) {
+    const value = fromHash.get(key);
+    if (value !== null) merged.set(key, value);
+  }
+  return merged;
+}
+
+function parseBool(key: string, raw: string, fallback: boolean, issues: ParamIssue[]): boolean {
+  const s = raw.trim().toLowerCase();
+  if (s === '' || s === '1' || s === 'true' || s === 'on' || s === 'yes') return true;
+  if (s === '0' || s === 'false' || s === 'off' || s === 'no') return false;
+  issues.push({ field: key, message: `${key} must be 0 or 1; got "${raw.slice(0, 40)}", using ${fallback ? 1 : 0}.` });
+  return fallback;
+}
+
+export function parseView(query: URLSearchParams): { view: ViewState; issues: ParamIssue[] } {
+  const issues: ParamIssue[] = [];
+  const view: ViewState = { ...DEFAULT_VIEW };
+  const step = query.get('step');
+  if (step !== null) {
+    const n = Number(step.trim());
+    if (step.trim() === '' || !Number.isInteger(n) || n < 0 || n > MAX_URL_STEP) {
+      issues.push({ field: 'step', message: `step must be an integer from 0 to the schedule's last step; got "${step.slice(0, 40)}", using 0.` });
+    } else view.step = n;
+  }
+  const theme = query.get('theme');
+  if (theme !== null) {
+    const t = theme.trim().toLowerCase();
+    const hit = THEMES.find((x) => x === t);
+    if (hit) view.theme = hit;
+    else issues.push({ field: 'theme', message: `theme must be one of ${THEMES.join(', ')}; got "${theme.slice(0, 40)}", using dark.` });
+  }
+  for (const key of ['embed', 'autoplay', 'loop', 'panel'] as const) {
+    const raw = query.get(key);
+    if (raw !== null) view[key] = parseBool(key, raw, DEFAULT_VIEW[key], issues);
+  }
+  return { view, issues };
+}
+
+/** Reads the whole state from a location's search and hash. Never throws. */
+export function parseUrlState(search: string, hash: string): UrlState {
+  const query = mergeLocation(search, hash);
+  const { params, issues } = parseParams(query);
+  const view = parseView(query);
+  return { params, view: view.view, issues: [...issues, ...view.issues] };
+}
+
+/**
+ * The hash text (without '#') for params + view. Strategy, sequence length and ranks always
+ * come first, so that a shared link reads as what it shows; other fields only when they differ
+ * from their defaults (or the model preset's values). `omit` leaves out keys that the query
+ * string already carries (e.g. `embed` for an iframe src of `?embed=1#…`).
+ */
+export function serializeUrlState(params: Params, view: ViewState, omit: readonly string[] = []): string {
+  const out = new URLSearchParams();
+  out.set('strategy', params.strategy);
+  out.set('seq', formatTokenCount(params.seq));
+  out.set('ranks', String(params.ranks));
+  const rest = new URLSearchParams(serializeParams(params));
+  for (const [key, value] of rest) if (!out.has(key)) out.set(key, value);
+  if (view.step !== DEFAULT_VIEW.step) out.set('step', String(view.step));
+  if (view.embed) out.set('embed', '1');
+  if (view.theme !== DEFAULT_VIEW.theme) out.set('theme', view.theme);
+  if (view.autoplay) out.set('autoplay', '1');
+  if (view.loop !== DEFAULT_VIEW.loop) out.set('loop', view.loop ? '1' : '0');
+  if (view.panel) out.set('panel', '1');
+  for (const key of omit) out.delete(key);
+  // URLSearchParams encodes ',' and '/' which never occur in our values; keep the text readable.
+  return out.toString();
+}
+
+/** Clamps a step from the URL to a schedule's step count; returns an issue when it had to. */
+export function clampStep(step: number, stepCount: number): { step: number; issue?: ParamIssue } {
+  const last = Math.max(0, stepCount - 1);
+  if (step <= last) return { step };
+  return { step: last, issue: { field: 'step', message: `step must be from 0 to ${last} for this schedule; got ${step}, using ${last}.` } };
+}

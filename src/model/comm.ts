@@ -1,0 +1,133 @@
+// Communication volume. Two views that tests hold against each other:
+//  1. closed-form per-rank volumes of the collectives (ring algorithms, as NCCL runs them), and
+//     the papers' own per-layer statements;
+//  2. the bytes each rank SENDS in a schedule's transfers.
+// We count bytes SENT per rank. Every collective here is symmetric per rank (each rank sends
+// what it receives), so sent equals received except for ranks at the ends of uneven shards; sent
+// is what a rank's outgoing link carries, the quantity the α-β timeline prices.
+
+import type { CollectiveKind, Phase, Schedule, Step } from './schedule.ts';
+
+export const COLLECTIVE_KINDS: readonly CollectiveKind[] = ['all-gather', 'reduce-scatter', 'all-to-all', 'send-recv', 'all-reduce'];
+
+export interface FwdBwd {
+  forward: number;
+  backward: number;
+}
+
+export type ByKind = Record<CollectiveKind, FwdBwd>;
+
+export function emptyByKind(): ByKind {
+  const out = {} as ByKind;
+  for (const k of COLLECTIVE_KINDS) out[k] = { forward: 0, backward: 0 };
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Closed forms (bytes sent per rank; M is the full tensor's size across the group, p the group).
+// Ring all-gather / reduce-scatter: p−1 rounds of M/p (Thakur, Rabenseifner & Gropp 2005; NCCL).
+// All-reduce = reduce-scatter + all-gather: 2·(p−1)/p·M.
+// All-to-all: a rank keeps 1/p of its local M/p and sends the rest.
+
+export function allGatherSentBytes(fullBytes: number, p: number): number {
+  return ((p - 1) / p) * fullBytes;
+}
+
+export function reduceScatterSentBytes(fullBytes: number, p: number): number {
+  return ((p - 1) / p) * fullBytes;
+}
+
+export function allReduceSentBytes(fullBytes: number, p: number): number {
+  return (2 * (p - 1) * fullBytes) / p;
+}
+
+export function allToAllSentBytes(fullBytes: number, p: number): number {
+  return ((p - 1) / p) * (fullBytes / p);
+}
+
+/**
+ * Jacobs et al. 2023 (DeepSpeed-Ulysses), §3.2: an all-to-all of aggregate message size M over P
+ * GPUs moves M/P per link; Ulysses does one for Q,K,V (3Nh) and one for the output (Nh) per
+ * layer, "an aggregate communication volume per link of 4Nh/P". Elements, forward, MHA.
+ */
+export function ulyssesPerLinkElementsPaper(n: number, h: number, p: number): number {
+  return (4 * n * h) / p;
+}
+
+/**
+ * Jacobs et al. 2023, §3.2 on Megatron-LM SP: "two all-gather with message volume Nh and two
+ * reduce-scatter with message volume Nh ... per GPU 4Nh regardless of P". Elements, forward.
+ */
+export function megatronSpPerLinkElementsPaper(n: number, h: number): number {
+  return 4 * n * h;
+}
+
+// ---------------------------------------------------------------------------------------------
+// From a schedule.
+
+export interface RankComm {
+  /** Bytes sent per layer, by phase (the loss all-reduce is once per step, not per layer). */
+  readonly perLayer: FwdBwd;
+  readonly byKind: ByKind;
+  /** Bytes sent in the loss phase (the loss-sum and token-count all-reduce). */
+  loss: number;
+  /** Number of collectives the rank takes part in, by kind and phase. */
+  readonly collectives: Record<CollectiveKind, FwdBwd>;
+}
+
+function phaseKey(phase: Phase): 'forward' | 'backward' | null {
+  return phase === 'loss' ? null : phase;
+}
+
+/** Bytes `rank` sends in one step, by collective (self-transfers carry nothing over a link). */
+export function stepSentBytes(step: Step, rank: number): number {
+  let n = 0;
+  for (const c of step.collectives) for (const t of c.transfers) if (t.src === rank && t.dst !== rank) n += t.bytes;
+  return n;
+}
+
+/**
+ * Per-rank bytes sent, per layer, forward and backward, by collective kind. `scale` multiplies
+ * every transfer (e.g. 1/t when TP ranks each move only their heads' share).
+ */
+export function commPerRank(schedule: Schedule, scale = 1): RankComm[] {
+  const out: RankComm[] = [];
+  for (let r = 0; r < schedule.ranks; r++) {
+    out.push({ perLayer: { forward: 0, backward: 0 }, byKind: emptyByKind(), loss: 0, collectives: emptyByKind() });
+  }
+  if (!schedule.valid) return out;
+  for (const step of schedule.steps) {
+    const key = phaseKey(step.phase);
+    for (const c of step.collectives) {
+      const sentByRank = new Map<number, number>();
+      for (const t of c.transfers) {
+        if (t.src === t.dst) continue;
+        sentByRank.set(t.src, (sentByRank.get(t.src) ?? 0) + t.bytes * scale);
+      }
+      for (const r of c.group) {
+        const rc = out[r];
+        if (!rc) continue;
+        const sent = sentByRank.get(r) ?? 0;
+        if (key === null) {
+          rc.loss += sent;
+          continue;
+        }
+        rc.perLayer[key] += sent;
+        rc.byKind[c.kind][key] += sent;
+        rc.collectives[c.kind][key] += 1;
+      }
+    }
+  }
+  return out;
+}
+
+/** Sum over ranks of the bytes sent carrying the given tensors, by phase (for whole-group totals). */
+export function totalSentBytes(schedule: Schedule, tensors: readonly string[], phase: 'forward' | 'backward'): number {
+  if (!schedule.valid) return 0;
+  let n = 0;
+  for (const step of schedule.steps) {
+    if (step.phase !== phase) continue;
+    for (const c of step.collectives) for (const t of c.transfers) if (t.src !== t.dst && tensors.includes(t.tensor)) n += t.bytes;
+  }
+  return n;
+}

@@ -1,0 +1,420 @@
+// plan(params): the schedule for the chosen strategy, priced. The UI's readouts and the CLI both
+// print from this one function, so their numbers match by construction.
+//
+// What is counted, per rank (bytes unless stated):
+// - weights, grads, optimizer: memory.ts (ZeRO / TP sharding);
+// - activations: Korthikanti et al. 2022 Table 2 on the rank's own tokens, without the score
+//   term, for every layer (stored for the backward);
+// - scores: flash off only — the score/softmax/dropout bytes of the Q×K/V blocks the schedule
+//   materialises (Korthikanti's 5·a·s²·b, generalised to the blocks each rank actually computes),
+//   stored for every layer without recompute, otherwise only the block being (re)computed;
+// - kvWorkingSet: the K/V (and in the backward dK/dV) the rank attends to in a step, plus the
+//   K/V blocks arriving in that step (the double buffer of a ring), read from the schedule;
+// - logits: the loss step's fp32 logits;
+// - peak: the maximum over the schedule's steps of everything resident at that step. The schedule
+//   describes one layer; we price it as the LAST layer of the forward and the first of the
+//   backward, i.e. with every layer's stored activations resident, which is where training peaks.
+// Per-category figures are each category's maximum over the steps; `atPeak` splits the peak.
+
+import type { GpuPreset, Params } from './params.ts';
+import { DTYPE_BYTES, gpuPreset } from './params.ts';
+import type { HeadRange, Schedule, Segment, Step, TokenSet, ValidSchedule } from './schedule.ts';
+import { computedPairs, tilesFor, tokenCount } from './schedule.ts';
+import { buildSchedule } from './strategies/index.ts';
+import { type ByKind, type FwdBwd, commPerRank, emptyByKind } from './comm.ts';
+import { korthikantiRow, logitsBytes, modelStateBytes, parameterCounts, scoreBytesPerElement, tpDegree, zeroGroupSize, type ModelStateBytes } from './memory.ts';
+import { attentionFlops, backwardFlopFactor, buildTimeline, nodeOf, type Timeline } from './timeline.ts';
+
+export interface MemoryCategories {
+  weights: number;
+  grads: number;
+  optimizer: number;
+  activations: number;
+  kvWorkingSet: number;
+  scores: number;
+  logits: number;
+}
+
+export const MEMORY_CATEGORIES: readonly (keyof MemoryCategories)[] = ['weights', 'grads', 'optimizer', 'activations', 'kvWorkingSet', 'scores', 'logits'];
+
+export interface RankMemory extends MemoryCategories {
+  /** Stored activations of one layer (Table 2 row on the rank's tokens, without the score term). */
+  activationsPerLayer: number;
+  /** Score bytes one layer stores for its backward (0 with flash or with recompute). */
+  scoresPerLayer: number;
+  /** Max over steps of everything resident at once. */
+  peak: number;
+  /** The schedule step where the peak occurs. */
+  peakStep: number;
+  /** The categories resident at the peak step (they sum to `peak`). */
+  atPeak: MemoryCategories;
+}
+
+export interface RankCost {
+  rank: number;
+  node: number;
+  /** Tokens of the rank's shard (its share of every token-wise tensor). */
+  tokens: number;
+  memory: RankMemory;
+  /** Bytes resident per schedule step. */
+  memoryByStep: number[];
+  /** Bytes SENT by this rank per layer (see comm.ts for why sent). */
+  commBytesPerLayer: FwdBwd;
+  commByKind: ByKind;
+  /** Number of collectives per kind and phase this rank joins, per layer. */
+  collectivesByKind: ByKind;
+  /** Bytes sent in the loss all-reduce (once per iteration). */
+  commLossBytes: number;
+  /** Forward attention FLOPs of this rank for one layer: Σ computed causal pairs × 4·d (× heads, × b). */
+  causalFlops: number;
+  /** Attention FLOPs per schedule step (backward steps include the backward factor). */
+  flopsByStep: number[];
+  oom: boolean;
+}
+
+export interface Balance {
+  perRankFlops: number[];
+  /** max / mean of perRankFlops: 1 is perfect balance. */
+  maxOverMean: number;
+}
+
+export interface Baseline {
+  /** The same model on one GPU with no sequence parallelism (TP kept for CP strategies, dropped for Megatron SP). */
+  memory: RankMemory;
+  tp: number;
+}
+
+export interface Plan {
+  params: Params;
+  schedule: Schedule;
+  valid: boolean;
+  reason?: string;
+  gpu: GpuPreset;
+  /** Tensor-parallel degree used for weights and activations. */
+  tp: number;
+  /** Ranks ZeRO shards model state over (1 = no sharding). */
+  zeroGroup: number;
+  /** Total model parameters. */
+  parameters: number;
+  perRank: RankCost[];
+  baseline: Baseline;
+  balance: Balance;
+  timeline: Timeline;
+  /** Any rank over the GPU's memory. */
+  oom: boolean;
+}
+
+interface PriceContext {
+  readonly params: Params;
+  /** Bytes per element of activations, K/V and scores. */
+  readonly e: number;
+  readonly t: number;
+  /** Sequence parallelism inside the TP group (Korthikanti "TP + SP" rows). */
+  readonly sp: boolean;
+  /** Multiplier for per-head quantities from the schedule (1/t when the schedule lists all heads but each TP rank holds 1/t of them). */
+  readonly headScale: number;
+  /** Tokens the Table 2 row sees for rank r, and the tokens its logits cover. */
+  readonly rowTokens: (shardTokens: number) => number;
+  readonly logitTokens: (shardTokens: number) => number;
+  readonly state: ModelStateBytes;
+  readonly gpu: GpuPreset;
+}
+
+/** Distinct K/V heads serving query heads [start, end) (GQA: query head h uses K/V head ⌊h·a_kv/a⌋). */
+export function kvHeadsFor(heads: HeadRange, params: Pick<Params, 'heads' | 'kvHeads'>): number {
+  if (heads.end <= heads.start) return 0;
+  const lo = Math.floor((heads.start * params.kvHeads) / params.heads);
+  const hi = Math.floor(((heads.end - 1) * params.kvHeads) / params.heads);
+  return hi - lo + 1;
+}
+
+function segmentContains(outer: Segment, inner: Segment): boolean {
+  if (inner.count === 0) return true;
+  const innerLast = inner.start + (inner.count - 1) * inner.stride;
+  const outerLast = outer.start + (outer.count - 1) * outer.stride;
+  if (inner.start < outer.start || innerLast > outerLast) return false;
+  if (outer.stride === 1) return true;
+  if ((inner.start - outer.start) % outer.stride !== 0) return false;
+  return inner.count === 1 || inner.stride % outer.stride === 0;
+}
+
+function tokensContained(set: TokenSet, inner: TokenSet): boolean {
+  return inner.every((seg) => set.some((outer) => segmentContains(outer, seg)));
+}
+
+const KV_TENSORS = new Set(['K', 'V', 'dK', 'dV']);
+
+function zeroCategories(): MemoryCategories {
+  return { weights: 0, grads: 0, optimizer: 0, activations: 0, kvWorkingSet: 0, scores: 0, logits: 0 };
+}
+
+/** Prices every rank of a valid schedule. */
+function priceRanks(ctx: PriceContext, schedule: ValidSchedule): RankCost[] {
+  const { params, e, t, headScale } = ctx;
+  const L = params.layers;
+  const b = params.microBatch;
+  const comm = commPerRank(schedule, headScale);
+  const sbe = scoreBytesPerElement(e);
+  const kvElemBytes = params.headDim * e * b * headScale; // one token, one K/V head, one tensor
+  const steps: readonly Step[] = schedule.steps;
+  const hasLossStep = steps.some((s) => s.phase === 'loss');
+  let lastForward = -1;
+  steps.forEach((s, i) => {
+    if (s.phase === 'forward') lastForward = i;
+  });
+  const out: RankCost[] = [];
+  for (const shard of schedule.shards) {
+    const r = shard.rank;
+    const tokens = tokenCount(shard.tokens);
+    const rowBase = { s: ctx.rowTokens(tokens), b, h: params.hidden, a: params.heads, t, sp: ctx.sp, e };
+    // Stored per layer; with full recompute one layer's whole set is rebuilt transiently.
+    const stored = korthikantiRow({ ...rowBase, recompute: params.recompute }).nonScore;
+    const transientLayer = params.recompute === 'full' ? korthikantiRow({ ...rowBase, recompute: 'none' }).nonScore : 0;
+    const logits = logitsBytes(ctx.logitTokens(tokens), b, params.vocab, t);
+
+    // Per step: materialised score elements, K/V held, FLOPs.
+    const scoreElems: number[] = [];
+    const kvHeld: number[] = [];
+    const flops: number[] = [];
+    let causalFlops = 0;
+    for (const step of steps) {
+      let elems = 0;
+      let kv = 0;
+      let f = 0;
+      const mine = step.compute.filter((rc) => rc.rank === r);
+      const bwd = step.phase === 'backward';
+      for (const rc of mine) {
+        const nHeads = rc.heads.end - rc.heads.start;
+        for (const tile of rc.tiles) if (tile.mask !== 'skipped') elems += tile.q.count * tile.kv.count * nHeads * b * headScale;
+        // K and V (and dK, dV accumulators in the backward) for the tokens attended to.
+        kv += tokenCount(rc.kv) * kvHeadsFor(rc.heads, params) * kvElemBytes * 2 * (bwd ? 2 : 1);
+        const fwdFlops = attentionFlops(computedPairs(rc), params.headDim, b) * headScale;
+        f += bwd ? fwdFlops * backwardFlopFactor(params.flash) : fwdFlops;
+        if (step.phase === 'forward') causalFlops += fwdFlops;
+      }
+      // Blocks arriving in this step that the rank is not already attending to: receive buffers.
+      for (const c of step.collectives) {
+        for (const tr of c.transfers) {
+          if (tr.dst !== r || tr.src === r || !KV_TENSORS.has(tr.tensor)) continue;
+          if (mine.some((rc) => tokensContained(rc.kv, tr.tokens))) continue;
+          kv += tr.bytes * headScale;
+        }
+      }
+      scoreElems.push(elems);
+      kvHeld.push(kv);
+      flops.push(f);
+    }
+
+    const scoresPerLayer = params.flash || params.recompute !== 'none' ? 0 : steps.reduce((acc, s, i) => acc + (s.phase === 'forward' ? (scoreElems[i] ?? 0) * sbe : 0), 0);
+    const staticBytes = { weights: ctx.state.weights, grads: ctx.state.grads, optimizer: ctx.state.optimizer };
+    const byStep: MemoryCategories[] = steps.map((step, i) => {
+      const computing = step.phase !== 'loss' && (flops[i] ?? 0) > 0;
+      let scores = 0;
+      if (!params.flash) scores = params.recompute === 'none' ? L * scoresPerLayer : computing ? (scoreElems[i] ?? 0) * sbe : 0;
+      const isLogitStep = hasLossStep ? step.phase === 'loss' : i === lastForward;
+      return {
+        ...staticBytes,
+        activations: L * stored + (computing ? transientLayer : 0),
+        kvWorkingSet: kvHeld[i] ?? 0,
+        scores,
+        logits: isLogitStep ? logits : 0,
+      };
+    });
+    if (byStep.length === 0) byStep.push({ ...staticBytes, activations: L * stored, kvWorkingSet: 0, scores: 0, logits });
+    const sum = (c: MemoryCategories): number => c.weights + c.grads + c.optimizer + c.activations + c.kvWorkingSet + c.scores + c.logits;
+    const memoryByStep = byStep.map((c) => Math.ceil(sum(c)));
+    let peakStep = 0;
+    memoryByStep.forEach((m, i) => {
+      if (m > (memoryByStep[peakStep] ?? 0)) peakStep = i;
+    });
+    const maxOf = (k: keyof MemoryCategories): number => Math.ceil(Math.max(...byStep.map((c) => c[k])));
+    const atPeakRaw = byStep[peakStep] ?? zeroCategories();
+    const atPeak = zeroCategories();
+    for (const k of Object.keys(atPeak) as (keyof MemoryCategories)[]) atPeak[k] = atPeakRaw[k];
+    const memory: RankMemory = {
+      weights: Math.ceil(ctx.state.weights),
+      grads: Math.ceil(ctx.state.grads),
+      optimizer: Math.ceil(ctx.state.optimizer),
+      activations: maxOf('activations'),
+      activationsPerLayer: Math.ceil(stored),
+      kvWorkingSet: maxOf('kvWorkingSet'),
+      scores: maxOf('scores'),
+      scoresPerLayer: Math.ceil(scoresPerLayer),
+      logits: maxOf('logits'),
+      peak: memoryByStep[peakStep] ?? 0,
+      peakStep,
+      atPeak,
+    };
+    const rc = comm[r];
+    out.push({
+      rank: r,
+      node: nodeOf(r, params, ctx.gpu),
+      tokens,
+      memory,
+      memoryByStep,
+      commBytesPerLayer: rc ? { ...rc.perLayer } : { forward: 0, backward: 0 },
+      commByKind: rc ? rc.byKind : emptyByKind(),
+      collectivesByKind: rc ? rc.collectives : emptyByKind(),
+      commLossBytes: rc ? rc.loss : 0,
+      causalFlops,
+      flopsByStep: flops,
+      oom: memory.peak > ctx.gpu.memoryBytes,
+    });
+  }
+  return out;
+}
+
+/** One rank, the whole sequence, no collectives: the "no sequence parallelism" baseline. */
+function singleRankSchedule(params: Params): ValidSchedule {
+  const all: TokenSet = [{ start: 0, count: params.seq, stride: 1 }];
+  const compute = [{ rank: 0, q: all, kv: all, heads: { start: 0, end: params.heads }, tiles: tilesFor(all, all) }];
+  return {
+    valid: true,
+    strategy: params.strategy,
+    ranks: 1,
+    seq: params.seq,
+    shards: [{ rank: 0, tokens: all, node: 0 }],
+    steps: [
+      { index: 0, phase: 'forward', caption: 'attention over the whole sequence', collectives: [], compute },
+      { index: 1, phase: 'loss', caption: 'loss', collectives: [], compute: [] },
+      { index: 2, phase: 'backward', caption: 'attention backward', collectives: [], compute },
+    ],
+    loss: { labelled: [[{ start: 0, count: Math.max(0, params.seq - 1), stride: 1 }]] },
+  };
+}
+
+function baselineOf(params: Params, gpu: GpuPreset): Baseline {
+  // Megatron SP's ranks are its TP group, so "without SP" means one GPU, t = 1; CP strategies keep
+  // their TP degree and lose only CP (and TP's own SP: the plain "TP" row of Table 2).
+  const t = params.strategy === 'megatron-sp' ? 1 : params.tp;
+  const solo: Params = { ...params, strategy: 'ring', ranks: 1, tp: t };
+  const ctx: PriceContext = {
+    params: solo,
+    e: DTYPE_BYTES[params.dtype],
+    t,
+    sp: false,
+    headScale: 1 / t,
+    rowTokens: (n) => n,
+    logitTokens: (n) => n,
+    state: modelStateBytes(solo, t, zeroGroupSize({ ...solo, ranks: 1 })),
+    gpu,
+  };
+  const [rank] = priceRanks(ctx, singleRankSchedule(solo));
+  if (!rank) throw new Error('baseline: no rank priced');
+  return { memory: rank.memory, tp: t };
+}
+
+/** Prices a given schedule (plan() builds it; tests may pass their own). */
+export function priceSchedule(params: Params, schedule: Schedule): Plan {
+  const gpu = gpuPreset(params);
+  const megatron = params.strategy === 'megatron-sp';
+  const t = tpDegree(params);
+  const zeroGroup = zeroGroupSize(params);
+  const state = modelStateBytes(params, t, zeroGroup);
+  // Megatron SP: the schedule shards heads over the t ranks itself, and Table 2's "TP + SP" row
+  // takes the full sequence. CP strategies: the schedule lists all heads of a CP rank, of which
+  // each of its tp GPUs holds 1/tp; Table 2 takes the CP shard (TP + SP row with t = tp).
+  const ctx: PriceContext = {
+    params,
+    e: DTYPE_BYTES[params.dtype],
+    t,
+    sp: true,
+    headScale: megatron ? 1 : 1 / params.tp,
+    rowTokens: megatron ? () => params.seq : (n) => n,
+    logitTokens: megatron ? () => params.seq : (n) => n,
+    state,
+    gpu,
+  };
+  const baseline = baselineOf(params, gpu);
+  const parameters = parameterCounts(params).total;
+  const timeline = buildTimeline(params, schedule, gpu, ctx.headScale);
+  if (!schedule.valid) {
+    return { params, schedule, valid: false, reason: schedule.reason, gpu, tp: t, zeroGroup, parameters, perRank: [], baseline, balance: { perRankFlops: [], maxOverMean: 1 }, timeline, oom: false };
+  }
+  const perRank = priceRanks(ctx, schedule);
+  const perRankFlops = perRank.map((r) => r.causalFlops);
+  const mean = perRankFlops.reduce((a, x) => a + x, 0) / Math.max(1, perRankFlops.length);
+  const maxOverMean = mean > 0 ? Math.max(...perRankFlops) / mean : 1;
+  return {
+    params,
+    schedule,
+    valid: true,
+    gpu,
+    tp: t,
+    zeroGroup,
+    parameters,
+    perRank,
+    baseline,
+    balance: { perRankFlops, maxOverMean },
+    timeline,
+    oom: perRank.some((r) => r.oom),
+  };
+}
+
+/** The schedule for params' strategy, priced. Pure and synchronous; block-granular, so 10M tokens plan as fast as 1K. */
+export function plan(params: Params): Plan {
+  return priceSchedule(params, buildSchedule(params));
+}
+
+/** The CLI's --json contract (issue 2); extra fields beyond the contract are allowed. */
+export function planToJson(p: Plan): Record<string, unknown> {
+  const out: Record<string, unknown> = {
+    strategy: p.params.strategy,
+    ranks: p.params.ranks,
+    seq: p.params.seq,
+    valid: p.valid,
+  };
+  if (!p.valid) out.reason = p.reason ?? 'invalid';
+  out.steps = p.schedule.valid ? p.schedule.steps.length : 0;
+  out.perRank = p.perRank.map((r) => ({
+    rank: r.rank,
+    memory: {
+      weights: r.memory.weights,
+      grads: r.memory.grads,
+      optimizer: r.memory.optimizer,
+      activations: r.memory.activations,
+      activationsPerLayer: r.memory.activationsPerLayer,
+      kvWorkingSet: r.memory.kvWorkingSet,
+      scores: r.memory.scores,
+      logits: r.memory.logits,
+      peak: r.memory.peak,
+    },
+    commBytesPerLayer: { forward: r.commBytesPerLayer.forward, backward: r.commBytesPerLayer.backward },
+    causalFlops: r.causalFlops,
+    tokens: r.tokens,
+    node: r.node,
+    oom: r.oom,
+    peakStep: r.memory.peakStep,
+    memoryByStep: r.memoryByStep,
+    commByKind: r.commByKind,
+    commLossBytes: r.commLossBytes,
+  }));
+  out.balance = p.balance;
+  out.gpu = { id: p.gpu.id, memoryBytes: p.gpu.memoryBytes };
+  out.tp = p.tp;
+  out.zeroGroup = p.zeroGroup;
+  out.parameters = p.parameters;
+  out.baseline = { tp: p.baseline.tp, memory: stripMemory(p.baseline.memory) };
+  out.timeline = {
+    forwardSeconds: p.timeline.forward,
+    backwardSeconds: p.timeline.backward,
+    lossSeconds: p.timeline.loss,
+    exposedSecondsPerLayer: p.timeline.exposedPerLayer,
+    ringOverlap: p.timeline.ringOverlap,
+  };
+  return out;
+}
+
+function stripMemory(m: RankMemory): Record<string, number> {
+  return {
+    weights: m.weights,
+    grads: m.grads,
+    optimizer: m.optimizer,
+    activations: m.activations,
+    activationsPerLayer: m.activationsPerLayer,
+    kvWorkingSet: m.kvWorkingSet,
+    scores: m.scores,
+    logits: m.logits,
+    peak: m.peak,
+  };
+}

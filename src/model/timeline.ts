@@ -1,0 +1,209 @@
+// A simple timeline of one layer's attention: per step and rank, compute seconds (FLOPs at the
+// GPU's peak dense FLOP/s) and communication seconds (α-β model: α per message plus bytes over
+// the link's bandwidth), and how much communication is exposed rather than hidden under compute.
+
+import type { GpuPreset, Params } from './params.ts';
+import { DTYPE_BYTES } from './params.ts';
+import type { Collective, Phase, Schedule } from './schedule.ts';
+import { computedPairs, tokenCount } from './schedule.ts';
+
+/**
+ * Forward attention FLOPs for `pairs` (query, key) pairs summed over heads: QKᵀ costs 2·d per
+ * pair and P·V another 2·d, so 4·d per pair per head (the full causal total is 2·s²·d·heads).
+ */
+export function attentionFlops(pairsTimesHeads: number, headDim: number, microBatch: number): number {
+  return pairsTimesHeads * 4 * headDim * microBatch;
+}
+
+/**
+ * Backward attention FLOPs relative to forward: dS = dO·Vᵀ, dV = Pᵀ·dO, dQ = dS·K, dK = dSᵀ·Q
+ * is twice the forward's two matmuls; flash attention also recomputes QKᵀ: 5 matmuls against 2,
+ * the 2.5× that FlashAttention-2's benchmarks use for the backward (Dao 2023, §4).
+ */
+export function backwardFlopFactor(flash: boolean): number {
+  return flash ? 2.5 : 2;
+}
+
+/**
+ * Ring overlap condition, Liu, Zaharia & Abbeel 2023 (Ring Attention), §3: a host computes
+ * 4·d·c² FLOPs per block (d = hidden) while it sends a K and V block of 4·c·d bytes (bf16), so
+ * communication hides when 4dc²/F ≥ 4cd/B, i.e. block size c ≥ F/B (their Table 2: ~1K tokens on
+ * A100 NVLink, ~24.5K on A100 InfiniBand). Our generalisation: with GQA the K/V block is smaller
+ * by a_kv/a, and with e-byte elements the bytes scale by e/2, so c ≥ (F/B)·(a_kv/a)·(e/2).
+ */
+export function ringMinBlockTokens(flops: number, bandwidth: number, shape: { heads: number; kvHeads: number; bytesPerElement: number }): number {
+  return (flops / bandwidth) * (shape.kvHeads / shape.heads) * (shape.bytesPerElement / 2);
+}
+
+/**
+ * The GPU a CP rank runs on: TP is innermost (Megatron's rank order), so CP rank r with TP degree
+ * t uses GPUs r·t … r·t+t−1; Megatron SP's ranks are the TP ranks themselves.
+ */
+export function nodeOf(rank: number, params: Pick<Params, 'strategy' | 'tp'>, gpu: GpuPreset): number {
+  const gpuIndex = params.strategy === 'megatron-sp' ? rank : rank * params.tp;
+  return Math.floor(gpuIndex / gpu.gpusPerNode);
+}
+
+/**
+ * Send-recv rotations (the ring) are issued asynchronously while the step's block is computed,
+ * so they overlap compute. All-gather, reduce-scatter, all-to-all and all-reduce produce or
+ * consume the tensors that step's compute needs (K/V before attention, dK/dV after), so they sit
+ * on the critical path (the reference doc: the all-gather "sits on the critical path").
+ */
+export function overlapsCompute(c: Collective): boolean {
+  return c.kind === 'send-recv';
+}
+
+export interface RankStepTime {
+  /** Attention compute, seconds. */
+  readonly compute: number;
+  /** All communication this rank takes part in, seconds. */
+  readonly comm: number;
+  /** Communication not hidden by compute, seconds. */
+  readonly exposed: number;
+  /** Waiting for the slowest rank of the step: wall − compute − exposed, seconds. */
+  readonly idle: number;
+}
+
+export interface StepTime {
+  readonly index: number;
+  readonly phase: Phase;
+  readonly perRank: readonly RankStepTime[];
+  /** Step duration: the slowest rank's compute + exposed communication. */
+  readonly wall: number;
+}
+
+export interface RingOverlap {
+  /** Whether the strategy rotates K/V blocks (ring family, USP's ring). */
+  readonly applies: boolean;
+  /** Tokens in one rotated K/V block (smallest), 0 when not a ring. */
+  readonly blockTokens: number;
+  /** c_min from ringMinBlockTokens, for the slowest link the ring crosses. */
+  readonly minBlockTokens: number;
+  readonly satisfied: boolean;
+  readonly link: 'intra-node' | 'inter-node';
+  readonly bandwidth: number;
+}
+
+export interface Timeline {
+  readonly steps: readonly StepTime[];
+  /** Per layer: Σ step walls by phase, seconds. */
+  readonly forward: number;
+  readonly backward: number;
+  /** The loss phase (once per iteration, not per layer). */
+  readonly loss: number;
+  /** Per layer forward + backward, seconds. */
+  readonly perLayer: number;
+  /** Per layer, summed over the steps: the slowest rank's exposed communication, seconds. */
+  readonly exposedPerLayer: number;
+  readonly ringOverlap: RingOverlap;
+}
+
+interface LinkModel {
+  readonly gpu: GpuPreset;
+  readonly node: (rank: number) => number;
+}
+
+/**
+ * α-β time of one collective for one rank: sends and receives run concurrently (full-duplex
+ * links), each side pays α per message plus its bytes over the link's bandwidth — NVLink inside a
+ * node, the NIC across nodes — and the slower side sets the time.
+ */
+export function collectiveSeconds(c: Collective, rank: number, links: LinkModel, scale = 1): number {
+  let sendTime = 0;
+  let recvTime = 0;
+  let sends = 0;
+  let recvs = 0;
+  const { gpu } = links;
+  for (const t of c.transfers) {
+    if (t.src === t.dst || (t.src !== rank && t.dst !== rank)) continue;
+    const bw = links.node(t.src) === links.node(t.dst) ? gpu.intraNodeBandwidth : gpu.interNodeBandwidth;
+    const seconds = (t.bytes * scale) / bw;
+    if (t.src === rank) {
+      sendTime += seconds;
+      sends++;
+    } else {
+      recvTime += seconds;
+      recvs++;
+    }
+  }
+  if (sends + recvs === 0) return 0;
+  return gpu.latency * Math.max(sends, recvs) + Math.max(sendTime, recvTime);
+}
+
+/**
+ * Builds the timeline of one layer. `scale` multiplies per-head work and bytes (1/t when each TP
+ * rank carries only its share of the heads).
+ */
+export function buildTimeline(params: Params, schedule: Schedule, gpu: GpuPreset, scale = 1): Timeline {
+  const links: LinkModel = { gpu, node: (r) => nodeOf(r, params, gpu) };
+  const steps: StepTime[] = [];
+  let forward = 0;
+  let backward = 0;
+  let loss = 0;
+  let exposedPerLayer = 0;
+  const ranks = schedule.ranks;
+  let blockTokens = Number.POSITIVE_INFINITY;
+  let crossesNodes = false;
+  let hasRing = false;
+  if (schedule.valid) {
+    for (const step of schedule.steps) {
+      const computeByRank = new Array<number>(ranks).fill(0);
+      const bwd = step.phase === 'backward' ? backwardFlopFactor(params.flash) : 1;
+      for (const rc of step.compute) {
+        if (rc.rank < ranks) computeByRank[rc.rank] = (computeByRank[rc.rank] ?? 0) + (attentionFlops(computedPairs(rc), params.headDim, params.microBatch) * scale * bwd) / gpu.flops;
+      }
+      const blocking = new Array<number>(ranks).fill(0);
+      const overlapping = new Array<number>(ranks).fill(0);
+      for (const c of step.collectives) {
+        const target = overlapsCompute(c) ? overlapping : blocking;
+        for (const r of c.group) if (r < ranks) target[r] = (target[r] ?? 0) + collectiveSeconds(c, r, links, scale);
+        if (c.kind === 'send-recv') {
+          for (const t of c.transfers) {
+            if (t.tensor !== 'K' || t.src === t.dst) continue;
+            hasRing = true;
+            blockTokens = Math.min(blockTokens, tokenCount(t.tokens));
+            if (links.node(t.src) !== links.node(t.dst)) crossesNodes = true;
+          }
+        }
+      }
+      const perRank: { compute: number; comm: number; exposed: number; idle: number }[] = [];
+      let wall = 0;
+      let worstExposed = 0;
+      for (let r = 0; r < ranks; r++) {
+        const compute = computeByRank[r] ?? 0;
+        const block = blocking[r] ?? 0;
+        const over = overlapping[r] ?? 0;
+        const exposed = block + Math.max(0, over - compute);
+        perRank.push({ compute, comm: block + over, exposed, idle: 0 });
+        wall = Math.max(wall, compute + exposed);
+        worstExposed = Math.max(worstExposed, exposed);
+      }
+      for (const pr of perRank) pr.idle = Math.max(0, wall - pr.compute - pr.exposed);
+      steps.push({ index: step.index, phase: step.phase, perRank, wall });
+      if (step.phase === 'forward') forward += wall;
+      else if (step.phase === 'backward') backward += wall;
+      else loss += wall;
+      if (step.phase !== 'loss') exposedPerLayer += worstExposed;
+    }
+  }
+  const bandwidth = crossesNodes ? gpu.interNodeBandwidth : gpu.intraNodeBandwidth;
+  const minBlockTokens = ringMinBlockTokens(gpu.flops, bandwidth, { heads: params.heads, kvHeads: params.kvHeads, bytesPerElement: DTYPE_BYTES[params.dtype] });
+  const block = hasRing ? blockTokens : 0;
+  return {
+    steps,
+    forward,
+    backward,
+    loss,
+    perLayer: forward + backward,
+    exposedPerLayer,
+    ringOverlap: {
+      applies: hasRing,
+      blockTokens: block,
+      minBlockTokens,
+      satisfied: hasRing && block >= minBlockTokens,
+      link: crossesNodes ? 'inter-node' : 'intra-node',
+      bandwidth,
+    },
+  };
+}

@@ -1,0 +1,143 @@
+// Schedule → what moves and what is held, per step. Pure: no DOM, no three.js.
+//
+// Every moving block of the animation is one Transfer of the Schedule, copied field for field:
+// the scene never invents a motion per strategy. A track goes from its source rank's lane to its
+// destination rank's lane, in the column of its tensor kind, at the same token positions and heads
+// (both are global, so only the lane changes: all-gather fans out, reduce-scatter converges,
+// all-to-all reshapes sequence shards into head shards, ring hops one lane at a time).
+
+import type { CollectiveKind, HeadRange, Phase, Schedule, TensorKind, TokenSet, ValidSchedule } from '../model/schedule.ts';
+
+/** Lane columns: the query-side tensors, the key/value-side tensors, the output and softmax state. */
+export type ColumnId = 'q' | 'kv' | 'o';
+export const COLUMNS: readonly ColumnId[] = ['q', 'kv', 'o'];
+
+export function columnOf(tensor: TensorKind): ColumnId {
+  switch (tensor) {
+    case 'X':
+    case 'Q':
+    case 'dQ':
+      return 'q';
+    case 'K':
+    case 'V':
+    case 'dK':
+    case 'dV':
+      return 'kv';
+    case 'O':
+    case 'dO':
+    case 'loss':
+      return 'o';
+  }
+}
+
+export function isGradient(tensor: TensorKind): boolean {
+  return tensor === 'dQ' || tensor === 'dK' || tensor === 'dV' || tensor === 'dO';
+}
+
+export interface Track {
+  readonly step: number;
+  /** Index of the collective within the step. */
+  readonly collective: number;
+  readonly kind: CollectiveKind;
+  readonly label: string;
+  readonly src: number;
+  readonly dst: number;
+  readonly tensor: TensorKind;
+  readonly tokens: TokenSet;
+  readonly heads: HeadRange;
+  readonly bytes: number;
+  /** src === dst: the block stays (a rank's own share of a collective); drawn without motion. */
+  readonly local: boolean;
+}
+
+/** One track per Transfer of every collective of the step, in schedule order. */
+export function tracksForStep(schedule: ValidSchedule, stepIndex: number): Track[] {
+  const step = schedule.steps[stepIndex];
+  if (!step) return [];
+  const tracks: Track[] = [];
+  step.collectives.forEach((collective, c) => {
+    for (const t of collective.transfers) {
+      tracks.push({
+        step: stepIndex,
+        collective: c,
+        kind: collective.kind,
+        label: collective.label,
+        src: t.src,
+        dst: t.dst,
+        tensor: t.tensor,
+        tokens: t.tokens,
+        heads: t.heads,
+        bytes: t.bytes,
+        local: t.src === t.dst,
+      });
+    }
+  });
+  return tracks;
+}
+
+export function deriveTracks(schedule: Schedule): Track[][] {
+  if (!schedule.valid) return [];
+  return schedule.steps.map((_, i) => tracksForStep(schedule, i));
+}
+
+/** What a rank holds in one column during a step. */
+export interface Holding {
+  readonly rank: number;
+  readonly column: ColumnId;
+  readonly tensor: TensorKind;
+  readonly tokens: TokenSet;
+  readonly heads: HeadRange;
+  /** True when the rank's compute in this step covers no (q, k) pair: the rank idles. */
+  readonly idle: boolean;
+}
+
+export interface HeadCounts {
+  readonly heads: number;
+  readonly kvHeads: number;
+}
+
+/** K/V heads used by query heads [start, end): floor(h·kvHeads/heads), as in schedule.ts. */
+export function kvHeadRange(q: HeadRange, counts: HeadCounts): HeadRange {
+  const start = Math.floor((q.start * counts.kvHeads) / counts.heads);
+  const end = Math.max(start + 1, Math.ceil((q.end * counts.kvHeads) / counts.heads));
+  return { start, end: Math.min(counts.kvHeads, end) };
+}
+
+function phaseTensors(phase: Phase): { q: TensorKind; kv: TensorKind; o: TensorKind } {
+  // In the backward pass a rank still holds Q and K/V; its output column holds dO (the incoming gradient).
+  return phase === 'backward' ? { q: 'Q', kv: 'K', o: 'dO' } : { q: 'Q', kv: 'K', o: 'O' };
+}
+
+/**
+ * Holdings of every rank during step `stepIndex`. A rank's compute entry says which Q and K/V it
+ * works on; a rank without one in this step keeps what it held last (before the first compute:
+ * its own shard, all heads).
+ */
+export function holdingsAt(schedule: ValidSchedule, stepIndex: number, counts: HeadCounts): Holding[] {
+  const all: HeadRange = { start: 0, end: counts.heads };
+  const allKv: HeadRange = { start: 0, end: counts.kvHeads };
+  const last = new Map<number, { q: TokenSet; kv: TokenSet; heads: HeadRange; kvHeads: HeadRange }>();
+  for (const shard of schedule.shards) last.set(shard.rank, { q: shard.tokens, kv: shard.tokens, heads: all, kvHeads: allKv });
+  const idle = new Set<number>();
+  for (let i = 0; i <= stepIndex && i < schedule.steps.length; i++) {
+    const step = schedule.steps[i];
+    if (!step) break;
+    if (i === stepIndex) idle.clear();
+    for (const rc of step.compute) {
+      last.set(rc.rank, { q: rc.q, kv: rc.kv, heads: rc.heads, kvHeads: kvHeadRange(rc.heads, counts) });
+      if (i === stepIndex && rc.tiles.every((t) => t.pairs === 0)) idle.add(rc.rank);
+    }
+  }
+  const step = schedule.steps[Math.min(stepIndex, schedule.steps.length - 1)];
+  const kinds = phaseTensors(step?.phase ?? 'forward');
+  const out: Holding[] = [];
+  for (const shard of schedule.shards) {
+    const h = last.get(shard.rank);
+    if (!h) continue;
+    const isIdle = idle.has(shard.rank);
+    out.push({ rank: shard.rank, column: 'q', tensor: kinds.q, tokens: h.q, heads: h.heads, idle: isIdle });
+    out.push({ rank: shard.rank, column: 'kv', tensor: kinds.kv, tokens: h.kv, heads: h.kvHeads, idle: isIdle });
+    out.push({ rank: shard.rank, column: 'o', tensor: kinds.o, tokens: h.q, heads: h.heads, idle: isIdle });
+  }
+  return out;
+}

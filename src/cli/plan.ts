@@ -1,0 +1,220 @@
+// `npm run cli -- plan --strategy ring --seq 128k --ranks 8 [flags] [--json]`
+// Prints the priced schedule: --json gives planToJson (the contract in issue 2), otherwise an
+// aligned table. Exit codes: 0 for an answer (also when the strategy cannot run these params:
+// that is a valid:false answer with its reason), 2 for bad arguments.
+
+import { applyModelPreset, checkConsistency, DEFAULT_PARAMS, MODEL_PRESETS, parseField, STRATEGY_IDS, type Params } from '../model/params.ts';
+import { MEMORY_CATEGORIES, plan, planToJson, type Plan } from '../model/plan.ts';
+import { COLLECTIVE_KINDS } from '../model/comm.ts';
+import { formatBandwidth, formatBytes, formatFlops, formatGB, formatMB, formatRatio, formatSeconds, formatTokens } from '../model/format.ts';
+
+/** Command-line flag → Params field. */
+const FLAGS: Readonly<Record<string, keyof Params>> = {
+  strategy: 'strategy',
+  seq: 'seq',
+  ranks: 'ranks',
+  ulysses: 'ulysses',
+  tp: 'tp',
+  model: 'model',
+  layers: 'layers',
+  hidden: 'hidden',
+  heads: 'heads',
+  'kv-heads': 'kvHeads',
+  'head-dim': 'headDim',
+  vocab: 'vocab',
+  'ffn-hidden': 'ffnHidden',
+  'micro-batch': 'microBatch',
+  dtype: 'dtype',
+  flash: 'flash',
+  recompute: 'recompute',
+  zero: 'zero',
+  dp: 'dp',
+  gpu: 'gpu',
+};
+
+const BOOL_FLAGS = new Set(['flash']);
+const BOOL_VALUE = /^(0|1|true|false|on|off)$/i;
+
+export const USAGE = `usage: npm run cli -- plan [--strategy ${STRATEGY_IDS.join('|')}] [--seq 128k] [--ranks 8]
+       [--model ${MODEL_PRESETS.map((m) => m.id).join('|')}|custom] [--layers N] [--hidden N] [--heads N]
+       [--kv-heads N] [--head-dim N] [--vocab N] [--ffn-hidden N] [--micro-batch N]
+       [--dtype fp32|bf16|fp16] [--tp N] [--ulysses N] [--flash[=0|1] | --no-flash]
+       [--recompute none|selective|full] [--zero 0|1|2|3] [--dp N] [--gpu a100|h100|h200|b200] [--json]
+Defaults: ring, 128K tokens, 8 ranks, Llama 3 8B, bf16, flash, selective recompute, H100.
+Memory and communication are bytes per rank (--json) or GB / MB (table); communication is bytes SENT per layer.`;
+
+export class UsageError extends Error {}
+
+/** Parses argv into Params with the same field validation as the URL (parseField). Throws UsageError. */
+export function parseArgs(argv: readonly string[]): { params: Params; json: boolean; help: boolean } {
+  const raw = new Map<keyof Params, string>();
+  let json = false;
+  let help = false;
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i] ?? '';
+    if (arg === '--json') {
+      json = true;
+      continue;
+    }
+    if (arg === '--help' || arg === '-h') {
+      help = true;
+      continue;
+    }
+    const m = /^--([a-z][a-z-]*)(?:=(.*))?$/s.exec(arg);
+    if (!m) throw new UsageError(`unexpected argument "${arg}" (flags look like --seq 128k)`);
+    let name = m[1] ?? '';
+    let value = m[2];
+    if (name.startsWith('no-') && BOOL_FLAGS.has(name.slice(3)) && value === undefined) {
+      name = name.slice(3);
+      value = '0';
+    }
+    const key = FLAGS[name];
+    if (!key) throw new UsageError(`unknown flag --${name}; known flags: ${Object.keys(FLAGS).map((f) => `--${f}`).join(' ')} --json`);
+    if (value === undefined) {
+      const next = argv[i + 1];
+      if (BOOL_FLAGS.has(name)) {
+        if (next !== undefined && BOOL_VALUE.test(next)) {
+          value = next;
+          i++;
+        } else value = '1';
+      } else {
+        if (next === undefined || next.startsWith('--')) throw new UsageError(`--${name} needs a value`);
+        value = next;
+        i++;
+      }
+    }
+    raw.set(key, value);
+  }
+
+  let params: Params = { ...DEFAULT_PARAMS };
+  const fail = (flag: string, message: string): never => {
+    // parseField's message ends with the fallback the page would use; the CLI refuses instead.
+    throw new UsageError(`--${flag}: ${message.replace(/, using [^,]*\.$/, '.')}`);
+  };
+  const flagOf = (key: keyof Params): string => Object.keys(FLAGS).find((f) => FLAGS[f] === key) ?? key;
+  // A preset first, so that explicit shape flags override it (as the URL does).
+  const model = raw.get('model');
+  if (model !== undefined) {
+    const r = parseField('model', model);
+    if ('issue' in r) fail('model', r.issue.message);
+    else params = applyModelPreset(params, r.value);
+  }
+  for (const [key, value] of raw) {
+    if (key === 'model') continue;
+    const r = parseField(key, value);
+    if ('issue' in r) fail(flagOf(key), r.issue.message);
+    else (params as unknown as Record<string, unknown>)[key] = r.value;
+  }
+  const preset = MODEL_PRESETS.find((m) => m.id === params.model);
+  const shapeKeys = ['layers', 'hidden', 'heads', 'kvHeads', 'headDim', 'vocab', 'ffnHidden'] as const;
+  if (preset && shapeKeys.some((k) => params[k] !== preset[k])) params.model = 'custom';
+  const issues = checkConsistency(params);
+  const first = issues[0];
+  if (first) fail(flagOf(first.field as keyof Params), first.message);
+  return { params, json, help };
+}
+
+function pad(cells: readonly string[], widths: readonly number[], alignLeft: ReadonlySet<number>): string {
+  return cells.map((c, i) => (alignLeft.has(i) ? c.padEnd(widths[i] ?? 0) : c.padStart(widths[i] ?? 0))).join('  ');
+}
+
+function table(rows: readonly (readonly string[])[], alignLeft: ReadonlySet<number> = new Set()): string {
+  const widths: number[] = [];
+  for (const row of rows) row.forEach((c, i) => (widths[i] = Math.max(widths[i] ?? 0, c.length)));
+  return rows.map((r) => pad(r, widths, alignLeft).trimEnd()).join('\n');
+}
+
+/** The readable report (what --json carries, for a terminal or a slide). */
+export function formatPlan(p: Plan): string {
+  const pr = p.params;
+  const lines: string[] = [];
+  const modelName = MODEL_PRESETS.find((m) => m.id === pr.model)?.name ?? 'custom model';
+  lines.push(
+    `Shardscope plan: ${pr.strategy} · ${formatTokens(pr.seq)} tokens (modelled) · ${pr.ranks} ranks${pr.strategy === 'usp' ? ` (Ulysses ${pr.ulysses})` : ''} · ${modelName}`,
+  );
+  lines.push(
+    `  ${pr.layers} layers, hidden ${pr.hidden}, ${pr.heads} heads / ${pr.kvHeads} K/V heads × ${pr.headDim}, vocab ${pr.vocab}, micro-batch ${pr.microBatch}, ${pr.dtype}, flash ${pr.flash ? 'on' : 'off'}, recompute ${pr.recompute}`,
+  );
+  lines.push(
+    `  ${(p.parameters / 1e9).toFixed(2)}B parameters · TP ${p.tp} · ZeRO ${pr.zero}${pr.zero ? ` over ${p.zeroGroup} ranks` : ''} · ${p.gpu.name}: ${formatBytes(p.gpu.memoryBytes)}, ${formatFlops(p.gpu.flops)}/s, ${formatBandwidth(p.gpu.intraNodeBandwidth)} in node, ${formatBandwidth(p.gpu.interNodeBandwidth)} across nodes`,
+  );
+  if (!p.valid || !p.schedule.valid) {
+    lines.push('', `INVALID for these params: ${p.reason ?? 'unknown reason'}`);
+    return lines.join('\n');
+  }
+  const steps = p.schedule.steps;
+  const count = (phase: string) => steps.filter((s) => s.phase === phase).length;
+  lines.push('', `Schedule: ${steps.length} steps per layer (${count('forward')} forward, ${count('loss')} loss, ${count('backward')} backward)`);
+  const r0 = p.perRank[0];
+  if (r0) {
+    const kinds = COLLECTIVE_KINDS.filter((k) => r0.collectivesByKind[k].forward + r0.collectivesByKind[k].backward > 0).map(
+      (k) => `${k} ${r0.collectivesByKind[k].forward} fwd + ${r0.collectivesByKind[k].backward} bwd`,
+    );
+    lines.push(`  collectives rank 0 joins per layer: ${kinds.length ? kinds.join(', ') : 'none'}`);
+  }
+
+  const header = ['rank', 'node', 'tokens', 'weights', 'grads', 'optim', 'activ', 'act/layer', 'kv', 'scores', 'logits', 'peak GB', 'OOM', 'comm fwd MB', 'comm bwd MB', 'attn FLOP/layer'];
+  const rows: string[][] = [header];
+  for (const r of p.perRank) {
+    const m = r.memory;
+    rows.push([
+      String(r.rank),
+      String(r.node),
+      formatTokens(r.tokens),
+      ...MEMORY_CATEGORIES.slice(0, 4).map((k) => formatGB(m[k])),
+      formatGB(m.activationsPerLayer),
+      formatGB(m.kvWorkingSet),
+      formatGB(m.scores),
+      formatGB(m.logits),
+      formatGB(m.peak),
+      r.oom ? 'OOM' : '',
+      formatMB(r.commBytesPerLayer.forward),
+      formatMB(r.commBytesPerLayer.backward),
+      formatFlops(r.causalFlops),
+    ]);
+  }
+  lines.push('', 'Memory per rank (GB; categories are each one’s max over the steps, peak is the max of their sum):');
+  lines.push(table(rows, new Set([12])));
+  let worst = p.perRank[0];
+  for (const r of p.perRank) if (worst && r.memory.peak > worst.memory.peak) worst = r;
+  if (worst) lines.push(`  highest peak: rank ${worst.rank}, ${formatBytes(worst.memory.peak)} of ${formatBytes(p.gpu.memoryBytes)}${p.oom ? ' — OUT OF MEMORY' : ''}`);
+  lines.push(`  without sequence parallelism (1 GPU, TP ${p.baseline.tp}): peak ${formatBytes(p.baseline.memory.peak)} (activations ${formatBytes(p.baseline.memory.activations)}, logits ${formatBytes(p.baseline.memory.logits)})`);
+
+  const b = p.balance;
+  const maxRank = b.perRankFlops.indexOf(Math.max(...b.perRankFlops));
+  const minRank = b.perRankFlops.indexOf(Math.min(...b.perRankFlops));
+  lines.push('', `Balance (forward attention FLOPs per rank): max/mean ${formatRatio(b.maxOverMean)}; busiest rank ${maxRank} ${formatFlops(b.perRankFlops[maxRank] ?? 0)}, idlest rank ${minRank} ${formatFlops(b.perRankFlops[minRank] ?? 0)}`);
+
+  const t = p.timeline;
+  lines.push(
+    '',
+    `Timeline per layer (attention only, peak FLOP/s, α-β links): forward ${formatSeconds(t.forward)}, backward ${formatSeconds(t.backward)}, exposed communication ${formatSeconds(t.exposedPerLayer)}; loss ${formatSeconds(t.loss)}`,
+  );
+  const o = t.ringOverlap;
+  if (o.applies) {
+    lines.push(
+      `Ring overlap (Liu et al.): block ${formatTokens(o.blockTokens)} tokens ${o.satisfied ? '≥' : '<'} minimum ${formatTokens(Math.ceil(o.minBlockTokens))} for ${o.link} links (${formatBandwidth(o.bandwidth)}): K/V transfer ${o.satisfied ? 'hides behind' : 'is exposed beyond'} block compute`,
+    );
+  }
+  return lines.join('\n');
+}
+
+export async function run(argv: string[]): Promise<number> {
+  let parsed: ReturnType<typeof parseArgs>;
+  try {
+    parsed = parseArgs(argv);
+  } catch (err) {
+    if (err instanceof UsageError) {
+      process.stderr.write(`plan: ${err.message}\n${USAGE}\n`);
+      return 2;
+    }
+    throw err;
+  }
+  if (parsed.help) {
+    process.stdout.write(`${USAGE}\n`);
+    return 0;
+  }
+  const p = plan(parsed.params);
+  process.stdout.write(parsed.json ? `${JSON.stringify(planToJson(p), null, 2)}\n` : `${formatPlan(p)}\n`);
+  return 0;
+}

@@ -56,7 +56,8 @@ describe('scene layout', () => {
     const comb = segmentPieces({ start: 3, count: 64, stride: 4 }, 32);
     expect(comb.length).toBe(8);
     for (const p of comb) expect(p.t1 - p.t0).toBeCloseTo(8);
-    expect(comb[0]?.t0).toBeCloseTo(24 / 4);
+    // Residue 3 of stride 4: the fourth quarter of each 32-token cell.
+    expect(comb[0]?.t0).toBeCloseTo(24);
     // Never more than the cap, even for a million-token stripe.
     expect(segmentPieces({ start: 0, count: 1 << 20, stride: 8 }, 16, 64).length).toBeLessThanOrEqual(64);
     expect(segmentPieces({ start: 0, count: 1 << 24, stride: 1 }, 1, 100).length).toBeLessThanOrEqual(100);

@@ -1,0 +1,290 @@
+// Building blocks shared by the strategy files: byte counts, head ranges, the loss steps, and
+// the ring / all-to-all phases that ring, zigzag, striped, Ulysses and USP are made of.
+// Conventions are documented at the top of ./index.ts.
+
+import type { Params, StrategyId } from '../params.ts';
+import { DTYPE_BYTES, gpuPreset } from '../params.ts';
+import type {
+  Collective,
+  CollectiveKind,
+  HeadRange,
+  InvalidSchedule,
+  Phase,
+  RankCompute,
+  RankShard,
+  Step,
+  TensorKind,
+  TokenSet,
+  Transfer,
+  ValidSchedule,
+} from '../schedule.ts';
+import { tilesFor, tokenCount } from '../schedule.ts';
+import { withoutTrailingToken } from '../layout.ts';
+
+/** The sizes every builder needs, read once from Params. */
+export interface Ctx {
+  readonly strategy: StrategyId;
+  readonly P: number;
+  readonly seq: number;
+  readonly heads: number;
+  readonly kvHeads: number;
+  readonly headDim: number;
+  readonly hidden: number;
+  /** micro-batch × dtype bytes: multiply by elements per sample to get bytes. */
+  readonly bytesPerElement: number;
+  readonly gpusPerNode: number;
+}
+
+export function ctxOf(strategy: StrategyId, params: Params): Ctx {
+  return {
+    strategy,
+    P: Math.max(1, Math.floor(params.ranks)),
+    seq: Math.max(0, Math.floor(params.seq)),
+    heads: params.heads,
+    kvHeads: params.kvHeads,
+    headDim: params.headDim,
+    hidden: params.hidden,
+    bytesPerElement: params.microBatch * DTYPE_BYTES[params.dtype],
+    gpusPerNode: gpuPreset(params).gpusPerNode,
+  };
+}
+
+export const allHeads = (n: number): HeadRange => ({ start: 0, end: n });
+
+/** Query heads of part u of n: [u·a/n, (u+1)·a/n). Callers ensure n divides a. */
+export function queryHeadsOf(ctx: Ctx, u: number, n: number): HeadRange {
+  const per = ctx.heads / n;
+  return { start: u * per, end: (u + 1) * per };
+}
+
+/**
+ * K/V heads that the query heads `q` read (GQA: query head h uses K/V head floor(h·kvHeads/heads)).
+ * When the query heads of one rank fall inside one K/V head (P > kvHeads), this is that one head,
+ * replicated on every rank that needs it (as verl and Megatron-Core's a2a do).
+ */
+export function kvHeadsFor(ctx: Ctx, q: HeadRange): HeadRange {
+  const start = Math.floor((q.start * ctx.kvHeads) / ctx.heads);
+  const end = Math.floor(((q.end - 1) * ctx.kvHeads) / ctx.heads) + 1;
+  return { start, end };
+}
+
+const QUERY_SIDE: ReadonlySet<TensorKind> = new Set(['Q', 'O', 'dO', 'dQ']);
+
+/**
+ * Bytes on the wire: tokens × (heads in range × headDim) × micro-batch × dtype bytes; for X
+ * (hidden-sized activations in Megatron SP) tokens × hidden × micro-batch × dtype bytes; for the
+ * loss all-reduce, 2 fp32 numbers (loss sum, token count).
+ */
+export function transferBytes(ctx: Ctx, tensor: TensorKind, tokens: number, heads: HeadRange): number {
+  if (tensor === 'loss') return 8;
+  if (tensor === 'X') return tokens * ctx.hidden * ctx.bytesPerElement;
+  return tokens * (heads.end - heads.start) * ctx.headDim * ctx.bytesPerElement;
+}
+
+/** A transfer, or nothing when it would carry no tokens (empty shards when seq < P). */
+export function xfer(ctx: Ctx, src: number, dst: number, tensor: TensorKind, tokens: TokenSet, heads: HeadRange): Transfer[] {
+  const n = tokenCount(tokens);
+  if (src === dst || n === 0 || heads.end <= heads.start) return [];
+  return [{ src, dst, tensor, tokens, heads, bytes: transferBytes(ctx, tensor, n, heads) }];
+}
+
+export function collective(kind: CollectiveKind, group: readonly number[], label: string, transfers: Transfer[]): Collective {
+  return { kind, group, label, transfers };
+}
+
+export function rankCompute(rank: number, q: TokenSet, kv: TokenSet, heads: HeadRange): RankCompute {
+  return { rank, q, kv, heads, tiles: tilesFor(q, kv) };
+}
+
+export const isQuerySide = (t: TensorKind): boolean => QUERY_SIDE.has(t);
+
+/** A step before numbering: captions get "Step i of N (phase): " once the count is known. */
+export interface Draft {
+  readonly phase: Phase;
+  readonly text: string;
+  readonly collectives: readonly Collective[];
+  readonly compute: readonly RankCompute[];
+}
+
+export function draft(phase: Phase, text: string, collectives: readonly Collective[], compute: readonly RankCompute[]): Draft {
+  return { phase, text, collectives, compute };
+}
+
+export function finish(ctx: Ctx, shards: readonly TokenSet[], nodeOf: (rank: number) => number, drafts: readonly Draft[]): ValidSchedule {
+  const steps: Step[] = drafts.map((d, index) => ({
+    index,
+    phase: d.phase,
+    caption: `Step ${index + 1} of ${drafts.length} (${d.phase}): ${d.text}`,
+    collectives: d.collectives.filter((c) => c.transfers.length > 0 || c.kind === 'all-reduce'),
+    compute: d.compute,
+  }));
+  const rankShards: RankShard[] = shards.map((tokens, rank) => ({ rank, tokens, node: nodeOf(rank) }));
+  return {
+    valid: true,
+    strategy: ctx.strategy,
+    ranks: ctx.P,
+    seq: ctx.seq,
+    shards: rankShards,
+    steps,
+    // Labels are shifted before sharding (Megatron builds labels = text[1:] before the CP split),
+    // so every token but the global last has a target, wherever its successor lives.
+    loss: { labelled: shards.map((s) => withoutTrailingToken(s, ctx.seq - 1)) },
+  };
+}
+
+export function nodeByPreset(ctx: Ctx): (rank: number) => number {
+  return (rank) => Math.floor(rank / ctx.gpusPerNode);
+}
+
+export function invalid(ctx: Ctx, reason: string): InvalidSchedule {
+  return { valid: false, strategy: ctx.strategy, ranks: ctx.P, seq: ctx.seq, reason };
+}
+
+export function range(n: number): number[] {
+  return Array.from({ length: n }, (_, i) => i);
+}
+
+const plural = (n: number, word: string): string => `${n} ${word}${n === 1 ? '' : 's'}`;
+
+/**
+ * The two loss steps: local cross-entropy, then the all-reduce of (loss sum, token count) over
+ * the CP group. `permuted` names the layout when labels travel with permuted tokens.
+ */
+export function lossDrafts(ctx: Ctx, permuted: string | null): Draft[] {
+  const labelled = Math.max(0, ctx.seq - 1);
+  const perm = permuted
+    ? ` With the ${permuted} layout the labels (and position ids) are permuted exactly like the tokens, so each rank holds the targets of its own tokens.`
+    : '';
+  const ce = draft(
+    'loss',
+    `each rank computes cross-entropy on its own tokens only. Labels were shifted before sharding (label of token i = token i+1), so a shard's last token gets its target from the next shard's first token without communication; only the global last token has no target.${perm}`,
+    [],
+    [],
+  );
+  if (ctx.P === 1) return [ce];
+  const group = range(ctx.P);
+  // Modelled as a ring all-reduce: each rank passes the running pair to the next rank.
+  const transfers = group.map((r) => ({ src: r, dst: (r + 1) % ctx.P, tensor: 'loss' as const, tokens: [] as TokenSet, heads: { start: 0, end: 0 }, bytes: 8 }));
+  const ar = draft(
+    'loss',
+    `all-reduce of (loss sum, token count) as 2 fp32 numbers over all ${plural(ctx.P, 'rank')}. Each rank only knows the sum over its own labelled tokens; the mean loss is the global sum divided by the global count (${labelled} labelled tokens), which averaging the per-rank means would get wrong whenever shards hold different numbers of labelled tokens.`,
+    [collective('all-reduce', group, 'all-reduce loss sum, token count', transfers)],
+    [],
+  );
+  return [ce, ar];
+}
+
+/**
+ * Hybrid sequence parallelism of U Ulysses ranks × R ring positions (Fang & Zhao 2024, USP).
+ * Rank = g·U + u: Ulysses group g (consecutive ranks), head shard u. groupSets[g] is the token set
+ * of ring position g; rank (g, u) holds part u of it. U = 1 is a plain K/V ring (Liu et al. 2023)
+ * over any layout; R = 1 is DeepSpeed-Ulysses (Jacobs et al. 2023).
+ */
+export interface HybridSpec {
+  readonly U: number;
+  readonly R: number;
+  readonly groupSets: readonly TokenSet[];
+  readonly shards: readonly TokenSet[];
+  /** Captions for the ring steps; t is 0-based. */
+  readonly ringText: (t: number, phase: 'forward' | 'backward') => string;
+  readonly a2aText: {
+    readonly qkv: string;
+    readonly o: string;
+    readonly dO: string;
+    readonly grads: string;
+  };
+  /** Caption of the last backward ring step that sends dK/dV home. */
+  readonly homeText: string;
+}
+
+export function hybridDrafts(ctx: Ctx, spec: HybridSpec): { forward: Draft[]; backward: Draft[] } {
+  const { U, R, groupSets, shards } = spec;
+  const rankOf = (g: number, u: number): number => g * U + u;
+  const qHeads = (u: number): HeadRange => (U === 1 ? allHeads(ctx.heads) : queryHeadsOf(ctx, u, U));
+  const kvHeads = (u: number): HeadRange => (U === 1 ? allHeads(ctx.kvHeads) : kvHeadsFor(ctx, qHeads(u)));
+  const set = (g: number): TokenSet => groupSets[((g % R) + R) % R] ?? [];
+  const groups = range(R).map((g) => range(U).map((u) => rankOf(g, u)));
+  const rings = range(U).map((u) => range(R).map((g) => rankOf(g, u)));
+
+  // Sequence-sharded -> head-sharded: rank (g,u') sends its tokens of the heads of (g,u) to (g,u).
+  const toHeads = (tensors: readonly TensorKind[], label: string): Collective[] =>
+    groups.map((members, g) => {
+      const transfers: Transfer[] = [];
+      for (const t of tensors)
+        for (let dst = 0; dst < U; dst++)
+          for (let src = 0; src < U; src++) {
+            const h = isQuerySide(t) ? qHeads(dst) : kvHeads(dst);
+            transfers.push(...xfer(ctx, rankOf(g, src), rankOf(g, dst), t, shards[rankOf(g, src)] ?? [], h));
+          }
+      return collective('all-to-all', members, label, transfers);
+    });
+  // Head-sharded -> sequence-sharded: (g,u) sends the tokens of (g,u') for its heads back to (g,u').
+  const toSeq = (tensors: readonly TensorKind[], label: string): Collective[] =>
+    groups.map((members, g) => {
+      const transfers: Transfer[] = [];
+      for (const t of tensors)
+        for (let src = 0; src < U; src++)
+          for (let dst = 0; dst < U; dst++) {
+            const h = isQuerySide(t) ? qHeads(src) : kvHeads(src);
+            transfers.push(...xfer(ctx, rankOf(g, src), rankOf(g, dst), t, shards[rankOf(g, dst)] ?? [], h));
+          }
+      return collective('all-to-all', members, label, transfers);
+    });
+
+  // Ring step t: rank (g,u) holds K/V of ring position g−t.
+  const computeAt = (t: number): RankCompute[] => {
+    const out: RankCompute[] = [];
+    for (let g = 0; g < R; g++) for (let u = 0; u < U; u++) out.push(rankCompute(rankOf(g, u), set(g), set(g - t), qHeads(u)));
+    return out.sort((a, b) => a.rank - b.rank);
+  };
+  const ringSend = (tensors: readonly TensorKind[], blockOf: (g: number) => TokenSet, label: string): Collective[] =>
+    rings.map((members, u) => {
+      const transfers: Transfer[] = [];
+      for (const t of tensors)
+        for (let g = 0; g < R; g++) transfers.push(...xfer(ctx, rankOf(g, u), rankOf((g + 1) % R, u), t, blockOf(g), kvHeads(u)));
+      return collective('send-recv', members, label, transfers);
+    });
+
+  const forward: Draft[] = [];
+  if (U > 1) forward.push(draft('forward', spec.a2aText.qkv, toHeads(['Q', 'K', 'V'], 'all-to-all Q,K,V (sequence → heads)'), []));
+  for (let t = 0; t < R; t++) {
+    const sends = t < R - 1 ? ringSend(['K', 'V'], (g) => set(g - t), 'send K,V to next rank') : [];
+    forward.push(draft('forward', spec.ringText(t, 'forward'), sends, computeAt(t)));
+  }
+  if (U > 1) forward.push(draft('forward', spec.a2aText.o, toSeq(['O'], 'all-to-all O (heads → sequence)'), []));
+
+  const backward: Draft[] = [];
+  if (U > 1) backward.push(draft('backward', spec.a2aText.dO, toHeads(['dO'], 'all-to-all dO (sequence → heads)'), []));
+  for (let t = 0; t < R; t++) {
+    const sends: Collective[] = [];
+    if (t < R - 1) sends.push(...ringSend(['K', 'V'], (g) => set(g - t), 'send K,V to next rank'));
+    // dK/dV of the block used in step t−1 follow it one hop behind, accumulating every rank's part.
+    if (t >= 1) sends.push(...ringSend(['dK', 'dV'], (g) => set(g - (t - 1)), 'send dK,dV partial sums to next rank'));
+    backward.push(draft('backward', spec.ringText(t, 'backward'), sends, computeAt(t)));
+  }
+  // After R steps rank g holds the dK/dV of block g+1 with all R contributions: one hop takes it home.
+  if (R > 1) backward.push(draft('backward', spec.homeText, ringSend(['dK', 'dV'], (g) => set(g - (R - 1)), 'send dK,dV home'), []));
+  if (U > 1) backward.push(draft('backward', spec.a2aText.grads, toSeq(['dQ', 'dK', 'dV'], 'all-to-all dQ,dK,dV (heads → sequence)'), []));
+  return { forward, backward };
+}
+
+export function fmtTokens(set: TokenSet): string {
+  if (set.length === 0) return 'no tokens';
+  return set.map((s) => (s.stride === 1 ? `${s.start}–${s.start + s.count - 1}` : `${s.start}, ${s.start + s.stride}, …`)).join(' and ');
+}
+
+/**
+ * Head sharding over n ranks (Ulysses, Megatron TP, USP's Ulysses part) needs n to divide the
+ * query heads, and for GQA either n | kvHeads or kvHeads | n (K/V heads replicated), as in
+ * Megatron-Core's a2a CP and verl. Returns the reason it cannot, or null.
+ */
+export function headShardReason(ctx: Ctx, n: number, who: string, degree: string): string | null {
+  if (ctx.heads % n !== 0) return `${who} needs the ${degree} to divide the ${ctx.heads} query heads (got ${n}).`;
+  if (ctx.kvHeads % n !== 0 && n % ctx.kvHeads !== 0)
+    return `${who} needs the ${degree} (${n}) to divide the ${ctx.kvHeads} K/V heads, or to be a multiple of ${ctx.kvHeads} so that K/V heads can be replicated.`;
+  return null;
+}
+
+export function headsText(h: HeadRange): string {
+  return h.end - h.start === 1 ? `head ${h.start}` : `heads ${h.start}–${h.end - 1}`;
+}

@@ -94,7 +94,7 @@ export interface Timeline {
   readonly loss: number;
   /** Per layer forward + backward, seconds. */
   readonly perLayer: number;
-  /** Per layer, summed over the steps: the slowest rank's exposed communication, seconds. */
+  /** Per layer: Σ over steps of (step wall − slowest rank's compute), the time communication adds to the critical path, seconds. */
   readonly exposedPerLayer: number;
   readonly ringOverlap: RingOverlap;
 }
@@ -169,7 +169,7 @@ export function buildTimeline(params: Params, schedule: Schedule, gpu: GpuPreset
       }
       const perRank: { compute: number; comm: number; exposed: number; idle: number }[] = [];
       let wall = 0;
-      let worstExposed = 0;
+      let maxCompute = 0;
       for (let r = 0; r < ranks; r++) {
         const compute = computeByRank[r] ?? 0;
         const block = blocking[r] ?? 0;
@@ -177,14 +177,14 @@ export function buildTimeline(params: Params, schedule: Schedule, gpu: GpuPreset
         const exposed = block + Math.max(0, over - compute);
         perRank.push({ compute, comm: block + over, exposed, idle: 0 });
         wall = Math.max(wall, compute + exposed);
-        worstExposed = Math.max(worstExposed, exposed);
+        maxCompute = Math.max(maxCompute, compute);
       }
       for (const pr of perRank) pr.idle = Math.max(0, wall - pr.compute - pr.exposed);
       steps.push({ index: step.index, phase: step.phase, perRank, wall });
       if (step.phase === 'forward') forward += wall;
       else if (step.phase === 'backward') backward += wall;
       else loss += wall;
-      if (step.phase !== 'loss') exposedPerLayer += worstExposed;
+      if (step.phase !== 'loss') exposedPerLayer += wall - maxCompute;
     }
   }
   const bandwidth = crossesNodes ? gpu.interNodeBandwidth : gpu.intraNodeBandwidth;

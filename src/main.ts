@@ -8,6 +8,9 @@ import { Messages } from './app/messages.ts';
 import { exposeField, installShardscope } from './app/expose.ts';
 import { VerificationController } from './app/verification.ts';
 import { requestGpu, runSelfTest } from './gpu/device.ts';
+import { createScene } from './scene/index.ts';
+import { attachKeyboard, attachPlaybackControls } from './scene/controls.ts';
+import type { Params } from './model/params.ts';
 
 const $ = <T extends HTMLElement>(id: string): T => {
   const element = document.getElementById(id);
@@ -73,24 +76,29 @@ exposeField('verification', () => {
 exposeField('verificationError', () => verification.status.error);
 verification.schedule(0);
 
-// Placeholder until the scene lands: the honest state, in text.
-const overlay = $('scene-overlay');
-function renderPlaceholder(): void {
-  const p = store.state.params;
-  const v = verification.status;
-  overlay.textContent =
-    `WebGPU: ${runtime.webgpu ? `active (${runtime.adapter})` : 'unavailable'}\n` +
-    `strategy ${p.strategy}, ${p.seq} tokens modelled, ${p.ranks} ranks, ${p.heads} heads × ${p.headDim}\n` +
-    (v.result ? `sharded vs unsharded max |error| = ${v.result.maxAbsError.toExponential(2)} (${v.result.backend}, ${v.result.seqLen} tokens executed)` : v.error ?? 'verifying…');
+// The scene: the current plan's schedule, animated on the app's own GPUDevice (WebGL2 without one).
+const scene = await createScene({ canvas: $<HTMLCanvasElement>('scene-canvas'), overlay: $('scene-overlay'), device });
+function showSchedule(): void {
+  const schedule = store.state.plan.schedule;
+  scene.setSchedule(schedule, store.state.params);
+  playback.setStepCount(schedule.valid ? schedule.steps.length : 1);
 }
-store.subscribe(renderPlaceholder);
-verification.subscribe(renderPlaceholder);
-renderPlaceholder();
+store.subscribe((state, previous) => {
+  if (state.plan.schedule !== previous.plan.schedule) showSchedule();
+});
+showSchedule();
+verification.subscribe((status) => scene.setVerification(status.result));
+attachPlaybackControls(scene.controlsSlot, playback);
+attachKeyboard(window, playback);
+exposeField('sceneInfo', () => ({ ...scene.info(), backend: scene.backend, ...scene.stats() }));
+// Test hook (soak test): drive param changes without the UI.
+Object.defineProperty(window, '__shardscopeTest', { value: { setParams: (change: Partial<Params>) => store.setParams(change) } });
 
 let last = performance.now();
 function frame(now: number): void {
   playback.advance((now - last) / 1000);
   last = now;
+  scene.render(playback);
   requestAnimationFrame(frame);
 }
 requestAnimationFrame(frame);

@@ -1,0 +1,117 @@
+// Playback controls on the stage (buttons, scrub range, speed, loop) and the keyboard.
+// They only call Playback's methods; the scene reads Playback's position every frame.
+
+import type { Playback } from '../app/playback.ts';
+
+export interface PlaybackControls {
+  dispose(): void;
+}
+
+function button(label: string, title: string, onClick: () => void): HTMLButtonElement {
+  const b = document.createElement('button');
+  b.type = 'button';
+  b.className = 'ss-btn';
+  b.textContent = label;
+  b.title = title;
+  b.setAttribute('aria-label', title);
+  b.addEventListener('click', onClick);
+  return b;
+}
+
+/** Adds the control bar to `container` (the scene overlay's footer slot). */
+export function attachPlaybackControls(container: HTMLElement, playback: Playback): PlaybackControls {
+  const bar = document.createElement('div');
+  bar.className = 'ss-controls';
+  bar.setAttribute('role', 'group');
+  bar.setAttribute('aria-label', 'Playback');
+  const restart = button('⏮', 'Restart (Home)', () => playback.restart());
+  const prev = button('◀', 'Previous step (←)', () => playback.previous());
+  const play = button('▶', 'Play / pause (space)', () => playback.toggle());
+  play.classList.add('ss-play');
+  const next = button('▶|', 'Next step (→)', () => playback.next());
+  const scrub = document.createElement('input');
+  scrub.type = 'range';
+  scrub.className = 'ss-scrub';
+  scrub.min = '0';
+  scrub.step = '1';
+  scrub.setAttribute('aria-label', 'Step');
+  scrub.addEventListener('input', () => playback.seek(Number(scrub.value)));
+  const speed = document.createElement('select');
+  speed.className = 'ss-speed';
+  speed.setAttribute('aria-label', 'Speed (steps per second)');
+  for (const s of [0.25, 0.5, 1, 2]) {
+    const o = document.createElement('option');
+    o.value = String(s);
+    o.textContent = `${s}×`;
+    speed.append(o);
+  }
+  speed.value = String(playback.speed);
+  speed.addEventListener('change', () => {
+    playback.speed = Number(speed.value);
+  });
+  const loopLabel = document.createElement('label');
+  loopLabel.className = 'ss-loop';
+  const loop = document.createElement('input');
+  loop.type = 'checkbox';
+  loop.checked = playback.loop;
+  loop.addEventListener('change', () => {
+    playback.loop = loop.checked;
+  });
+  loopLabel.append(loop, document.createTextNode(' loop'));
+  const counter = document.createElement('span');
+  counter.className = 'ss-counter';
+  bar.append(restart, prev, play, next, scrub, counter, speed, loopLabel);
+  container.append(bar);
+
+  const sync = (): void => {
+    const s = playback.state;
+    play.textContent = s.playing ? '❚❚' : '▶';
+    play.setAttribute('aria-pressed', String(s.playing));
+    scrub.max = String(Math.max(0, s.stepCount - 1));
+    scrub.value = String(s.step);
+    counter.textContent = `${s.step + 1} / ${s.stepCount}`;
+  };
+  const unsubscribe = playback.subscribe(sync);
+  sync();
+  return {
+    dispose() {
+      unsubscribe();
+      bar.remove();
+    },
+  };
+}
+
+/**
+ * Space plays/pauses, arrows step, Home restarts, when the page or the canvas has focus
+ * (not while typing in an input, select or the lil-gui panel).
+ */
+export function attachKeyboard(target: Window | HTMLElement, playback: Playback): () => void {
+  const onKey = (event: Event): void => {
+    const e = event as KeyboardEvent;
+    if (e.altKey || e.ctrlKey || e.metaKey) return;
+    const el = e.target as HTMLElement | null;
+    const tag = el?.tagName ?? '';
+    if (tag === 'INPUT' || tag === 'SELECT' || tag === 'TEXTAREA' || el?.isContentEditable) return;
+    switch (e.key) {
+      case ' ':
+      case 'Spacebar':
+        if (tag === 'BUTTON') return; // the button's own click handles it
+        playback.toggle();
+        break;
+      case 'ArrowRight':
+        playback.next();
+        break;
+      case 'ArrowLeft':
+        playback.previous();
+        break;
+      case 'Home':
+        playback.restart();
+        break;
+      default:
+        return;
+    }
+    e.preventDefault();
+  };
+  target.addEventListener('keydown', onKey);
+  return () => target.removeEventListener('keydown', onKey);
+}

@@ -1,0 +1,98 @@
+// Rows of the online-softmax panel: for one rank, each forward step's K/V block and, when the
+// verification run traced one query row, the running max m, running sum l, the rescale factor
+// e^(m_old − m) applied to acc, and a few acc values. Pure.
+//
+// The trace comes from src/gpu/verify.ts (Verification.softmaxTrace); its exact shape is read
+// tolerantly: an array of per-step records, or an object with such an array in `steps`, where a
+// record carries numbers `m`, `l` and optionally `acc` (number[]), `step` (schedule step index)
+// and `rank`.
+
+import { tokenCount, type ValidSchedule, type TokenSet } from '../model/schedule.ts';
+
+export interface SoftmaxRow {
+  readonly step: number;
+  readonly block: string;
+  readonly skipped: boolean;
+  readonly m: number | null;
+  readonly l: number | null;
+  readonly scale: number | null;
+  readonly acc: readonly number[] | null;
+}
+
+interface TraceRecord {
+  step?: number;
+  rank?: number;
+  m: number;
+  l: number;
+  acc?: number[];
+}
+
+function isNum(x: unknown): x is number {
+  return typeof x === 'number' && Number.isFinite(x);
+}
+
+export function readTrace(trace: unknown): { rank: number | null; records: TraceRecord[] } {
+  let list: unknown = trace;
+  let rank: number | null = null;
+  if (trace && typeof trace === 'object' && !Array.isArray(trace)) {
+    const o = trace as Record<string, unknown>;
+    if (isNum(o.rank)) rank = o.rank;
+    list = o.steps ?? o.records ?? o.trace ?? null;
+    // Columnar form: { m: number[], l: number[], acc?: number[][] }.
+    if (!list && Array.isArray(o.m) && Array.isArray(o.l)) {
+      const ms = o.m as unknown[];
+      const ls = o.l as unknown[];
+      const accs = Array.isArray(o.acc) ? (o.acc as unknown[]) : [];
+      list = ms.map((m, i) => ({ m, l: ls[i], acc: accs[i] }));
+    }
+  }
+  if (!Array.isArray(list)) return { rank, records: [] };
+  const records: TraceRecord[] = [];
+  for (const item of list) {
+    if (!item || typeof item !== 'object') continue;
+    const r = item as Record<string, unknown>;
+    if (!isNum(r.m) || !isNum(r.l)) continue;
+    const rec: TraceRecord = { m: r.m, l: r.l };
+    if (isNum(r.step)) rec.step = r.step;
+    if (isNum(r.rank)) rec.rank = r.rank;
+    if (Array.isArray(r.acc)) rec.acc = (r.acc as unknown[]).filter(isNum).slice(0, 3);
+    records.push(rec);
+  }
+  return { rank, records };
+}
+
+function blockName(set: TokenSet): string {
+  if (set.length === 0) return 'none';
+  const n = tokenCount(set);
+  const first = set[0];
+  if (set.length === 1 && first && first.stride === 1) return `tokens ${first.start.toLocaleString('en-US')}–${(first.start + first.count - 1).toLocaleString('en-US')}`;
+  if (set.every((s) => s.stride > 1)) return `stripe from ${first?.start ?? 0} (${n.toLocaleString('en-US')} tok)`;
+  return `${set.length} chunks (${n.toLocaleString('en-US')} tok)`;
+}
+
+export function softmaxRows(schedule: ValidSchedule, rank: number, trace: unknown): SoftmaxRow[] {
+  const { records } = readTrace(trace);
+  const byStep = new Map<number, TraceRecord>();
+  const sequential: TraceRecord[] = [];
+  for (const r of records) {
+    if (r.rank !== undefined && r.rank !== rank) continue;
+    if (r.step !== undefined) byStep.set(r.step, r);
+    else sequential.push(r);
+  }
+  const rows: SoftmaxRow[] = [];
+  let prevM: number | null = null;
+  let k = 0;
+  for (const step of schedule.steps) {
+    if (step.phase !== 'forward') continue;
+    const rc = step.compute.find((c) => c.rank === rank);
+    if (!rc) continue;
+    const skipped = rc.tiles.every((t) => t.pairs === 0);
+    const rec = byStep.get(step.index) ?? sequential[k];
+    k++;
+    const m = rec ? rec.m : null;
+    const scale = m !== null && prevM !== null ? Math.exp(prevM - m) : m !== null ? 1 : null;
+    rows.push({ step: step.index, block: blockName(rc.kv), skipped, m, l: rec ? rec.l : null, scale, acc: rec?.acc ?? null });
+    if (m !== null) prevM = m;
+  }
+  return rows;
+}

@@ -18,7 +18,7 @@
 
 import type { GpuPreset, Params } from './params.ts';
 import { DTYPE_BYTES, gpuPreset } from './params.ts';
-import type { HeadRange, Schedule, Segment, Step, TokenSet, ValidSchedule } from './schedule.ts';
+import type { HeadRange, RankCompute, Schedule, Segment, Step, TokenSet, ValidSchedule } from './schedule.ts';
 import { computedPairs, tilesFor, tokenCount } from './schedule.ts';
 import { buildSchedule } from './strategies/index.ts';
 import { type ByKind, type FwdBwd, commPerRank, emptyByKind } from './comm.ts';
@@ -148,6 +148,11 @@ function zeroCategories(): MemoryCategories {
   return { weights: 0, grads: 0, optimizer: 0, activations: 0, kvWorkingSet: 0, scores: 0, logits: 0 };
 }
 
+function addAt(table: number[][], r: number, i: number, x: number): void {
+  const row = table[r];
+  if (row) row[i] = (row[i] ?? 0) + x;
+}
+
 /** Prices every rank of a valid schedule. */
 function priceRanks(ctx: PriceContext, schedule: ValidSchedule): RankCost[] {
   const { params, e, t, headScale } = ctx;
@@ -162,6 +167,44 @@ function priceRanks(ctx: PriceContext, schedule: ValidSchedule): RankCost[] {
   steps.forEach((s, i) => {
     if (s.phase === 'forward') lastForward = i;
   });
+  // One pass over the steps fills, per rank and step: materialised score elements, K/V bytes
+  // held, attention FLOPs (indexing by rank keeps this O(steps × (compute + transfers))).
+  const nRanks = schedule.ranks;
+  const perRankSteps = () => Array.from({ length: nRanks }, () => new Array<number>(steps.length).fill(0));
+  const scoreElemsAll = perRankSteps();
+  const kvHeldAll = perRankSteps();
+  const flopsAll = perRankSteps();
+  const causalAll = new Array<number>(nRanks).fill(0);
+  steps.forEach((step, i) => {
+    const bwd = step.phase === 'backward';
+    const byRank = new Map<number, RankCompute[]>();
+    for (const rc of step.compute) {
+      const r = rc.rank;
+      if (r < 0 || r >= nRanks) continue;
+      const list = byRank.get(r);
+      if (list) list.push(rc);
+      else byRank.set(r, [rc]);
+      const nHeads = rc.heads.end - rc.heads.start;
+      let elems = 0;
+      for (const tile of rc.tiles) if (tile.mask !== 'skipped') elems += tile.q.count * tile.kv.count * nHeads * b * headScale;
+      addAt(scoreElemsAll, r, i, elems);
+      // K and V (and the dK, dV accumulators in the backward) of the tokens attended to.
+      addAt(kvHeldAll, r, i, tokenCount(rc.kv) * kvHeadsFor(rc.heads, params) * kvElemBytes * 2 * (bwd ? 2 : 1));
+      const fwdFlops = attentionFlops(computedPairs(rc), params.headDim, b) * headScale;
+      addAt(flopsAll, r, i, bwd ? fwdFlops * backwardFlopFactor(params.flash) : fwdFlops);
+      if (step.phase === 'forward') causalAll[r] = (causalAll[r] ?? 0) + fwdFlops;
+    }
+    // Blocks arriving in this step that the rank is not already attending to: receive buffers.
+    for (const c of step.collectives) {
+      for (const tr of c.transfers) {
+        if (tr.src === tr.dst || tr.dst < 0 || tr.dst >= nRanks || !KV_TENSORS.has(tr.tensor)) continue;
+        const mine = byRank.get(tr.dst);
+        if (mine && mine.some((rc) => tokensContained(rc.kv, tr.tokens))) continue;
+        addAt(kvHeldAll, tr.dst, i, tr.bytes * headScale);
+      }
+    }
+  });
+
   const out: RankCost[] = [];
   for (const shard of schedule.shards) {
     const r = shard.rank;
@@ -171,55 +214,32 @@ function priceRanks(ctx: PriceContext, schedule: ValidSchedule): RankCost[] {
     const stored = korthikantiRow({ ...rowBase, recompute: params.recompute }).nonScore;
     const transientLayer = params.recompute === 'full' ? korthikantiRow({ ...rowBase, recompute: 'none' }).nonScore : 0;
     const logits = logitsBytes(ctx.logitTokens(tokens), b, params.vocab, t);
-
-    // Per step: materialised score elements, K/V held, FLOPs.
-    const scoreElems: number[] = [];
-    const kvHeld: number[] = [];
-    const flops: number[] = [];
-    let causalFlops = 0;
-    for (const step of steps) {
-      let elems = 0;
-      let kv = 0;
-      let f = 0;
-      const mine = step.compute.filter((rc) => rc.rank === r);
-      const bwd = step.phase === 'backward';
-      for (const rc of mine) {
-        const nHeads = rc.heads.end - rc.heads.start;
-        for (const tile of rc.tiles) if (tile.mask !== 'skipped') elems += tile.q.count * tile.kv.count * nHeads * b * headScale;
-        // K and V (and dK, dV accumulators in the backward) for the tokens attended to.
-        kv += tokenCount(rc.kv) * kvHeadsFor(rc.heads, params) * kvElemBytes * 2 * (bwd ? 2 : 1);
-        const fwdFlops = attentionFlops(computedPairs(rc), params.headDim, b) * headScale;
-        f += bwd ? fwdFlops * backwardFlopFactor(params.flash) : fwdFlops;
-        if (step.phase === 'forward') causalFlops += fwdFlops;
-      }
-      // Blocks arriving in this step that the rank is not already attending to: receive buffers.
-      for (const c of step.collectives) {
-        for (const tr of c.transfers) {
-          if (tr.dst !== r || tr.src === r || !KV_TENSORS.has(tr.tensor)) continue;
-          if (mine.some((rc) => tokensContained(rc.kv, tr.tokens))) continue;
-          kv += tr.bytes * headScale;
-        }
-      }
-      scoreElems.push(elems);
-      kvHeld.push(kv);
-      flops.push(f);
-    }
+    const scoreElems = scoreElemsAll[r] ?? [];
+    const kvHeld = kvHeldAll[r] ?? [];
+    const flops = flopsAll[r] ?? [];
+    const causalFlops = causalAll[r] ?? 0;
 
     const scoresPerLayer = params.flash || params.recompute !== 'none' ? 0 : steps.reduce((acc, s, i) => acc + (s.phase === 'forward' ? (scoreElems[i] ?? 0) * sbe : 0), 0);
     const staticBytes = { weights: ctx.state.weights, grads: ctx.state.grads, optimizer: ctx.state.optimizer };
-    const byStep: MemoryCategories[] = steps.map((step, i) => {
-      const computing = step.phase !== 'loss' && (flops[i] ?? 0) > 0;
+    // A plain loop with literal objects: this runs ranks × steps times on every slider move.
+    const byStep: MemoryCategories[] = [];
+    const scoresStored = L * scoresPerLayer;
+    for (let i = 0; i < steps.length; i++) {
+      const phase = (steps[i] as Step).phase;
+      const computing = phase !== 'loss' && (flops[i] ?? 0) > 0;
       let scores = 0;
-      if (!params.flash) scores = params.recompute === 'none' ? L * scoresPerLayer : computing ? (scoreElems[i] ?? 0) * sbe : 0;
-      const isLogitStep = hasLossStep ? step.phase === 'loss' : i === lastForward;
-      return {
-        ...staticBytes,
+      if (!params.flash) scores = params.recompute === 'none' ? scoresStored : computing ? (scoreElems[i] ?? 0) * sbe : 0;
+      const isLogitStep = hasLossStep ? phase === 'loss' : i === lastForward;
+      byStep.push({
+        weights: staticBytes.weights,
+        grads: staticBytes.grads,
+        optimizer: staticBytes.optimizer,
         activations: L * stored + (computing ? transientLayer : 0),
         kvWorkingSet: kvHeld[i] ?? 0,
         scores,
         logits: isLogitStep ? logits : 0,
-      };
-    });
+      });
+    }
     if (byStep.length === 0) byStep.push({ ...staticBytes, activations: L * stored, kvWorkingSet: 0, scores: 0, logits });
     const sum = (c: MemoryCategories): number => c.weights + c.grads + c.optimizer + c.activations + c.kvWorkingSet + c.scores + c.logits;
     const memoryByStep = byStep.map((c) => Math.ceil(sum(c)));

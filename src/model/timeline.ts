@@ -99,36 +99,45 @@ export interface Timeline {
   readonly ringOverlap: RingOverlap;
 }
 
-interface LinkModel {
+export interface LinkModel {
   readonly gpu: GpuPreset;
   readonly node: (rank: number) => number;
 }
 
 /**
- * α-β time of one collective for one rank: sends and receives run concurrently (full-duplex
- * links), each side pays α per message plus its bytes over the link's bandwidth — NVLink inside a
- * node, the NIC across nodes — and the slower side sets the time.
+ * α-β time of one collective for every rank of `ranks`: sends and receives run concurrently
+ * (full-duplex links), each side pays α per message plus its bytes over the link's bandwidth —
+ * NVLink inside a node, the NIC across nodes — and the slower side sets the time. One pass over
+ * the transfers, so an all-gather of P² transfers costs O(P²), not O(P³).
  */
-export function collectiveSeconds(c: Collective, rank: number, links: LinkModel, scale = 1): number {
-  let sendTime = 0;
-  let recvTime = 0;
-  let sends = 0;
-  let recvs = 0;
+export function collectiveSecondsAll(c: Collective, ranks: number, links: LinkModel, scale = 1): number[] {
+  const sendTime = new Array<number>(ranks).fill(0);
+  const recvTime = new Array<number>(ranks).fill(0);
+  const sends = new Array<number>(ranks).fill(0);
+  const recvs = new Array<number>(ranks).fill(0);
   const { gpu } = links;
   for (const t of c.transfers) {
-    if (t.src === t.dst || (t.src !== rank && t.dst !== rank)) continue;
+    if (t.src === t.dst) continue;
     const bw = links.node(t.src) === links.node(t.dst) ? gpu.intraNodeBandwidth : gpu.interNodeBandwidth;
     const seconds = (t.bytes * scale) / bw;
-    if (t.src === rank) {
-      sendTime += seconds;
-      sends++;
-    } else {
-      recvTime += seconds;
-      recvs++;
+    if (t.src >= 0 && t.src < ranks) {
+      sendTime[t.src] = (sendTime[t.src] ?? 0) + seconds;
+      sends[t.src] = (sends[t.src] ?? 0) + 1;
+    }
+    if (t.dst >= 0 && t.dst < ranks) {
+      recvTime[t.dst] = (recvTime[t.dst] ?? 0) + seconds;
+      recvs[t.dst] = (recvs[t.dst] ?? 0) + 1;
     }
   }
-  if (sends + recvs === 0) return 0;
-  return gpu.latency * Math.max(sends, recvs) + Math.max(sendTime, recvTime);
+  return sendTime.map((st, r) => {
+    const n = Math.max(sends[r] ?? 0, recvs[r] ?? 0);
+    return n === 0 ? 0 : gpu.latency * n + Math.max(st, recvTime[r] ?? 0);
+  });
+}
+
+/** collectiveSecondsAll for one rank. */
+export function collectiveSeconds(c: Collective, rank: number, links: LinkModel, scale = 1): number {
+  return collectiveSecondsAll(c, rank + 1, links, scale)[rank] ?? 0;
 }
 
 /**
@@ -157,7 +166,8 @@ export function buildTimeline(params: Params, schedule: Schedule, gpu: GpuPreset
       const overlapping = new Array<number>(ranks).fill(0);
       for (const c of step.collectives) {
         const target = overlapsCompute(c) ? overlapping : blocking;
-        for (const r of c.group) if (r < ranks) target[r] = (target[r] ?? 0) + collectiveSeconds(c, r, links, scale);
+        const seconds = collectiveSecondsAll(c, ranks, links, scale);
+        seconds.forEach((sec, r) => (target[r] = (target[r] ?? 0) + sec));
         if (c.kind === 'send-recv') {
           for (const t of c.transfers) {
             if (t.tensor !== 'K' || t.src === t.dst) continue;

@@ -114,7 +114,8 @@ export function finish(ctx: Ctx, shards: readonly TokenSet[], nodeOf: (rank: num
   const steps: Step[] = drafts.map((d, index) => ({
     index,
     phase: d.phase,
-    caption: `Step ${index + 1} of ${drafts.length} (${d.phase}): ${d.text}`,
+    // The phase is in the prefix already; texts may start with it for readability in code.
+    caption: `Step ${index + 1} of ${drafts.length} (${d.phase}): ${d.text.replace(/^backward: /, '')}`,
     collectives: d.collectives.filter((c) => c.transfers.length > 0 || c.kind === 'all-reduce'),
     compute: d.compute,
   }));
@@ -157,7 +158,9 @@ export function lossDrafts(ctx: Ctx, permuted: string | null): Draft[] {
     : '';
   const ce = draft(
     'loss',
-    `each rank computes cross-entropy on its own tokens only. Labels were shifted before sharding (label of token i = token i+1), so a shard's last token gets its target from the next shard's first token without communication; only the global last token has no target.${perm}`,
+    ctx.P === 1
+      ? `the rank computes cross-entropy over all tokens: labels are the tokens shifted by one (label of token i = token i+1), so only the last token (${ctx.seq - 1}) has no target and ${labelled} tokens are scored. With one rank no reduction is needed.`
+      : `each rank computes cross-entropy on its own tokens only. Labels were shifted before sharding (label of token i = token i+1), so a token whose successor lives on another rank (a shard's last token) still has its target locally, with no communication; only the global last token has no target.${perm}`,
     [],
     [],
   );
@@ -266,6 +269,11 @@ export function hybridDrafts(ctx: Ctx, spec: HybridSpec): { forward: Draft[]; ba
   if (R > 1) backward.push(draft('backward', spec.homeText, ringSend(['dK', 'dV'], (g) => set(g - (R - 1)), 'send dK,dV home'), []));
   if (U > 1) backward.push(draft('backward', spec.a2aText.grads, toSeq(['dQ', 'dK', 'dV'], 'all-to-all dQ,dK,dV (heads → sequence)'), []));
   return { forward, backward };
+}
+
+/** "rank 3" / "ranks 0–2", with the verb agreeing: who(0, 2, 'skip', 'skips'). */
+export function who(a: number, b: number, plural: string, singular: string): string {
+  return a === b ? `rank ${a} ${singular}` : `ranks ${a}–${b} ${plural}`;
 }
 
 export function fmtTokens(set: TokenSet): string {

@@ -6,19 +6,20 @@
 import type { Params, StrategyId } from '../params.ts';
 import type { Schedule } from '../schedule.ts';
 import { layoutFor, type LayoutKind } from '../layout.ts';
-import { ctxOf, finish, hybridDrafts, lossDrafts, nodeByPreset } from './common.ts';
+import { ctxOf, finish, fmtTokens, hybridDrafts, lossDrafts, nodeByPreset, who } from './common.ts';
 
-const span = (a: number, b: number): string => (a === b ? `rank ${a}` : `ranks ${a}–${b}`);
+const cap = (s: string): string => s.charAt(0).toUpperCase() + s.slice(1);
+
 
 /** What a rank's block looks like at ring step t ≥ 1, per layout (t is 0-based). */
 function balanceNote(kind: LayoutKind, t: number, P: number): string {
   switch (kind) {
     case 'contiguous':
-      return ` ${span(0, t - 1)} received a block from later in the sequence and skip it (fully masked) while ${span(t, P - 1)} compute a full unmasked block: the causal imbalance of contiguous shards.`;
+      return ` ${cap(who(0, t - 1, 'hold', 'holds'))} a block from later in the sequence and skip${t - 1 === 0 ? 's' : ''} it (fully masked) while ${who(t, P - 1, 'compute', 'computes')} a full unmasked block: the causal imbalance of contiguous shards.`;
     case 'zigzag':
-      return ` ${span(t, P - 1)} attend all their queries to only the block's head chunk, ${span(0, t - 1)} attend only their tail chunk to the whole block: the same half block of work on every rank.`;
+      return ` ${cap(who(t, P - 1, 'attend', 'attends'))} all queries to only the block's head chunk (earlier than both own chunks), ${who(0, t - 1, 'attend', 'attends')} only the tail chunk of queries to the whole block: the same half block of work on every rank.`;
     case 'striped':
-      return ` ${span(t, P - 1)} hold a stripe from a lower rank (mask k ≤ q, diagonal included), ${span(0, t - 1)} one from a higher rank (mask k < q): about half of every block is masked on every rank.`;
+      return ` ${cap(who(t, P - 1, 'hold', 'holds'))} a stripe from a lower rank (mask k ≤ q, diagonal included), ${who(0, t - 1, 'hold', 'holds')} one from a higher rank (mask k < q): about half of every block is masked on every rank.`;
   }
 }
 
@@ -31,7 +32,7 @@ export function buildRingFamily(strategy: StrategyId, kind: LayoutKind, params: 
       return phase === 'forward'
         ? `one rank computes causal attention of all ${ctx.seq} tokens against themselves; nothing to communicate.`
         : `one rank computes dQ, dK and dV for all ${ctx.seq} tokens; nothing to communicate.`;
-    const src = t === 0 ? 'its own K/V block (the diagonal block, causal mask)' : `the K/V block that started on rank (r−${t}) mod ${P}, received in the previous step`;
+    const src = t === 0 ? `its own K/V block (the diagonal block, causal mask; rank 0 holds tokens ${fmtTokens(shards[0] ?? [])})` : `the K/V block that started on rank (r−${t}) mod ${P}, received in the previous step`;
     const note = t === 0 ? '' : balanceNote(kind, t, P);
     if (phase === 'forward') {
       const send = t < P - 1 ? ` while sending that K,V block to rank r+1 (and receiving the next from r−1)` : '; this is the last block, so each rank divides its output by the softmax sum and the ring is done';

@@ -28,12 +28,14 @@ export function buildUsp(params: Params): Schedule {
   const ringText = (t: number, phase: 'forward' | 'backward'): string => {
     if (R === 1)
       return phase === 'forward'
-        ? `each rank runs causal attention over the whole ${seq}-token sequence for its ${per} query head${per === 1 ? '' : 's'}; no ring is needed with one Ulysses group.`
-        : `backward: each rank computes dQ, dK and dV over the whole sequence for its ${per} query head${per === 1 ? '' : 's'}.`;
-    const src = t === 0 ? "its own group's K/V (diagonal, causal mask)" : `the K/V of group (g−${t}) mod ${R}, received in the previous step`;
+        ? P === 1
+          ? `one rank computes causal attention of all ${seq} tokens for all ${ctx.heads} heads; nothing to communicate.`
+          : `each rank runs causal attention over the whole ${seq}-token sequence for its ${per} query head${per === 1 ? '' : 's'}; with a single Ulysses group there is no ring.`
+        : `backward: each rank computes dQ, dK and dV over the whole sequence for its ${per} query head${per === 1 ? '' : 's'}${P === 1 ? '; nothing to communicate' : ''}.`;
+    const src = t === 0 ? "its own group's K/V (diagonal, causal mask)" : `the K/V of group (g−${t}) mod ${R}, received in the previous step,`;
     if (phase === 'forward') {
       const send = t < R - 1 ? `, while sending that K,V to the same head shard in the next group (rank r → r+${U})` : '; the last block, so each rank normalises its output';
-      return `in ${ringName}, the rank of group g attends its group's queries (zigzag chunks g and ${2 * R - 1}−g) to ${src}${send}. Zigzag chunks give every rank the same work.`;
+      return `in ${ringName}, the rank of group g attends its group's queries (zigzag chunks g and ${2 * R - 1}−g) to ${src.replace(/,$/, '')}${send}. Zigzag chunks give every rank the same work.`;
     }
     const send = (t < R - 1 ? ` K,V move on to rank r+${U}` : ' No K,V send') + (t >= 1 ? ', and the previous block’s dK,dV partial sums follow one hop behind.' : '.');
     return `backward: in ${ringName}, each rank recomputes its scores against ${src} and adds to dQ and to that block's dK,dV.${send}`;
@@ -45,7 +47,7 @@ export function buildUsp(params: Params): Schedule {
     shards,
     ringText,
     a2aText: {
-      qkv: `inside each Ulysses group of ${U} consecutive ranks (ranks ${0}–${U - 1}, ${U}–${2 * U - 1}, …), an all-to-all turns sequence-sharded Q, K, V into head-sharded: each rank gets all of its group's tokens for ${per} query head${per === 1 ? '' : 's'} (rank 0: query ${headsText(qh)}, K/V ${headsText(kvHeadsFor(ctx, qh))}).`,
+      qkv: `${R === 1 ? `all ${U} ranks form one Ulysses group, where` : `inside each Ulysses group of ${U} consecutive ranks (ranks 0–${U - 1}, ${U}–${2 * U - 1}, …; one node each),`} an all-to-all turns sequence-sharded Q, K, V into head-sharded: each rank gets all of its group's tokens for ${per} query head${per === 1 ? '' : 's'} (rank 0: query ${headsText(qh)}, K/V ${headsText(kvHeadsFor(ctx, qh))}).`,
       o: `inside each Ulysses group, all-to-all of O back from head-sharded to sequence-sharded, so each rank holds all heads of its own tokens again.`,
       dO: `backward: inside each Ulysses group, all-to-all of dO from sequence-sharded to head-sharded (conjugate of the O all-to-all).`,
       grads: `backward: inside each Ulysses group, all-to-all of dQ, dK, dV back to sequence-sharded (conjugate of the Q,K,V all-to-all)${U > ctx.kvHeads ? '; partial dK, dV of replicated K/V heads are summed by the owner' : ''}.`,

@@ -18,6 +18,14 @@ const RAISED_LIMITS = [
   'maxStorageBuffersPerShaderStage',
 ] as const;
 
+/**
+ * The GPU entry point each device came from. Dawn's node binding tears its instance down when the
+ * object returned by `create()` is garbage-collected, even while a device is in use (a crash in a
+ * worker thread, see https://issues.chromium.org/issues/387965810); this keeps it alive exactly as
+ * long as the device is reachable.
+ */
+const entryOfDevice = new WeakMap<GPUDevice, GPU>();
+
 /** Features used when present; none is required. */
 const OPTIONAL_FEATURES: readonly GPUFeatureName[] = ['timestamp-query'];
 
@@ -56,6 +64,7 @@ export async function requestGpu(gpu?: GPU): Promise<GpuInit> {
   } catch (error) {
     return { ok: false, reason: `The GPU adapter refused to create a device (${error instanceof Error ? error.message : String(error)}).` };
   }
+  entryOfDevice.set(device, entry);
   return { ok: true, device, adapter, adapterName: describeAdapter(adapter) };
 }
 

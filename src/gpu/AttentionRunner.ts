@@ -1,0 +1,467 @@
+// AttentionRunner: executes an ExecPlan (src/model/execution.ts, built from a strategy's Schedule) on
+// the GPU. Every simulated rank has its own buffers for what it holds; each step is encoded as
+//   1. local copies that assemble operand buffers (when a rank's K/V is not already one buffer),
+//   2. ONE block-attention dispatch per rank (its Q rows × the K/V block it holds), then the finalise
+//      dispatch of every state that saw its last block,
+//   3. the step's collectives as copyBufferToBuffer from the source rank's buffer to the destination's,
+// and submitted on its own, so buffers whose last use has passed are destroyed between steps (the GPU
+// memory tracks what the ranks hold). It also runs the unsharded reference (one dispatch of the same
+// flash-style kernel over the whole sequence) and the naive one-thread-per-query kernel.
+//
+// Every buffer is labelled `AttentionRunner.member[rank]` and goes through a BufferTracker; a run
+// destroys everything it created, also when it throws.
+
+import type { ExecPlan, Piece } from '../model/execution.ts';
+import type { AttentionInputs } from '../model/random.ts';
+import type { SoftmaxTrace, TracePoint } from '../model/reference.ts';
+import { TRACE_ACC_VALUES, gatherOutput, shardData } from '../model/reference.ts';
+import type { Segment, TokenSet } from '../model/schedule.ts';
+import { BufferTracker } from './buffers.ts';
+import type { AttentionKernels, TileConfig } from './kernels.ts';
+import { BLOCK_FLAGS, BLOCK_PARAMS_BYTES, GpuLimitError, UNIFORM_SLOT, writeBlockParams } from './kernels.ts';
+
+/** Read at call time: in node, GPUBufferUsage exists only after Dawn's globals are installed. */
+const storageUsage = (): number => GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST;
+const SEG_BYTES = 16;
+
+export interface RunOptions {
+  readonly localMask?: boolean;
+  /** Use timestamp queries when the device has them (default true). */
+  readonly timestamps?: boolean;
+  /** Cap on invocations per workgroup (benchmark exploration); default: the device's. */
+  readonly maxInvocations?: number;
+}
+
+export interface ShardedResult {
+  /** Merged output in global order, [heads, seq, headDim] f32. */
+  readonly o: Float32Array;
+  readonly trace: SoftmaxTrace | null;
+  /** GPU time from the first step's start to the last step's end (timestamp queries), or null. */
+  readonly gpuMs: number | null;
+  /** Wall time from the first submit until the queue drained. */
+  readonly wallMs: number;
+  readonly dispatches: number;
+  readonly copies: number;
+  readonly tiles: TileConfig;
+}
+
+export interface UnshardedResult {
+  /** [heads, seq, headDim] f32 */
+  readonly o: Float32Array;
+  /** [heads, seq] f32, only from the flash-style kernel */
+  readonly lse: Float32Array | null;
+  readonly gpuMs: number | null;
+  readonly wallMs: number;
+}
+
+const now = (): number => (typeof performance !== 'undefined' ? performance.now() : Date.now());
+
+/** Segments with the buffer position of their first token (the WGSL Seg struct). */
+function packSegments(view: DataView, byteOffset: number, set: TokenSet): number {
+  let pos = 0;
+  set.forEach((s: Segment, i) => {
+    const at = byteOffset + i * SEG_BYTES;
+    view.setUint32(at, s.start, true);
+    view.setUint32(at + 4, s.count, true);
+    view.setUint32(at + 8, s.stride, true);
+    view.setUint32(at + 12, pos, true);
+    pos += s.count;
+  });
+  return set.length;
+}
+
+const align = (n: number, a: number): number => Math.ceil(n / a) * a;
+
+export class AttentionRunner {
+  constructor(
+    readonly device: GPUDevice,
+    readonly kernels: AttentionKernels,
+  ) {}
+
+  /** Throws GpuLimitError when a buffer or dispatch of the plan exceeds the device's limits. */
+  checkLimits(plan: ExecPlan, opts: RunOptions = {}): TileConfig {
+    const lim = this.device.limits;
+    const tiles = this.kernels.block(plan.headDim, opts.maxInvocations).tiles;
+    const maxBinding = Math.min(lim.maxStorageBufferBindingSize, lim.maxBufferSize);
+    const mib = (b: number): string => `${(b / 2 ** 20).toFixed(1)} MiB`;
+    const full = plan.heads * plan.seq * plan.headDim * 4;
+    if (full > maxBinding) {
+      throw new GpuLimitError(
+        `The executed size is too large for this GPU: one [${plan.heads} heads, ${plan.seq} tokens, ${plan.headDim}] f32 tensor takes ${mib(full)}, ` +
+          `but a storage buffer may hold at most ${mib(maxBinding)} (maxStorageBufferBindingSize / maxBufferSize). Lower the executed sequence length.`,
+      );
+    }
+    for (const p of plan.pieces) {
+      if (p.elements * 4 > maxBinding) {
+        throw new GpuLimitError(`${p.label} needs ${mib(p.elements * 4)}, above this GPU's ${mib(maxBinding)} storage-buffer limit. Lower the executed sequence length.`);
+      }
+    }
+    const maxGroups = lim.maxComputeWorkgroupsPerDimension;
+    const rowsGroups = Math.ceil(plan.seq / tiles.wgQ);
+    if (rowsGroups > maxGroups || plan.heads > maxGroups) {
+      throw new GpuLimitError(`${plan.seq} tokens need ${rowsGroups} workgroups in one dimension, above this GPU's maxComputeWorkgroupsPerDimension (${maxGroups}).`);
+    }
+    return tiles;
+  }
+
+  /** Executes the plan's forward steps; returns the merged O and the softmax trace. */
+  async run(plan: ExecPlan, inputs: AttentionInputs, opts: RunOptions = {}): Promise<ShardedResult> {
+    if (inputs.seq !== plan.seq || inputs.heads !== plan.heads || inputs.kvHeads !== plan.kvHeads || inputs.headDim !== plan.headDim) {
+      throw new Error(`inputs [${inputs.heads}/${inputs.kvHeads} heads, ${inputs.seq} tokens, d ${inputs.headDim}] do not match the plan [${plan.heads}/${plan.kvHeads}, ${plan.seq}, ${plan.headDim}]`);
+    }
+    const tiles = this.checkLimits(plan, opts);
+    const { pipeline } = this.kernels.block(plan.headDim, opts.maxInvocations);
+    const device = this.device;
+    const tracker = new BufferTracker(device);
+    const localMask = opts.localMask ?? false;
+    try {
+      // Uniforms: one 256-byte slot per block dispatch and per finalise dispatch.
+      const blockOps = plan.steps.flatMap((s) => s.compute);
+      const finOps = plan.steps.flatMap((s) => s.finalise);
+      const slots = blockOps.length + finOps.length;
+      const uniformData = new ArrayBuffer(Math.max(1, slots) * UNIFORM_SLOT);
+      const uview = new DataView(uniformData);
+      // Segments: per block dispatch, its q then kv segments, each dispatch's region 256-byte aligned.
+      const segAlign = Math.max(256, device.limits.minStorageBufferOffsetAlignment);
+      const segOffsets: number[] = [];
+      let segBytes = 0;
+      for (const op of blockOps) {
+        segOffsets.push(segBytes);
+        segBytes += align((op.qTokens.length + op.kvTokens.length) * SEG_BYTES, segAlign);
+      }
+      const segData = new ArrayBuffer(Math.max(segAlign, segBytes));
+      const sview = new DataView(segData);
+      blockOps.forEach((op, i) => {
+        const at = segOffsets[i] as number;
+        const nq = packSegments(sview, at, op.qTokens);
+        const nkv = packSegments(sview, at + nq * SEG_BYTES, op.kvTokens);
+        const flags = (op.init ? BLOCK_FLAGS.init : 0) | (localMask ? BLOCK_FLAGS.localMask : 0);
+        writeBlockParams(uview, i * UNIFORM_SLOT, {
+          tq: op.tq,
+          tkv: op.tkv,
+          d: plan.headDim,
+          flags,
+          heads: plan.heads,
+          kvHeads: plan.kvHeads,
+          headStart: op.heads.start,
+          computeHeads: op.heads.end - op.heads.start,
+          qHeadBase: op.qHeadBase,
+          kvHeadBase: op.kvHeadBase,
+          qSegCount: nq,
+          kvSegCount: nkv,
+        });
+      });
+      const finWg = this.kernels.finaliseWorkgroup;
+      const maxGroups = device.limits.maxComputeWorkgroupsPerDimension;
+      const finDispatch = finOps.map((f, i) => {
+        const piece = plan.pieces[f.acc] as Piece;
+        const rows = piece.elements / plan.headDim;
+        const groups = Math.ceil((rows * plan.headDim) / finWg);
+        const gx = Math.min(groups, maxGroups);
+        const gy = Math.ceil(groups / gx);
+        const at = (blockOps.length + i) * UNIFORM_SLOT;
+        uview.setUint32(at, rows, true);
+        uview.setUint32(at + 4, plan.headDim, true);
+        uview.setUint32(at + 8, gx, true);
+        return { gx, gy };
+      });
+      // [slots] × 256 B: block Params / finalise Params
+      const uniforms = tracker.create('AttentionRunner.uniforms', uniformData.byteLength, GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST);
+      device.queue.writeBuffer(uniforms, 0, uniformData);
+      // [dispatches] × aligned array<Seg>: token → global position per dispatch
+      const segments = tracker.create('AttentionRunner.segments', segData.byteLength, GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST);
+      device.queue.writeBuffer(segments, 0, segData);
+
+      // Trace: [forward steps, 2 + TRACE_ACC_VALUES] f32 = m, l, acc[0..]
+      const traceWidth = 2 + TRACE_ACC_VALUES;
+      const trace = plan.trace;
+      const traceBuf = tracker.create('AttentionRunner.trace', Math.max(1, plan.steps.length) * traceWidth * 4, GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST);
+
+      const useTimestamps = (opts.timestamps ?? true) && device.features.has('timestamp-query');
+      const querySet = useTimestamps ? device.createQuerySet({ label: 'AttentionRunner.timestamps', type: 'timestamp', count: 2 }) : null;
+      // [2] u64 timestamps
+      const queryBuf = querySet ? tracker.create('AttentionRunner.timestampResolve', 16, GPUBufferUsage.QUERY_RESOLVE | GPUBufferUsage.COPY_SRC) : null;
+
+      const buffers = new Map<number, GPUBuffer>();
+      const bufferOf = (id: number): GPUBuffer => {
+        const b = buffers.get(id);
+        if (!b) throw new Error(`internal: ${(plan.pieces[id] as Piece).label} used before it was allocated`);
+        return b;
+      };
+      const allocate = (p: Piece): void => {
+        // [heads, tokens, width] f32 — p.label names the rank; shards are uploaded from the inputs.
+        const b = tracker.create(p.label, p.elements * 4, storageUsage());
+        if (p.role === 'shard' && p.elements > 0) device.queue.writeBuffer(b, 0, shardData(p, inputs) as Float32Array<ArrayBuffer>);
+        buffers.set(p.id, b);
+      };
+      const piecesByAlloc = new Map<number, Piece[]>();
+      for (const p of plan.pieces) {
+        const list = piecesByAlloc.get(p.allocStep);
+        if (list) list.push(p);
+        else piecesByAlloc.set(p.allocStep, [p]);
+      }
+
+      let dispatches = 0;
+      let copies = 0;
+      let blockIndex = 0;
+      let finIndex = 0;
+      let t0 = 0;
+      for (const step of plan.steps) {
+        for (const p of piecesByAlloc.get(step.index) ?? []) allocate(p);
+        const encoder = device.createCommandEncoder({ label: `AttentionRunner.encoder[step ${step.index}]` });
+        if (querySet && step.index === 0) {
+          encoder.beginComputePass({ label: 'AttentionRunner.startPass', timestampWrites: { querySet, beginningOfPassWriteIndex: 0 } }).end();
+        }
+        for (const c of step.assemble) encoder.copyBufferToBuffer(bufferOf(c.src), c.srcOffset * 4, bufferOf(c.dst), c.dstOffset * 4, c.count * 4);
+        if (step.compute.length || step.finalise.length) {
+          const pass = encoder.beginComputePass({ label: `AttentionRunner.pass[step ${step.index}]` });
+          pass.setPipeline(pipeline);
+          for (const op of step.compute) {
+            const segAt = segOffsets[blockIndex] as number;
+            const bind = device.createBindGroup({
+              label: `AttentionRunner.blockBindGroup[${op.rank}]`,
+              layout: pipeline.getBindGroupLayout(0),
+              entries: [
+                { binding: 0, resource: { buffer: uniforms, offset: blockIndex * UNIFORM_SLOT, size: BLOCK_PARAMS_BYTES } },
+                { binding: 1, resource: { buffer: segments, offset: segAt, size: (op.qTokens.length + op.kvTokens.length) * SEG_BYTES } },
+                { binding: 2, resource: { buffer: bufferOf(op.q) } },
+                { binding: 3, resource: { buffer: bufferOf(op.k) } },
+                { binding: 4, resource: { buffer: bufferOf(op.v) } },
+                { binding: 5, resource: { buffer: bufferOf(op.m) } },
+                { binding: 6, resource: { buffer: bufferOf(op.l) } },
+                { binding: 7, resource: { buffer: bufferOf(op.acc) } },
+              ],
+            });
+            pass.setBindGroup(0, bind);
+            pass.dispatchWorkgroups(Math.ceil(op.tq / tiles.wgQ), op.heads.end - op.heads.start);
+            blockIndex++;
+            dispatches++;
+          }
+          if (step.finalise.length) pass.setPipeline(this.kernels.finalisePipeline);
+          for (const f of step.finalise) {
+            const { gx, gy } = finDispatch[finIndex] as { gx: number; gy: number };
+            const bind = device.createBindGroup({
+              label: `AttentionRunner.finaliseBindGroup[${f.rank}]`,
+              layout: this.kernels.finalisePipeline.getBindGroupLayout(0),
+              entries: [
+                { binding: 0, resource: { buffer: uniforms, offset: (blockOps.length + finIndex) * UNIFORM_SLOT, size: 16 } },
+                { binding: 1, resource: { buffer: bufferOf(f.m) } },
+                { binding: 2, resource: { buffer: bufferOf(f.l) } },
+                { binding: 3, resource: { buffer: bufferOf(f.acc) } },
+                { binding: 4, resource: { buffer: bufferOf(f.o) } },
+                { binding: 5, resource: { buffer: bufferOf(f.lse) } },
+              ],
+            });
+            pass.setBindGroup(0, bind);
+            pass.dispatchWorkgroups(gx, gy);
+            finIndex++;
+            dispatches++;
+          }
+          pass.end();
+        }
+        if (trace && step.index >= trace.firstStep && step.index <= trace.lastStep) {
+          const dst = step.index * traceWidth * 4;
+          const r = trace.rowIndex;
+          encoder.copyBufferToBuffer(bufferOf(trace.m), r * 4, traceBuf, dst, 4);
+          encoder.copyBufferToBuffer(bufferOf(trace.l), r * 4, traceBuf, dst + 4, 4);
+          const n = Math.min(TRACE_ACC_VALUES, plan.headDim);
+          encoder.copyBufferToBuffer(bufferOf(trace.acc), r * plan.headDim * 4, traceBuf, dst + 8, n * 4);
+        }
+        for (const c of step.transfers) encoder.copyBufferToBuffer(bufferOf(c.src), c.srcOffset * 4, bufferOf(c.dst), c.dstOffset * 4, c.count * 4);
+        copies += step.assemble.length + step.transfers.length;
+        if (querySet && queryBuf && step.index === plan.steps.length - 1) {
+          encoder.beginComputePass({ label: 'AttentionRunner.endPass', timestampWrites: { querySet, endOfPassWriteIndex: 1 } }).end();
+          encoder.resolveQuerySet(querySet, 0, 2, queryBuf, 0);
+        }
+        if (step.index === 0) t0 = now();
+        device.queue.submit([encoder.finish()]);
+        // What no later step reads is released (destroy after submit is safe: the GPU finishes first).
+        for (const p of plan.pieces) {
+          if (p.lastUse <= step.index && buffers.has(p.id)) {
+            tracker.destroy(bufferOf(p.id));
+            buffers.delete(p.id);
+          }
+        }
+      }
+
+      // Read back the final O buffers, the trace and the timestamps in one map.
+      const outputs = plan.outputs.map((id) => plan.pieces[id] as Piece);
+      const outBytes = outputs.reduce((n, p) => n + p.elements * 4, 0);
+      const traceBytes = plan.steps.length * traceWidth * 4;
+      const tsAt = align(outBytes + traceBytes, 8);
+      const readback = tracker.create('AttentionRunner.readback', tsAt + 16, GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST);
+      const encoder = device.createCommandEncoder({ label: 'AttentionRunner.readbackEncoder' });
+      let at = 0;
+      for (const p of outputs) {
+        if (p.elements > 0) encoder.copyBufferToBuffer(bufferOf(p.id), 0, readback, at, p.elements * 4);
+        at += p.elements * 4;
+      }
+      if (traceBytes > 0) encoder.copyBufferToBuffer(traceBuf, 0, readback, outBytes, traceBytes);
+      if (queryBuf) encoder.copyBufferToBuffer(queryBuf, 0, readback, tsAt, 16);
+      device.queue.submit([encoder.finish()]);
+      await device.queue.onSubmittedWorkDone();
+      const wallMs = now() - t0;
+      await readback.mapAsync(GPUMapMode.READ);
+      const mapped = readback.getMappedRange().slice(0);
+      readback.unmap();
+      querySet?.destroy();
+
+      let off = 0;
+      const views = new Map<number, Float32Array>();
+      for (const p of outputs) {
+        views.set(p.id, new Float32Array(mapped, off, p.elements));
+        off += p.elements * 4;
+      }
+      const o = gatherOutput(plan, (p) => views.get(p.id) as Float32Array);
+      const traceData = new Float32Array(mapped, outBytes, plan.steps.length * traceWidth);
+      const points: TracePoint[] = [];
+      if (trace) {
+        for (let s = trace.firstStep; s <= trace.lastStep; s++) {
+          const b = s * traceWidth;
+          points.push({ step: s, m: traceData[b] as number, l: traceData[b + 1] as number, acc: Array.from(traceData.subarray(b + 2, b + 2 + Math.min(TRACE_ACC_VALUES, plan.headDim))) });
+        }
+      }
+      let gpuMs: number | null = null;
+      if (queryBuf) {
+        const ts = new BigUint64Array(mapped, tsAt, 2);
+        const dt = Number((ts[1] as bigint) - (ts[0] as bigint)) / 1e6;
+        gpuMs = Number.isFinite(dt) && dt > 0 ? dt : null;
+      }
+      return { o, trace: trace ? { rank: trace.rank, token: trace.token, head: trace.head, points } : null, gpuMs, wallMs, dispatches, copies, tiles };
+    } finally {
+      tracker.destroyAll();
+    }
+  }
+
+  /**
+   * Unsharded reference: the flash-style kernel over the whole sequence in ONE dispatch
+   * (flags INIT | FINALIZE), or the naive one-thread-per-query kernel (`naive`, head dim ≤ 128).
+   */
+  async runUnsharded(inputs: AttentionInputs, opts: RunOptions & { naive?: boolean } = {}): Promise<UnshardedResult> {
+    const { heads: H, kvHeads: KVH, seq: S, headDim: D } = inputs;
+    const device = this.device;
+    const lim = device.limits;
+    const maxBinding = Math.min(lim.maxStorageBufferBindingSize, lim.maxBufferSize);
+    if (H * S * D * 4 > maxBinding) {
+      throw new GpuLimitError(`The unsharded [${H}, ${S}, ${D}] f32 tensor takes ${((H * S * D * 4) / 2 ** 20).toFixed(1)} MiB, above this GPU's ${(maxBinding / 2 ** 20).toFixed(1)} MiB storage-buffer limit.`);
+    }
+    if (opts.naive && D > 128) throw new GpuLimitError(`The naive kernel keeps its accumulator in a 128-float private array; head dimension ${D} is larger.`);
+    const tracker = new BufferTracker(device);
+    try {
+      const upload = (label: string, data: Float32Array): GPUBuffer => {
+        const b = tracker.create(label, data.byteLength, storageUsage());
+        device.queue.writeBuffer(b, 0, data as Float32Array<ArrayBuffer>);
+        return b;
+      };
+      const q = upload('AttentionRunner.fullQ', inputs.q); // [heads, seq, d]
+      const k = upload('AttentionRunner.fullK', inputs.k); // [kvHeads, seq, d]
+      const v = upload('AttentionRunner.fullV', inputs.v); // [kvHeads, seq, d]
+      const o = tracker.create('AttentionRunner.fullO', H * S * D * 4, storageUsage()); // [heads, seq, d]
+      const lse = tracker.create('AttentionRunner.fullLse', H * S * 4, storageUsage()); // [heads, seq]
+      const l = tracker.create('AttentionRunner.fullL', H * S * 4, storageUsage()); // [heads, seq]
+      const uniforms = tracker.create('AttentionRunner.fullUniforms', UNIFORM_SLOT, GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST);
+      const segs = tracker.create('AttentionRunner.fullSegments', 2 * SEG_BYTES, GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST); // [2] Seg
+      const udata = new DataView(new ArrayBuffer(UNIFORM_SLOT));
+      const useTimestamps = (opts.timestamps ?? true) && device.features.has('timestamp-query');
+      const querySet = useTimestamps ? device.createQuerySet({ label: 'AttentionRunner.fullTimestamps', type: 'timestamp', count: 2 }) : null;
+      const queryBuf = querySet ? tracker.create('AttentionRunner.fullTimestampResolve', 16, GPUBufferUsage.QUERY_RESOLVE | GPUBufferUsage.COPY_SRC) : null; // [2] u64
+      const encoder = device.createCommandEncoder({ label: 'AttentionRunner.fullEncoder' });
+      const pass = encoder.beginComputePass({
+        label: opts.naive ? 'AttentionRunner.naivePass' : 'AttentionRunner.fullPass',
+        ...(querySet ? { timestampWrites: { querySet, beginningOfPassWriteIndex: 0, endOfPassWriteIndex: 1 } } : {}),
+      });
+      if (opts.naive) {
+        const pipeline = this.kernels.naive;
+        // Params { seq, d, heads, kvHeads, scale }
+        [S, D, H, KVH].forEach((x, i) => udata.setUint32(i * 4, x, true));
+        udata.setFloat32(16, 1 / Math.sqrt(D), true);
+        device.queue.writeBuffer(uniforms, 0, udata.buffer);
+        pass.setPipeline(pipeline);
+        pass.setBindGroup(
+          0,
+          device.createBindGroup({
+            label: 'AttentionRunner.naiveBindGroup',
+            layout: pipeline.getBindGroupLayout(0),
+            entries: [
+              { binding: 0, resource: { buffer: uniforms, offset: 0, size: 32 } },
+              { binding: 1, resource: { buffer: q } },
+              { binding: 2, resource: { buffer: k } },
+              { binding: 3, resource: { buffer: v } },
+              { binding: 4, resource: { buffer: o } },
+            ],
+          }),
+        );
+        pass.dispatchWorkgroups(Math.ceil(S / this.kernels.naiveWorkgroup), H);
+      } else {
+        const { pipeline, tiles } = this.kernels.block(D, opts.maxInvocations);
+        const groups = Math.ceil(S / tiles.wgQ);
+        if (groups > lim.maxComputeWorkgroupsPerDimension) {
+          throw new GpuLimitError(`${S} tokens need ${groups} workgroups in one dimension, above maxComputeWorkgroupsPerDimension (${lim.maxComputeWorkgroupsPerDimension}).`);
+        }
+        writeBlockParams(udata, 0, {
+          tq: S,
+          tkv: S,
+          d: D,
+          flags: BLOCK_FLAGS.init | BLOCK_FLAGS.finalize | (opts.localMask ? BLOCK_FLAGS.localMask : 0),
+          heads: H,
+          kvHeads: KVH,
+          headStart: 0,
+          computeHeads: H,
+          qHeadBase: 0,
+          kvHeadBase: 0,
+          qSegCount: 1,
+          kvSegCount: 1,
+        });
+        device.queue.writeBuffer(uniforms, 0, udata.buffer);
+        device.queue.writeBuffer(segs, 0, new Uint32Array([0, S, 1, 0, 0, S, 1, 0]));
+        pass.setPipeline(pipeline);
+        pass.setBindGroup(
+          0,
+          device.createBindGroup({
+            label: 'AttentionRunner.fullBindGroup',
+            layout: pipeline.getBindGroupLayout(0),
+            entries: [
+              { binding: 0, resource: { buffer: uniforms, offset: 0, size: BLOCK_PARAMS_BYTES } },
+              { binding: 1, resource: { buffer: segs } },
+              { binding: 2, resource: { buffer: q } },
+              { binding: 3, resource: { buffer: k } },
+              { binding: 4, resource: { buffer: v } },
+              { binding: 5, resource: { buffer: lse } },
+              { binding: 6, resource: { buffer: l } },
+              { binding: 7, resource: { buffer: o } },
+            ],
+          }),
+        );
+        pass.dispatchWorkgroups(groups, H);
+      }
+      pass.end();
+      const outBytes = H * S * D * 4;
+      const lseBytes = opts.naive ? 0 : H * S * 4;
+      const tsAt = align(outBytes + lseBytes, 8);
+      const readback = tracker.create('AttentionRunner.fullReadback', tsAt + 16, GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST);
+      if (querySet && queryBuf) encoder.resolveQuerySet(querySet, 0, 2, queryBuf, 0);
+      const t0 = now();
+      device.queue.submit([encoder.finish()]);
+      await device.queue.onSubmittedWorkDone();
+      const wallMs = now() - t0;
+      const enc2 = device.createCommandEncoder({ label: 'AttentionRunner.fullReadbackEncoder' });
+      enc2.copyBufferToBuffer(o, 0, readback, 0, outBytes);
+      if (lseBytes) enc2.copyBufferToBuffer(lse, 0, readback, outBytes, lseBytes);
+      if (queryBuf) enc2.copyBufferToBuffer(queryBuf, 0, readback, tsAt, 16);
+      device.queue.submit([enc2.finish()]);
+      await readback.mapAsync(GPUMapMode.READ);
+      const mapped = readback.getMappedRange().slice(0);
+      readback.unmap();
+      querySet?.destroy();
+      let gpuMs: number | null = null;
+      if (queryBuf) {
+        const ts = new BigUint64Array(mapped, tsAt, 2);
+        const dt = Number((ts[1] as bigint) - (ts[0] as bigint)) / 1e6;
+        gpuMs = Number.isFinite(dt) && dt > 0 ? dt : null;
+      }
+      return { o: new Float32Array(mapped, 0, H * S * D), lse: lseBytes ? new Float32Array(mapped, outBytes, H * S) : null, gpuMs, wallMs };
+    } finally {
+      tracker.destroyAll();
+    }
+  }
+}

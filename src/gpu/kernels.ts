@@ -1,0 +1,161 @@
+// AttentionKernels: owns the compiled attention pipelines of one device and encodes their dispatches.
+// Tile sizes are WGSL override constants chosen here from device.limits (SwiftShader: 256 invocations,
+// 16–32 KiB of workgroup storage; real GPUs give more). One instance per (device, sources), cached.
+
+import type { ShaderSources } from './sources.ts';
+
+/** Tile configuration of shaders/block_attention.wgsl for one head dimension. */
+export interface TileConfig {
+  readonly headDim: number;
+  /** Query rows per workgroup. */
+  readonly wgQ: number;
+  /** Threads per query row = ceil(headDim / 4). */
+  readonly td: number;
+  /** Keys per K/V tile in workgroup memory. */
+  readonly bk: number;
+  /** Workgroup memory used, bytes. */
+  readonly workgroupBytes: number;
+}
+
+export class GpuLimitError extends Error {
+  override readonly name = 'GpuLimitError';
+}
+
+/** Workgroup bytes of block_attention.wgsl for a configuration (Qs + Ks + Vs + S + kpos). */
+export function workgroupBytes(wgQ: number, td: number, bk: number): number {
+  return wgQ * td * 16 + 2 * bk * td * 16 + wgQ * bk * 4 + bk * 4;
+}
+
+/**
+ * Chooses WG_Q, TD, BK: TD = ceil(d/4) threads per row (4 output columns each); as many rows as the
+ * invocation limit allows while the Q tile takes at most a quarter of workgroup storage; then the largest
+ * K/V tile (≤ 64 keys) that fits the rest.
+ */
+export function tileConfig(limits: GPUSupportedLimits, headDim: number, maxInvocations?: number): TileConfig {
+  const td = Math.ceil(headDim / 4);
+  const storage = limits.maxComputeWorkgroupStorageSize;
+  const invocations = Math.min(limits.maxComputeInvocationsPerWorkgroup, limits.maxComputeWorkgroupSizeX, maxInvocations ?? Infinity);
+  if (td > invocations) {
+    throw new GpuLimitError(`Head dimension ${headDim} needs ${td} threads per query row, but this GPU allows ${invocations} invocations per workgroup.`);
+  }
+  let wgQ = Math.max(1, Math.floor(invocations / td));
+  while (wgQ > 1 && wgQ * td * 16 > storage / 4) wgQ--;
+  wgQ = Math.min(wgQ, 64);
+  const perKey = 2 * td * 16 + wgQ * 4 + 4;
+  let bk = Math.min(64, Math.floor((storage - wgQ * td * 16) / perKey));
+  if (bk >= 8) bk -= bk % 4;
+  if (bk < 1) {
+    throw new GpuLimitError(`Head dimension ${headDim} does not fit this GPU's ${storage} bytes of workgroup storage (one K/V row of ${td * 32} bytes plus the Q tile).`);
+  }
+  return { headDim, wgQ, td, bk, workgroupBytes: workgroupBytes(wgQ, td, bk) };
+}
+
+/** Flags of the block kernel's Params.flags (see the WGSL header). */
+export const BLOCK_FLAGS = { init: 1, finalize: 2, localMask: 4 } as const;
+
+/** Size of one uniform slot; every dispatch gets its own, 256-byte aligned (minUniformBufferOffsetAlignment ≤ 256). */
+export const UNIFORM_SLOT = 256;
+/** Params of block_attention.wgsl: 16 × u32/f32 = 64 bytes. */
+export const BLOCK_PARAMS_BYTES = 64;
+
+export interface BlockParams {
+  readonly tq: number;
+  readonly tkv: number;
+  readonly d: number;
+  readonly flags: number;
+  readonly heads: number;
+  readonly kvHeads: number;
+  readonly headStart: number;
+  readonly computeHeads: number;
+  readonly qHeadBase: number;
+  readonly kvHeadBase: number;
+  readonly qSegCount: number;
+  readonly kvSegCount: number;
+}
+
+/** Writes a block Params struct at `byteOffset` (field order = the WGSL struct; one source of truth). */
+export function writeBlockParams(view: DataView, byteOffset: number, p: BlockParams): void {
+  const u = [p.tq, p.tkv, p.d, p.flags, p.heads, p.kvHeads, p.headStart, p.computeHeads, p.qHeadBase, p.kvHeadBase, p.qSegCount, p.kvSegCount];
+  u.forEach((x, i) => view.setUint32(byteOffset + i * 4, x, true));
+  view.setFloat32(byteOffset + 48, 1 / Math.sqrt(p.d), true);
+}
+
+export class AttentionKernels {
+  readonly blockModule: GPUShaderModule;
+  readonly finaliseModule: GPUShaderModule;
+  readonly naiveModule: GPUShaderModule;
+  readonly finalisePipeline: GPUComputePipeline;
+  readonly finaliseWorkgroup: number;
+  readonly naiveWorkgroup: number;
+  readonly #block = new Map<string, { pipeline: GPUComputePipeline; tiles: TileConfig }>();
+  #naive: GPUComputePipeline | undefined;
+
+  constructor(
+    readonly device: GPUDevice,
+    readonly sources: ShaderSources,
+  ) {
+    this.blockModule = device.createShaderModule({ label: 'AttentionKernels.blockModule', code: sources.blockAttention });
+    this.finaliseModule = device.createShaderModule({ label: 'AttentionKernels.finaliseModule', code: sources.finalise });
+    this.naiveModule = device.createShaderModule({ label: 'AttentionKernels.naiveModule', code: sources.naiveAttention });
+    this.finaliseWorkgroup = Math.min(256, device.limits.maxComputeInvocationsPerWorkgroup, device.limits.maxComputeWorkgroupSizeX);
+    this.naiveWorkgroup = Math.min(64, device.limits.maxComputeInvocationsPerWorkgroup);
+    this.finalisePipeline = device.createComputePipeline({
+      label: 'AttentionKernels.finalisePipeline',
+      layout: 'auto',
+      compute: { module: this.finaliseModule, entryPoint: 'main', constants: { WG: this.finaliseWorkgroup } },
+    });
+  }
+
+  /** The block-attention pipeline for a head dimension (created once, then cached). */
+  block(headDim: number, maxInvocations?: number): { pipeline: GPUComputePipeline; tiles: TileConfig } {
+    const key = `${headDim}/${maxInvocations ?? ''}`;
+    let entry = this.#block.get(key);
+    if (!entry) {
+      const tiles = tileConfig(this.device.limits, headDim, maxInvocations);
+      const pipeline = this.device.createComputePipeline({
+        label: `AttentionKernels.blockPipeline[d=${headDim}]`,
+        layout: 'auto',
+        compute: { module: this.blockModule, entryPoint: 'main', constants: { WG_Q: tiles.wgQ, TD: tiles.td, BK: tiles.bk } },
+      });
+      entry = { pipeline, tiles };
+      this.#block.set(key, entry);
+    }
+    return entry;
+  }
+
+  get naive(): GPUComputePipeline {
+    this.#naive ??= this.device.createComputePipeline({
+      label: 'AttentionKernels.naivePipeline',
+      layout: 'auto',
+      compute: { module: this.naiveModule, entryPoint: 'main', constants: { WG: this.naiveWorkgroup } },
+    });
+    return this.#naive;
+  }
+
+  /** Compilation messages of every module ('error' entries mean a broken shader). */
+  async compilationMessages(): Promise<{ module: string; type: string; line: number; column: number; message: string }[]> {
+    const out: { module: string; type: string; line: number; column: number; message: string }[] = [];
+    for (const m of [this.blockModule, this.finaliseModule, this.naiveModule]) {
+      const info = await m.getCompilationInfo();
+      for (const msg of info.messages) out.push({ module: m.label, type: msg.type, line: msg.lineNum, column: msg.linePos, message: msg.message });
+    }
+    return out;
+  }
+}
+
+const cache = new WeakMap<GPUDevice, WeakMap<ShaderSources, AttentionKernels>>();
+
+/** The kernels of `device` compiled from `sources`, created once per pair. */
+export function kernelsFor(device: GPUDevice, sources: ShaderSources): AttentionKernels {
+  let perDevice = cache.get(device);
+  if (!perDevice) {
+    perDevice = new WeakMap();
+    cache.set(device, perDevice);
+  }
+  let k = perDevice.get(sources);
+  if (!k) {
+    k = new AttentionKernels(device, sources);
+    perDevice.set(sources, k);
+  }
+  return k;
+}

@@ -1,0 +1,656 @@
+// ExecPlan: a Schedule's forward steps turned into the buffer-level operations a machine with one
+// buffer set per rank performs. The GPU runner (src/gpu/AttentionRunner.ts) and the CPU executor
+// (src/model/reference.ts) both execute this same plan, so the CPU fallback also moves data rank to
+// rank, and the scene can show what every rank holds at every step.
+//
+// Pure TypeScript: no GPU, no DOM. Sizes are the EXECUTED size (params.execSeq), so token positions
+// are materialised as arrays (at most 16K tokens).
+//
+// Rules:
+// - Before step 0 every rank holds its shard (schedule.shards[r].tokens) of Q, K and V for all heads:
+//   the activations that come out of the token-wise layers.
+// - A compute in step t reads only data usable at step t: its shard, or data delivered by a collective
+//   listed in a step < t. Its Q operand (query heads) and K/V operands (the K/V heads of those query
+//   heads, GQA: floor(h·kvHeads/heads)) are used in place when one buffer holds exactly those tokens in
+//   that order; otherwise an operand buffer is assembled from what the rank holds (local copies, like
+//   the local part of an all-gather). Its running state (m, l, acc) lives per (rank, query tokens, heads)
+//   and is finalised (O, lse) right after its last compute.
+// - A collective in step t is carried out as copies from the source rank's buffers into a landing
+//   buffer on the destination rank, usable from step t+1. Transfers of one collective to one rank and
+//   tensor share one landing buffer when they have the same heads (tokens concatenated in transfer
+//   order) or the same tokens (heads side by side).
+// - Megatron SP: an all-gather of X (hidden-size activations) precedes the column-parallel QKV
+//   projection, which we do not run. We treat an X transfer before the destination's attention as
+//   delivering the Q/K/V rows of the destination's heads, and an X transfer after the source's
+//   attention (the reduce-scatter after the row-parallel output projection) as moving O rows.
+// - A buffer lives from the step it is allocated to its last use; final O buffers live to the end.
+
+import type { HeadRange, RankCompute, Schedule, Segment, TokenSet, Transfer, ValidSchedule } from './schedule.ts';
+import { tokenCount } from './schedule.ts';
+
+export type PieceTensor = 'Q' | 'K' | 'V' | 'O' | 'lse' | 'm' | 'l' | 'acc';
+export type PieceRole = 'shard' | 'received' | 'operand' | 'state' | 'output';
+
+/** One buffer on one rank, laid out [heads, tokens, width] f32. */
+export interface Piece {
+  readonly id: number;
+  readonly rank: number;
+  readonly tensor: PieceTensor;
+  readonly role: PieceRole;
+  /** GPU label, `AttentionRunner.member[rank]`. */
+  readonly label: string;
+  /** Global token positions in buffer order. */
+  readonly positions: Int32Array;
+  /** The same positions as strided segments (increasing within a segment). */
+  readonly tokens: TokenSet;
+  /** Query heads for Q/O/lse/m/l/acc, K/V heads for K/V. */
+  readonly heads: HeadRange;
+  /** headDim for Q/K/V/O/acc, 1 for m/l/lse. */
+  readonly width: number;
+  readonly elements: number;
+  /** First step at which the data exists (a landing buffer exists while its collective is in flight). */
+  readonly allocStep: number;
+  /** First step at which the data may be read. */
+  readonly readyStep: number;
+  /** Last step that reads it (Infinity: kept to the end, the final output). */
+  lastUse: number;
+}
+
+/** Copy `count` f32 elements. Offsets in elements. */
+export interface CopyOp {
+  readonly src: number;
+  readonly srcOffset: number;
+  readonly dst: number;
+  readonly dstOffset: number;
+  readonly count: number;
+}
+
+export interface ComputeOp {
+  readonly rank: number;
+  readonly q: number;
+  readonly k: number;
+  readonly v: number;
+  readonly m: number;
+  readonly l: number;
+  readonly acc: number;
+  /** Global query heads computed; the state buffers hold exactly these. */
+  readonly heads: HeadRange;
+  /** Global query head of the Q buffer's head 0. */
+  readonly qHeadBase: number;
+  /** Global K/V head of the K and V buffers' head 0. */
+  readonly kvHeadBase: number;
+  readonly qTokens: TokenSet;
+  readonly kvTokens: TokenSet;
+  readonly tq: number;
+  readonly tkv: number;
+  /** First block for this state: ignore its (unwritten) contents. */
+  readonly init: boolean;
+}
+
+export interface FinaliseOp {
+  readonly rank: number;
+  readonly m: number;
+  readonly l: number;
+  readonly acc: number;
+  readonly o: number;
+  readonly lse: number;
+}
+
+export interface PlanStep {
+  /** Index among the forward steps (== index into schedule.steps, forward steps come first). */
+  readonly index: number;
+  readonly caption: string;
+  /** Local copies that build operand buffers, before the compute. */
+  readonly assemble: CopyOp[];
+  /** One per RankCompute: one dispatch each. */
+  readonly compute: ComputeOp[];
+  /** States whose last block was this step's. */
+  readonly finalise: FinaliseOp[];
+  /** The step's collectives as copies, source rank buffer → destination rank buffer. */
+  readonly transfers: CopyOp[];
+  readonly collectives: readonly string[];
+}
+
+export interface TraceTarget {
+  readonly rank: number;
+  /** Global token and head of the traced query row. */
+  readonly token: number;
+  readonly head: number;
+  readonly m: number;
+  readonly l: number;
+  readonly acc: number;
+  /** Row index within the state buffers ([heads, tokens] layout): (head − heads.start)·tokens + row. */
+  readonly rowIndex: number;
+  readonly firstStep: number;
+  readonly lastStep: number;
+}
+
+export interface ExecPlan {
+  readonly strategy: string;
+  readonly ranks: number;
+  readonly seq: number;
+  readonly heads: number;
+  readonly kvHeads: number;
+  readonly headDim: number;
+  readonly pieces: readonly Piece[];
+  readonly steps: readonly PlanStep[];
+  /** Final O buffers: together they cover every (head, token). */
+  readonly outputs: readonly number[];
+  readonly trace: TraceTarget | null;
+}
+
+export interface HeldBuffer {
+  readonly tensor: PieceTensor;
+  readonly role: PieceRole;
+  readonly label: string;
+  readonly tokens: TokenSet;
+  readonly heads: HeadRange;
+  /** At the executed size, f32. */
+  readonly bytes: number;
+  /** 'receiving': a collective is filling it during this step. */
+  readonly status: 'held' | 'receiving';
+}
+
+/** Per forward step, per rank, the buffers the rank holds (for the scene). */
+export function heldBuffers(plan: ExecPlan): HeldBuffer[][][] {
+  return plan.steps.map((step) => {
+    const perRank: HeldBuffer[][] = Array.from({ length: plan.ranks }, () => []);
+    for (const p of plan.pieces) {
+      if (p.allocStep > step.index || p.lastUse < step.index) continue;
+      perRank[p.rank]?.push({
+        tensor: p.tensor,
+        role: p.role,
+        label: p.label,
+        tokens: p.tokens,
+        heads: p.heads,
+        bytes: p.elements * 4,
+        status: p.readyStep > step.index ? 'receiving' : 'held',
+      });
+    }
+    return perRank;
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
+
+export function positionsOf(set: TokenSet): Int32Array {
+  const out = new Int32Array(tokenCount(set));
+  let i = 0;
+  for (const seg of set) for (let n = 0; n < seg.count; n++) out[i++] = seg.start + n * seg.stride;
+  return out;
+}
+
+/** Compresses positions into increasing strided segments (greedy). */
+export function segmentsOf(positions: Int32Array): Segment[] {
+  const segs: Segment[] = [];
+  let i = 0;
+  while (i < positions.length) {
+    const start = positions[i] as number;
+    if (i + 1 >= positions.length || (positions[i + 1] as number) <= start) {
+      segs.push({ start, count: 1, stride: 1 });
+      i += 1;
+      continue;
+    }
+    const stride = (positions[i + 1] as number) - start;
+    let j = i + 1;
+    while (j + 1 < positions.length && (positions[j + 1] as number) - (positions[j] as number) === stride) j++;
+    segs.push({ start, count: j - i + 1, stride });
+    i = j + 1;
+  }
+  return segs;
+}
+
+function samePositions(a: Int32Array, b: Int32Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+/** K/V heads read by query heads [start, end) (GQA: floor(h·kvHeads/heads)). */
+export function kvHeadRange(heads: HeadRange, numHeads: number, numKvHeads: number): HeadRange {
+  return { start: Math.floor((heads.start * numKvHeads) / numHeads), end: Math.floor(((heads.end - 1) * numKvHeads) / numHeads) + 1 };
+}
+
+const covers = (outer: HeadRange, inner: HeadRange): boolean => outer.start <= inner.start && outer.end >= inner.end;
+const headCount = (h: HeadRange): number => h.end - h.start;
+const rangeText = (h: HeadRange): string => `heads ${h.start}..${h.end - 1}`;
+
+interface StateEntry {
+  readonly m: Piece;
+  readonly l: Piece;
+  readonly acc: Piece;
+  readonly heads: HeadRange;
+  readonly lastCompute: number;
+  readonly firstCompute: number;
+  finalised: boolean;
+}
+
+export interface PlanDims {
+  readonly heads: number;
+  readonly kvHeads: number;
+  readonly headDim: number;
+}
+
+class Planner {
+  readonly pieces: Piece[] = [];
+  readonly steps: PlanStep[] = [];
+  readonly byRank: Piece[][];
+  readonly #maps = new Map<number, Map<number, number>>();
+  readonly states = new Map<string, StateEntry>();
+  readonly #sourced = new Set<number>();
+
+  constructor(
+    readonly schedule: ValidSchedule,
+    readonly dims: PlanDims,
+  ) {
+    this.byRank = Array.from({ length: schedule.ranks }, () => []);
+  }
+
+  add(piece: Omit<Piece, 'id' | 'tokens' | 'elements' | 'lastUse'>): Piece {
+    const p: Piece = {
+      ...piece,
+      id: this.pieces.length,
+      tokens: segmentsOf(piece.positions),
+      elements: headCount(piece.heads) * piece.positions.length * piece.width,
+      lastUse: piece.readyStep,
+    };
+    this.pieces.push(p);
+    const list = this.byRank[p.rank];
+    if (!list) throw new Error(`rank ${p.rank} is outside the ${this.schedule.ranks} ranks`);
+    list.push(p);
+    return p;
+  }
+
+  #map(p: Piece): Map<number, number> {
+    let m = this.#maps.get(p.id);
+    if (!m) {
+      m = new Map();
+      for (let i = 0; i < p.positions.length; i++) if (!m.has(p.positions[i] as number)) m.set(p.positions[i] as number, i);
+      this.#maps.set(p.id, m);
+    }
+    return m;
+  }
+
+  #candidates(rank: number, tensor: PieceTensor, step: number, heads: HeadRange | null): Piece[] {
+    const list = (this.byRank[rank] ?? []).filter((p) => p.tensor === tensor && p.readyStep <= step && (heads === null || covers(p.heads, heads)));
+    // Newest first: the latest delivery of a block is the one a rank would read.
+    return list.sort((a, b) => b.readyStep - a.readyStep || b.id - a.id);
+  }
+
+  static touch(p: Piece, step: number): void {
+    if (p.lastUse < step) p.lastUse = step;
+  }
+
+  /**
+   * Copies (tensor, positions, heads) held by `rank` at `step` into `dst` starting at token index
+   * `dstToken` (dst's heads must cover `heads`). Throws when the rank does not hold something.
+   */
+  fill(ops: CopyOp[], rank: number, tensor: PieceTensor, positions: Int32Array, heads: HeadRange, step: number, dst: Piece, dstToken: number, why: string): void {
+    const wholeHeads = this.#candidates(rank, tensor, step, heads);
+    const perToken: (Piece | undefined)[] = new Array(positions.length);
+    const perPos = new Int32Array(positions.length);
+    let missing = 0;
+    for (let i = 0; i < positions.length; i++) {
+      const g = positions[i] as number;
+      const src = wholeHeads.find((p) => this.#map(p).has(g));
+      if (src) {
+        perToken[i] = src;
+        perPos[i] = this.#map(src).get(g) as number;
+      } else missing++;
+    }
+    const emit = (h: number, srcPiece: Piece, srcPos: number, dstPos: number, n: number): void => {
+      const w = dst.width;
+      const srcOffset = ((h - srcPiece.heads.start) * srcPiece.positions.length + srcPos) * w;
+      const dstOffset = ((h - dst.heads.start) * dst.positions.length + dstPos) * w;
+      const last = ops[ops.length - 1];
+      if (last && last.src === srcPiece.id && last.dst === dst.id && last.srcOffset + last.count === srcOffset && last.dstOffset + last.count === dstOffset) {
+        ops[ops.length - 1] = { ...last, count: last.count + n * w };
+      } else ops.push({ src: srcPiece.id, srcOffset, dst: dst.id, dstOffset, count: n * w });
+      Planner.touch(srcPiece, step);
+      this.#sourced.add(srcPiece.id);
+    };
+    const runs = (h: number, pieceAt: (i: number) => Piece | undefined, posAt: (i: number) => number): void => {
+      let i = 0;
+      while (i < positions.length) {
+        const src = pieceAt(i);
+        if (!src) {
+          i++;
+          continue;
+        }
+        let j = i + 1;
+        while (j < positions.length && pieceAt(j) === src && posAt(j) === posAt(i) + (j - i)) j++;
+        emit(h, src, posAt(i), dstToken + i, j - i);
+        i = j;
+      }
+    };
+    for (let h = heads.start; h < heads.end; h++) runs(h, (i) => perToken[i], (i) => perPos[i] as number);
+    if (missing === 0) return;
+    // Tokens no single buffer holds for all heads: look them up head by head.
+    for (let h = heads.start; h < heads.end; h++) {
+      const one = { start: h, end: h + 1 };
+      const cands = this.#candidates(rank, tensor, step, one);
+      const pieceH: (Piece | undefined)[] = new Array(positions.length);
+      const posH = new Int32Array(positions.length);
+      for (let i = 0; i < positions.length; i++) {
+        if (perToken[i]) continue;
+        const g = positions[i] as number;
+        const src = cands.find((p) => this.#map(p).has(g));
+        if (!src) {
+          throw new Error(
+            `${this.schedule.strategy}: step ${step}: rank ${rank} must hold ${tensor} of token ${g}, head ${h} to ${why}, but no buffer it holds at that step has it.`,
+          );
+        }
+        pieceH[i] = src;
+        posH[i] = this.#map(src).get(g) as number;
+      }
+      runs(h, (i) => pieceH[i], (i) => posH[i] as number);
+    }
+  }
+
+  /** A buffer on `rank` holding exactly (tensor, positions, heads ⊆ its heads) at `step`, assembling one if needed. */
+  operand(step: PlanStep, rank: number, tensor: 'Q' | 'K' | 'V', positions: Int32Array, heads: HeadRange): Piece {
+    const exact = this.#candidates(rank, tensor, step.index, heads).find((p) => samePositions(p.positions, positions));
+    if (exact) {
+      Planner.touch(exact, step.index);
+      return exact;
+    }
+    const piece = this.add({
+      rank,
+      tensor,
+      role: 'operand',
+      label: `AttentionRunner.${tensor.toLowerCase()}Operand[${rank}]`,
+      positions,
+      heads,
+      width: this.dims.headDim,
+      allocStep: step.index,
+      readyStep: step.index,
+    });
+    this.fill(step.assemble, rank, tensor, positions, heads, step.index, piece, 0, `compute step ${step.index}`);
+    return piece;
+  }
+
+  sourced(id: number): boolean {
+    return this.#sourced.has(id);
+  }
+}
+
+function stateKey(rank: number, heads: HeadRange, q: TokenSet): string {
+  return `${rank}|${heads.start}-${heads.end}|${q.map((s) => `${s.start},${s.count},${s.stride}`).join(';')}`;
+}
+
+/** Forward steps, in order (the schedule lists forward steps first). */
+export function forwardSteps(schedule: ValidSchedule): ValidSchedule['steps'] {
+  return schedule.steps.filter((s) => s.phase === 'forward');
+}
+
+/**
+ * Builds the buffer-level plan of a valid schedule's forward steps. Throws an Error naming the step,
+ * rank, tensor and token when the schedule asks a rank to use or send data it does not hold.
+ */
+export function buildExecPlan(schedule: Schedule, dims: PlanDims): ExecPlan {
+  if (!schedule.valid) throw new Error(schedule.reason);
+  const { heads: H, kvHeads: KVH, headDim: D } = dims;
+  if (H % KVH !== 0) throw new Error(`K/V heads (${KVH}) must divide the ${H} query heads.`);
+  const planner = new Planner(schedule, dims);
+  const all: HeadRange = { start: 0, end: H };
+  const allKv: HeadRange = { start: 0, end: KVH };
+  const kvOf = (h: HeadRange): HeadRange => kvHeadRange(h, H, KVH);
+  const fwd = forwardSteps(schedule);
+
+  for (const shard of schedule.shards) {
+    const positions = positionsOf(shard.tokens);
+    const r = shard.rank;
+    for (const [tensor, heads] of [['Q', all], ['K', allKv], ['V', allKv]] as const) {
+      planner.add({ rank: r, tensor, role: 'shard', label: `AttentionRunner.${tensor.toLowerCase()}Shard[${r}]`, positions, heads, width: D, allocStep: 0, readyStep: 0 });
+    }
+  }
+
+  // First and last compute step of every state, and each rank's compute heads per step (for X transfers).
+  const lastCompute = new Map<string, number>();
+  const firstCompute = new Map<string, number>();
+  const computeHeadsAt: (HeadRange | undefined)[][] = fwd.map(() => new Array(schedule.ranks));
+  fwd.forEach((step, t) => {
+    for (const rc of step.compute) {
+      if (tokenCount(rc.q) === 0 || tokenCount(rc.kv) === 0) continue;
+      const key = stateKey(rc.rank, rc.heads, rc.q);
+      lastCompute.set(key, t);
+      if (!firstCompute.has(key)) firstCompute.set(key, t);
+      const row = computeHeadsAt[t];
+      if (row) row[rc.rank] = rc.heads;
+    }
+  });
+  const nextComputeHeads = (rank: number, after: number): HeadRange | undefined => {
+    for (let t = after + 1; t < fwd.length; t++) {
+      const h = computeHeadsAt[t]?.[rank];
+      if (h) return h;
+    }
+    return undefined;
+  };
+  const lastComputeHeads = (rank: number, upTo: number): HeadRange | undefined => {
+    for (let t = upTo; t >= 0; t--) {
+      const h = computeHeadsAt[t]?.[rank];
+      if (h) return h;
+    }
+    return undefined;
+  };
+
+  fwd.forEach((sstep, t) => {
+    const step: PlanStep = { index: t, caption: sstep.caption, assemble: [], compute: [], finalise: [], transfers: [], collectives: sstep.collectives.map((c) => c.label) };
+    planner.steps.push(step);
+
+    for (const rc of sstep.compute) {
+      if (tokenCount(rc.q) === 0 || tokenCount(rc.kv) === 0) continue;
+      computeOp(planner, step, rc, kvOf(rc.heads), firstCompute, lastCompute);
+    }
+    // Finalise every state whose last block was this step.
+    for (const [key, st] of planner.states) {
+      if (st.finalised || st.lastCompute !== t) continue;
+      st.finalised = true;
+      const rank = st.m.rank;
+      const base = { rank, positions: st.m.positions, heads: st.heads, allocStep: t, readyStep: t } as const;
+      const o = planner.add({ ...base, tensor: 'O', role: 'output', label: `AttentionRunner.o[${rank}]`, width: D });
+      const lse = planner.add({ ...base, tensor: 'lse', role: 'output', label: `AttentionRunner.lse[${rank}]`, width: 1 });
+      for (const p of [st.m, st.l, st.acc]) Planner.touch(p, t);
+      lse.lastUse = Infinity; // kept for the backward pass
+      step.finalise.push({ rank, m: st.m.id, l: st.l.id, acc: st.acc.id, o: o.id, lse: lse.id });
+      void key;
+    }
+
+    // Collectives: copies into landing buffers, usable from step t + 1.
+    sstep.collectives.forEach((collective, ci) => {
+      interface Delivery { transfer: Transfer; tensor: 'Q' | 'K' | 'V' | 'O'; heads: HeadRange; positions: Int32Array }
+      const deliveries: Delivery[] = [];
+      for (const tr of collective.transfers) {
+        const positions = positionsOf(tr.tokens);
+        if (positions.length === 0) continue;
+        switch (tr.tensor) {
+          case 'Q':
+          case 'K':
+          case 'V':
+          case 'O':
+            deliveries.push({ transfer: tr, tensor: tr.tensor, heads: tr.heads, positions });
+            break;
+          case 'X': {
+            const dstHeads = nextComputeHeads(tr.dst, t);
+            if (dstHeads) {
+              // All-gather of X before the column-parallel QKV: the destination's Q/K/V rows (see header).
+              deliveries.push({ transfer: tr, tensor: 'Q', heads: dstHeads, positions });
+              deliveries.push({ transfer: tr, tensor: 'K', heads: kvOf(dstHeads), positions });
+              deliveries.push({ transfer: tr, tensor: 'V', heads: kvOf(dstHeads), positions });
+            } else {
+              const srcHeads = lastComputeHeads(tr.src, t);
+              if (srcHeads) deliveries.push({ transfer: tr, tensor: 'O', heads: srcHeads, positions });
+            }
+            break;
+          }
+          default:
+            break; // gradients and the loss belong to other phases
+        }
+      }
+      // Group by destination and tensor into landing buffers.
+      const groups = new Map<string, Delivery[]>();
+      for (const d of deliveries) {
+        const key = `${d.transfer.dst}|${d.tensor}`;
+        const g = groups.get(key);
+        if (g) g.push(d);
+        else groups.set(key, [d]);
+      }
+      for (const group of groups.values()) {
+        const first = group[0] as Delivery;
+        const dst = first.transfer.dst;
+        const width = D;
+        const sameHeads = group.every((d) => d.heads.start === first.heads.start && d.heads.end === first.heads.end);
+        const sameTokens = group.every((d) => samePositions(d.positions, first.positions));
+        const label = (tensor: string): string => `AttentionRunner.${tensor.toLowerCase()}Recv${ci > 0 ? ci : ''}[${dst}]`;
+        const landing = (positions: Int32Array, heads: HeadRange, tensor: Delivery['tensor']): Piece =>
+          planner.add({ rank: dst, tensor, role: 'received', label: label(tensor), positions, heads, width, allocStep: t, readyStep: t + 1 });
+        const why = `send it in "${collective.label}"`;
+        if (sameHeads) {
+          const total = group.reduce((n, d) => n + d.positions.length, 0);
+          const positions = new Int32Array(total);
+          let at = 0;
+          for (const d of group) {
+            positions.set(d.positions, at);
+            at += d.positions.length;
+          }
+          const piece = landing(positions, first.heads, first.tensor);
+          at = 0;
+          for (const d of group) {
+            planner.fill(step.transfers, d.transfer.src, d.tensor, d.positions, d.heads, t, piece, at, why);
+            at += d.positions.length;
+          }
+          continue;
+        }
+        const sorted = [...group].sort((a, b) => a.heads.start - b.heads.start);
+        const contiguous = sorted.every((d, i) => i === 0 || d.heads.start === (sorted[i - 1] as Delivery).heads.end);
+        if (sameTokens && contiguous) {
+          const heads = { start: (sorted[0] as Delivery).heads.start, end: (sorted[sorted.length - 1] as Delivery).heads.end };
+          const piece = landing(first.positions, heads, first.tensor);
+          for (const d of sorted) planner.fill(step.transfers, d.transfer.src, d.tensor, d.positions, d.heads, t, piece, 0, why);
+          continue;
+        }
+        for (const d of group) {
+          const piece = landing(d.positions, d.heads, d.tensor);
+          planner.fill(step.transfers, d.transfer.src, d.tensor, d.positions, d.heads, t, piece, 0, why);
+        }
+      }
+    });
+  });
+
+  const unfinished = [...planner.states.values()].filter((s) => !s.finalised);
+  if (unfinished.length) throw new Error(`internal: ${unfinished.length} attention states were never finalised`);
+
+  // Final outputs: O buffers no collective sends on (those are the ones the ranks keep).
+  const oPieces = planner.pieces.filter((p) => p.tensor === 'O');
+  let outputs = oPieces.filter((p) => !planner.sourced(p.id));
+  const coverage = (list: Piece[]): number => {
+    const seen = new Uint8Array(H * schedule.seq);
+    let n = 0;
+    for (const p of list)
+      for (let h = p.heads.start; h < p.heads.end; h++)
+        for (const g of p.positions) {
+          const i = h * schedule.seq + g;
+          if (g >= 0 && g < schedule.seq && !seen[i]) {
+            seen[i] = 1;
+            n++;
+          }
+        }
+    return n;
+  };
+  if (coverage(outputs) < H * schedule.seq) outputs = oPieces;
+  const covered = coverage(outputs);
+  if (covered < H * schedule.seq) {
+    throw new Error(`${schedule.strategy}: the forward steps compute only ${covered} of ${H * schedule.seq} (head, token) outputs; the schedule leaves some queries without attention.`);
+  }
+  for (const p of outputs) p.lastUse = Infinity;
+
+  return {
+    strategy: schedule.strategy,
+    ranks: schedule.ranks,
+    seq: schedule.seq,
+    heads: H,
+    kvHeads: KVH,
+    headDim: D,
+    pieces: planner.pieces,
+    steps: planner.steps,
+    outputs: outputs.map((p) => p.id),
+    trace: traceTarget(planner, schedule),
+  };
+}
+
+function computeOp(planner: Planner, step: PlanStep, rc: RankCompute, kvHeads: HeadRange, firstCompute: Map<string, number>, lastCompute: Map<string, number>): void {
+  const { headDim: D } = planner.dims;
+  const qPos = positionsOf(rc.q);
+  const kvPos = positionsOf(rc.kv);
+  const q = planner.operand(step, rc.rank, 'Q', qPos, rc.heads);
+  const k = planner.operand(step, rc.rank, 'K', kvPos, kvHeads);
+  const v = planner.operand(step, rc.rank, 'V', kvPos, kvHeads);
+  const key = stateKey(rc.rank, rc.heads, rc.q);
+  let st = planner.states.get(key);
+  const init = !st;
+  if (!st) {
+    const base = { rank: rc.rank, role: 'state', positions: qPos, heads: rc.heads, allocStep: step.index, readyStep: step.index } as const;
+    st = {
+      m: planner.add({ ...base, tensor: 'm', label: `AttentionRunner.m[${rc.rank}]`, width: 1 }),
+      l: planner.add({ ...base, tensor: 'l', label: `AttentionRunner.l[${rc.rank}]`, width: 1 }),
+      acc: planner.add({ ...base, tensor: 'acc', label: `AttentionRunner.acc[${rc.rank}]`, width: D }),
+      heads: rc.heads,
+      firstCompute: firstCompute.get(key) ?? step.index,
+      lastCompute: lastCompute.get(key) ?? step.index,
+      finalised: false,
+    };
+    planner.states.set(key, st);
+  }
+  for (const p of [st.m, st.l, st.acc]) Planner.touch(p, step.index);
+  step.compute.push({
+    rank: rc.rank,
+    q: q.id,
+    k: k.id,
+    v: v.id,
+    m: st.m.id,
+    l: st.l.id,
+    acc: st.acc.id,
+    heads: rc.heads,
+    qHeadBase: q.heads.start,
+    kvHeadBase: k.heads.start,
+    qTokens: q.tokens,
+    kvTokens: k.tokens,
+    tq: qPos.length,
+    tkv: kvPos.length,
+    init,
+  });
+  if (k.heads.start !== v.heads.start) throw new Error(`internal: K and V operands of rank ${rc.rank} disagree on heads`);
+}
+
+/** The query row whose softmax merge the scene shows: the last token of the last rank. */
+function traceTarget(planner: Planner, schedule: ValidSchedule): TraceTarget | null {
+  const rank = schedule.ranks - 1;
+  const shard = schedule.shards.find((s) => s.rank === rank);
+  const shardPos = shard ? positionsOf(shard.tokens) : new Int32Array(0);
+  const token = shardPos.length ? (shardPos[shardPos.length - 1] as number) : -1;
+  const states = [...planner.states.values()].filter((s) => s.m.rank === rank);
+  const st = states.find((s) => s.m.positions.includes(token)) ?? states[0];
+  if (!st) return null;
+  let row = st.m.positions.indexOf(token);
+  if (row < 0) row = st.m.positions.length - 1;
+  return {
+    rank,
+    token: st.m.positions[row] as number,
+    head: st.heads.start,
+    m: st.m.id,
+    l: st.l.id,
+    acc: st.acc.id,
+    rowIndex: row,
+    firstStep: st.firstCompute,
+    lastStep: st.lastCompute,
+  };
+}
+
+/** Total elements copied by the plan's collectives (at the executed size, f32). */
+export function transferredElements(plan: ExecPlan): number {
+  let n = 0;
+  for (const s of plan.steps) for (const c of s.transfers) n += c.count;
+  return n;
+}
+
+export type { Transfer };

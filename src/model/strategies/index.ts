@@ -15,10 +15,12 @@
 // - Holdings: a rank starts the forward with Q, K, V (and X) of its shard for all heads. In the
 //   backward, K/V blocks that arrived by ring send or all-gather are gone (ring-flash-attention
 //   and Transformer Engine re-communicate them); head-sharded tensors from an all-to-all (Ulysses,
-//   USP) and the all-gathered X of Megatron SP are saved activations and stay.
+//   USP) and the full-sequence Q, K, V that Megatron SP projects from its all-gathered X are saved
+//   activations and stay. strategies.test.ts replays every schedule under exactly these rules.
 // - Heads: RankCompute.heads and Q/O/dO/dQ transfers use query-head ranges; K/V/dK/dV transfers
-//   use K/V-head ranges, namely the K/V heads read by the receiving (forward) or sending
-//   (gradient) rank's query heads (GQA: query head h reads K/V head floor(h·kvHeads/heads)). X
+//   use K/V-head ranges: the K/V heads read by the query heads of the rank that will compute
+//   with them (K, V) or that computed them (dK, dV); GQA: query head h reads K/V head
+//   floor(h·kvHeads/heads), so with more head shards than K/V heads a K/V head is replicated. X
 //   transfers (Megatron SP) carry the whole hidden vector and list all query heads.
 // - Bytes = tokens × heads in range × headDim × microBatch × dtype bytes; X: tokens × hidden ×
 //   microBatch × dtype bytes; loss: 8 (two fp32 numbers) per hop of a ring all-reduce.

@@ -8,8 +8,12 @@
 // - scores: flash off only — the score/softmax/dropout bytes of the Q×K/V blocks the schedule
 //   materialises (Korthikanti's 5·a·s²·b, generalised to the blocks each rank actually computes),
 //   stored for every layer without recompute, otherwise only the block being (re)computed;
-// - kvWorkingSet: the K/V (and in the backward dK/dV) the rank attends to in a step, plus the
-//   K/V blocks arriving in that step (the double buffer of a ring), read from the schedule;
+// - kvWorkingSet: the K/V the rank attends to in a step (in the backward also the dK/dV
+//   accumulators for them), plus K/V blocks arriving in that step that it is not attending to
+//   yet (a ring's receive buffer), read from the schedule's compute and transfers, not per
+//   strategy. So all-gather: full K,V (2·s·b·h_kv·e) forward, twice that backward; ring: 2 blocks
+//   forward, 3 backward; Ulysses: the full sequence for its K/V heads. It overlaps the Table 2
+//   activations by at most the rank's own K/V block (we do not subtract it);
 // - logits: the loss step's fp32 logits;
 // - peak: the maximum over the schedule's steps of everything resident at that step. The schedule
 //   describes one layer; we price it as the LAST layer of the forward and the first of the

@@ -1,7 +1,6 @@
 // Wiring only: state, GPU, scene, UI, and the frame loop.
 
 import './style.css';
-import { parseParams } from './model/params.ts';
 import { Store } from './app/store.ts';
 import { Playback } from './app/playback.ts';
 import { Messages } from './app/messages.ts';
@@ -11,6 +10,7 @@ import { requestGpu, runSelfTest } from './gpu/device.ts';
 import { createScene } from './scene/index.ts';
 import { attachKeyboard, attachPlaybackControls } from './scene/controls.ts';
 import type { Params } from './model/params.ts';
+import { createUi, readUrlState } from './ui/index.ts';
 
 const $ = <T extends HTMLElement>(id: string): T => {
   const element = document.getElementById(id);
@@ -29,10 +29,9 @@ function reportError(text: string): void {
 window.addEventListener('error', (event) => reportError(`Unexpected error: ${event.message}`));
 window.addEventListener('unhandledrejection', (event) => reportError(`Unexpected error: ${String(event.reason)}`));
 
-const parsed = parseParams(location.hash.length > 1 ? location.hash : location.search);
-for (const issue of parsed.issues) messages.show(`param-${issue.field}`, 'warning', issue.message);
-
-const store = new Store(parsed.params);
+// Params and view state (step, embed, theme, …) from the URL's query and hash; bad values become messages (createUi).
+const url = readUrlState();
+const store = new Store(url.params);
 const playback = new Playback();
 playback.reducedMotion = matchMedia('(prefers-reduced-motion: reduce)').matches;
 
@@ -44,6 +43,9 @@ exposeField('params', () => store.state.params);
 exposeField('errors', () => errors);
 exposeField('selfTest', () => runtime.selfTest);
 exposeField('playback', () => playback.state);
+
+// Panel, readouts, URL sync, embed mode, sharing: before the GPU, so the page is usable at once.
+const ui = createUi({ store, playback, messages, url });
 
 const gpu = await requestGpu(navigator.gpu);
 let device: GPUDevice | null = null;
@@ -75,6 +77,7 @@ exposeField('verification', () => {
 });
 exposeField('verificationError', () => verification.status.error);
 verification.schedule(0);
+ui.attachVerification(verification);
 
 // The scene: the current plan's schedule, animated on the app's own GPUDevice (WebGL2 without one).
 const scene = await createScene({ canvas: $<HTMLCanvasElement>('scene-canvas'), overlay: $('scene-overlay'), device });

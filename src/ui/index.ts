@@ -1,0 +1,330 @@
+// The UI: the lil-gui panel, the readouts, the URL state, embed mode, sharing and the
+// first-visit hint. main.ts calls readUrlState() before creating the Store and createUi() after.
+
+import type { Store } from '../app/store.ts';
+import type { Playback } from '../app/playback.ts';
+import type { Messages } from '../app/messages.ts';
+import { exposeField } from '../app/expose.ts';
+import type { Plan } from '../model/plan.ts';
+import { clampStep, DEFAULT_VIEW, parseUrlState, serializeUrlState, type Theme, type UrlState, type ViewState } from './urlState.ts';
+import { Panel } from './panel.ts';
+import { Readouts, type VerificationView } from './readouts.ts';
+import { composePng, describeState, downloadCanvas, embedSnippet, pngFilename, type FrameSource } from './share.ts';
+import { el } from './dom.ts';
+
+export type { Theme, ViewState } from './urlState.ts';
+
+/** What the UI uses of the three.js scene (src/scene): all optional until it lands. */
+export interface SceneHandle extends FrameSource {
+  setTheme?(theme: Theme): void;
+  resize?(): void;
+}
+
+interface VerificationSource {
+  readonly status: VerificationView;
+  subscribe(listener: (status: VerificationView) => void): () => void;
+}
+
+export interface UiOptions {
+  readonly store: Store;
+  readonly playback: Playback;
+  readonly messages: Messages;
+  /** The URL state read before the store was created (params already in the store). */
+  readonly url: UrlState;
+}
+
+export interface Ui {
+  readonly view: Readonly<ViewState>;
+  attachScene(scene: SceneHandle): void;
+  attachVerification(source: VerificationSource): void;
+  /** Shows the lost-device message with a "Restart GPU" button that runs `restart`. */
+  showGpuLost(text: string, restart: () => void | Promise<void>): void;
+  dismissGpuLost(): void;
+}
+
+const HINT_KEY = 'shardscope.hint.dismissed';
+
+/** Reads params + view state from the current location (query and hash). */
+export function readUrlState(location: Location = window.location): UrlState {
+  return parseUrlState(location.search, location.hash);
+}
+
+function stepCountOf(plan: Plan): number {
+  return plan.schedule.valid ? Math.max(1, plan.schedule.steps.length) : 1;
+}
+
+function byId<T extends HTMLElement>(id: string): T | null {
+  return document.getElementById(id) as T | null;
+}
+
+export function createUi(options: UiOptions): Ui {
+  const { store, playback, messages } = options;
+  const view: ViewState = { ...options.url.view };
+  const query = new URLSearchParams(location.search);
+  const embedFromQuery = query.has('embed');
+  let scene: SceneHandle | null = null;
+  let verificationText = '';
+
+  // ---- Theme and embed mode -------------------------------------------------------------
+  const body = document.body;
+  body.classList.toggle('embed', view.embed);
+  const applyTheme = (theme: Theme): void => {
+    document.documentElement.dataset.theme = theme;
+    scene?.setTheme?.(theme);
+    readouts.redraw();
+  };
+
+  // ---- Messages for the URL's bad values -------------------------------------------------
+  for (const issue of options.url.issues) messages.show(`param-${issue.field}`, 'warning', issue.message);
+
+  // ---- Playback from the URL --------------------------------------------------------------
+  playback.loop = view.loop;
+  playback.setStepCount(stepCountOf(store.state.plan));
+  const seekFromUrl = (step: number): void => {
+    const count = stepCountOf(store.state.plan);
+    const c = clampStep(step, count);
+    if (c.issue && store.state.plan.valid) messages.show('param-step', 'warning', c.issue.message);
+    playback.seek(c.step);
+  };
+  seekFromUrl(view.step);
+
+  // ---- Readouts ------------------------------------------------------------------------------
+  const readoutsRoot = byId('readouts') ?? body.appendChild(el('section', { id: 'readouts' }));
+  const readouts = new Readouts(readoutsRoot);
+  const openLink = el('a', { id: 'ss-open-full', class: 'ss-open-full', target: '_blank', rel: 'noopener' }, 'Open in Shardscope ↗');
+  if (view.embed) readoutsRoot.append(openLink);
+  const renderReadouts = (): void => readouts.update({ plan: store.state.plan, step: playback.step, theme: view.theme });
+
+  // ---- URL sync --------------------------------------------------------------------------------
+  let urlTimer: ReturnType<typeof setTimeout> | undefined;
+  const currentHash = (): string => serializeUrlState(store.state.params, { ...view, step: playback.step }, embedFromQuery ? ['embed'] : []);
+  const writeUrl = (): void => {
+    clearTimeout(urlTimer);
+    urlTimer = setTimeout(() => {
+      const hash = `#${currentHash()}`;
+      if (location.hash !== hash) history.replaceState(history.state, '', `${location.pathname}${location.search}${hash}`);
+      openLink.href = `${location.pathname}#${serializeUrlState(store.state.params, { ...view, step: playback.step, embed: false, panel: false })}`;
+    }, 60);
+  };
+  window.addEventListener('hashchange', () => {
+    const next = parseUrlState(location.search, location.hash);
+    for (const issue of next.issues) messages.show(`param-${issue.field}`, 'warning', issue.message);
+    store.setParams(next.params);
+    playback.setStepCount(stepCountOf(store.state.plan));
+    view.theme = next.view.theme;
+    view.loop = next.view.loop;
+    view.autoplay = next.view.autoplay;
+    playback.loop = view.loop;
+    applyTheme(view.theme);
+    seekFromUrl(next.view.step);
+    if (view.autoplay) playback.play();
+    panel?.refresh();
+    renderReadouts();
+    writeUrl();
+  });
+
+  // ---- Sharing ------------------------------------------------------------------------------------
+  const appBase = (): string => `${location.origin}${location.pathname}`;
+  const embedCode = (): string => embedSnippet(appBase(), store.state.params, { ...view, step: playback.step });
+  const copyText = async (text: string): Promise<boolean> => {
+    try {
+      await navigator.clipboard.writeText(text);
+      return true;
+    } catch {
+      return false;
+    }
+  };
+  const shareDialog = createShareDialog();
+  const actions = {
+    copyLink: (): void => {
+      const link = `${appBase()}${location.search}#${currentHash()}`;
+      void copyText(link).then((ok) => shareDialog.open('Link to this view', link, ok));
+    },
+    copyEmbed: (): void => {
+      const code = embedCode();
+      void copyText(code).then((ok) => shareDialog.open('Embed code for a slide or page (16:9; add &autoplay=1 to the src to animate)', code, ok));
+    },
+    savePng: (): void => {
+      void savePng().catch((error: unknown) => messages.show('png', 'error', `Could not save the PNG: ${error instanceof Error ? error.message : String(error)}`));
+    },
+  };
+  let lastPng: { width: number; height: number; filename: string } | null = null;
+  const savePng = async (): Promise<void> => {
+    const canvas = byId<HTMLCanvasElement>('scene-canvas') ?? el('canvas');
+    const plan = store.state.plan;
+    const step = playback.step;
+    const s = plan.schedule.valid ? plan.schedule.steps[step] : undefined;
+    const png = await composePng({
+      canvas,
+      scene,
+      theme: view.theme,
+      title: `Shardscope · ${describeState(store.state.params)} · ${plan.gpu.name}`,
+      caption: s ? `Step ${step + 1} of ${stepCountOf(plan)}: ${s.caption}` : plan.valid ? '' : `Cannot run: ${plan.reason ?? ''}`,
+      verification: verificationText,
+      memory: readouts.memoryData(),
+    });
+    const filename = pngFilename(store.state.params, step);
+    lastPng = { width: png.width, height: png.height, filename };
+    await downloadCanvas(png, filename);
+  };
+
+  // ---- Panel ------------------------------------------------------------------------------------------
+  const panelRoot = byId('panel') ?? body.appendChild(el('div', { id: 'panel' }));
+  let hintShown = false;
+  const retireHint = (): void => {
+    if (!hintShown) return;
+    hintShown = false;
+    messages.dismiss('hint');
+    try {
+      localStorage.setItem(HINT_KEY, '1');
+    } catch {
+      /* storage may be unavailable (private mode, sandboxed iframe) */
+    }
+  };
+  const narrow = matchMedia('(max-width: 800px)').matches;
+  const panel: Panel | null =
+    !view.embed || view.panel
+      ? new Panel({
+          store,
+          playback,
+          messages,
+          container: panelRoot,
+          actions,
+          closed: narrow || view.embed,
+          onLoopChange: (loop) => {
+            view.loop = loop;
+            writeUrl();
+          },
+        })
+      : null;
+  panelRoot.hidden = panel === null;
+
+  // ---- First-visit hint -------------------------------------------------------------------------------
+  if (!view.embed) {
+    let dismissed = false;
+    try {
+      dismissed = localStorage.getItem(HINT_KEY) === '1';
+    } catch {
+      dismissed = true;
+    }
+    if (!dismissed) {
+      hintShown = true;
+      messages.show(
+        'hint',
+        'info',
+        'Each lane is one GPU (rank) holding a slice of the sequence. Try first: drag “sequence length” or press a rank count in Controls and watch memory per rank; press Space to play the steps.',
+        { label: 'Got it', run: retireHint },
+      );
+      byId('messages')?.addEventListener('click', (event) => {
+        const target = event.target as HTMLElement | null;
+        if (target?.closest('.message[data-key="hint"] .message-close')) retireHint();
+      });
+    }
+  }
+
+  // ---- Subscriptions --------------------------------------------------------------------------------
+  let lastStep = playback.step;
+  store.subscribe(() => {
+    playback.setStepCount(stepCountOf(store.state.plan));
+    renderReadouts();
+    writeUrl();
+  });
+  playback.subscribe((s) => {
+    if (s.step !== lastStep) {
+      lastStep = s.step;
+      renderReadouts();
+      writeUrl();
+    }
+  });
+  if (panel) {
+    // A user edit in the panel retires the orientation hint: they have found the controls.
+    panel.gui.domElement.addEventListener('input', retireHint, { capture: true });
+    panel.gui.domElement.addEventListener('change', retireHint, { capture: true });
+    panel.gui.domElement.addEventListener('click', (e) => {
+      if ((e.target as HTMLElement | null)?.closest('button')) retireHint();
+    });
+  }
+
+  applyTheme(view.theme);
+  renderReadouts();
+  writeUrl();
+  if (view.autoplay) playback.play();
+
+  // ---- window.shardscope --------------------------------------------------------------------------
+  exposeField('memoryPerRank', () => store.state.plan.perRank.map((r) => r.memory.peak));
+  exposeField('memoryNowPerRank', () => store.state.plan.perRank.map((r) => r.memoryByStep[Math.min(playback.step, r.memoryByStep.length - 1)] ?? r.memory.peak));
+  exposeField('memory', () => {
+    const p = store.state.plan;
+    return { capacity: p.gpu.memoryBytes, baselinePeak: p.baseline.memory.peak, oom: p.oom, perRank: p.perRank.map((r) => ({ rank: r.rank, ...r.memory })) };
+  });
+  exposeField('commPerRank', () => store.state.plan.perRank.map((r) => r.commBytesPerLayer));
+  exposeField('balance', () => store.state.plan.balance);
+  exposeField('timeline', () => {
+    const t = store.state.plan.timeline;
+    return { forward: t.forward, backward: t.backward, loss: t.loss, exposedPerLayer: t.exposedPerLayer, ringOverlap: t.ringOverlap };
+  });
+  exposeField('planValid', () => ({ valid: store.state.plan.valid, reason: store.state.plan.reason ?? null }));
+  exposeField('view', () => ({ ...view, step: playback.step }));
+  exposeField('embedCode', () => embedCode());
+  exposeField('lastPng', () => lastPng);
+
+  return {
+    view,
+    attachScene(s: SceneHandle): void {
+      scene = s;
+      s.setTheme?.(view.theme);
+    },
+    attachVerification(source: VerificationSource): void {
+      const update = (status: VerificationView): void => {
+        readouts.setVerification(status);
+        verificationText = byId('ro-verify')?.textContent ?? '';
+      };
+      source.subscribe(update);
+      update(source.status);
+    },
+    showGpuLost(text: string, restart: () => void | Promise<void>): void {
+      messages.show('gpu-lost', 'error', text, {
+        label: 'Restart GPU',
+        run: () => {
+          messages.dismiss('gpu-lost');
+          void Promise.resolve(restart()).catch((error: unknown) => messages.show('gpu-lost', 'error', `Restarting the GPU failed: ${error instanceof Error ? error.message : String(error)}`));
+        },
+      });
+    },
+    dismissGpuLost(): void {
+      messages.dismiss('gpu-lost');
+    },
+  };
+}
+
+
+/** A small dialog that shows a link or snippet (selectable text, never HTML) and whether it was copied. */
+function createShareDialog(): { open(title: string, text: string, copied: boolean): void } {
+  const heading = el('h2', { id: 'ss-share-title' });
+  const area = el('textarea', { id: 'ss-share-text', readonly: '', rows: '4', spellcheck: 'false', 'aria-labelledby': 'ss-share-title' });
+  const status = el('p', { id: 'ss-share-status', role: 'status' });
+  const copy = el('button', { type: 'button' }, 'Copy');
+  const close = el('button', { type: 'button' }, 'Close');
+  const dialog = el('dialog', { id: 'ss-share', 'aria-labelledby': 'ss-share-title' }, heading, area, status, el('div', { class: 'ss-share-buttons' }, copy, close));
+  document.body.append(dialog);
+  close.addEventListener('click', () => dialog.close());
+  copy.addEventListener('click', () => {
+    area.select();
+    void navigator.clipboard
+      .writeText(area.value)
+      .then(() => (status.textContent = 'Copied to the clipboard.'))
+      .catch(() => (status.textContent = 'Select the text and press Ctrl+C (⌘C) to copy.'));
+  });
+  return {
+    open(title: string, text: string, copied: boolean): void {
+      heading.textContent = title;
+      area.value = text;
+      status.textContent = copied ? 'Copied to the clipboard.' : 'Select the text and press Ctrl+C (⌘C) to copy.';
+      if (!dialog.open) dialog.showModal();
+      area.focus();
+      area.select();
+    },
+  };
+}
+
+export { DEFAULT_VIEW };

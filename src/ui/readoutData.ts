@@ -1,0 +1,193 @@
+// From a Plan to what the readouts show: plain numbers plus the human-formatted strings, all via
+// format.ts so the page prints what the CLI prints. Pure (no DOM), unit-tested.
+
+import type { CollectiveKind } from '../model/schedule.ts';
+import type { MemoryCategories, Plan } from '../model/plan.ts';
+import { formatBytes, formatFlops, formatGB, formatMB, formatRatio, formatSeconds, formatTokens } from '../model/format.ts';
+import { CATEGORY_LABEL, CATEGORY_ORDER } from './palette.ts';
+
+export interface RankBar {
+  readonly rank: number;
+  /** Categories resident at the rank's peak step (they sum to `peak`). */
+  readonly atPeak: MemoryCategories;
+  /** Each category's maximum over the steps (what the CLI's table lists). */
+  readonly max: MemoryCategories;
+  readonly peak: number;
+  readonly peakStep: number;
+  /** Bytes resident at the playback step. */
+  readonly now: number;
+  readonly oom: boolean;
+}
+
+export interface MemoryData {
+  readonly ranks: readonly RankBar[];
+  readonly baseline: { readonly atPeak: MemoryCategories; readonly peak: number; readonly oom: boolean };
+  readonly capacity: number;
+  readonly gpuName: string;
+  readonly step: number;
+  readonly stepCount: number;
+  readonly oom: boolean;
+  readonly maxPeak: number;
+  readonly minPeak: number;
+}
+
+export function memoryData(plan: Plan, step: number): MemoryData {
+  const capacity = plan.gpu.memoryBytes;
+  const ranks = plan.perRank.map((r) => ({
+    rank: r.rank,
+    atPeak: r.memory.atPeak,
+    max: {
+      weights: r.memory.weights,
+      grads: r.memory.grads,
+      optimizer: r.memory.optimizer,
+      activations: r.memory.activations,
+      kvWorkingSet: r.memory.kvWorkingSet,
+      scores: r.memory.scores,
+      logits: r.memory.logits,
+    },
+    peak: r.memory.peak,
+    peakStep: r.memory.peakStep,
+    now: r.memoryByStep[Math.min(step, r.memoryByStep.length - 1)] ?? r.memory.peak,
+    oom: r.oom,
+  }));
+  const peaks = ranks.map((r) => r.peak);
+  return {
+    ranks,
+    baseline: { atPeak: plan.baseline.memory.atPeak, peak: plan.baseline.memory.peak, oom: plan.baseline.memory.peak > capacity },
+    capacity,
+    gpuName: plan.gpu.name,
+    step,
+    stepCount: plan.schedule.valid ? plan.schedule.steps.length : 0,
+    oom: plan.oom,
+    maxPeak: peaks.length ? Math.max(...peaks) : 0,
+    minPeak: peaks.length ? Math.min(...peaks) : 0,
+  };
+}
+
+/** GB with two decimals, as the CLI's table prints memory: "16.06 GB". */
+export function gb(bytes: number): string {
+  return `${formatGB(bytes)} GB`;
+}
+
+/** MB with two decimals, as the CLI's table prints communication: "469.76 MB". */
+export function mb(bytes: number): string {
+  return `${formatMB(bytes)} MB`;
+}
+
+/** "41.2 GB" or "40.1–41.2 GB" style range of per-rank values, formatted by format.ts. */
+export function formatRange(values: readonly number[], format: (x: number) => string): string {
+  if (values.length === 0) return '–';
+  const lo = Math.min(...values);
+  const hi = Math.max(...values);
+  return lo === hi ? format(lo) : `${format(lo)} – ${format(hi)}`;
+}
+
+export interface MemorySummary {
+  readonly peak: string;
+  readonly baseline: string;
+  readonly capacity: string;
+  /** "3.9× less than without SP" or "" when not comparable. */
+  readonly saving: string;
+  readonly rows: readonly { readonly category: string; readonly value: string }[];
+  /** Text equivalent of the chart, for screen readers. */
+  readonly aria: string;
+}
+
+export function memorySummary(data: MemoryData): MemorySummary {
+  const peak = formatRange(data.ranks.map((r) => r.peak), formatBytes);
+  const baseline = formatBytes(data.baseline.peak);
+  const capacity = formatBytes(data.capacity);
+  const saving = data.maxPeak > 0 && data.baseline.peak > data.maxPeak ? `${formatRatio(data.baseline.peak / data.maxPeak)} less than without SP` : '';
+  const rows = CATEGORY_ORDER.map((k) => ({ category: CATEGORY_LABEL[k], value: formatRange(data.ranks.map((r) => r.max[k]), gb) }));
+  const oomRanks = data.ranks.filter((r) => r.oom).map((r) => r.rank);
+  const aria =
+    `Memory per rank at peak: ${peak} on each of ${data.ranks.length} ranks, against ${capacity} of GPU memory (${data.gpuName}). ` +
+    `Without sequence parallelism: ${baseline}. ` +
+    (oomRanks.length ? `Out of memory on ${oomRanks.length === data.ranks.length ? 'every rank' : `ranks ${oomRanks.join(', ')}`}. ` : '') +
+    rows.map((r) => `${r.category} ${r.value}`).join(', ') +
+    '.';
+  return { peak, baseline, capacity, saving, rows, aria };
+}
+
+export const KIND_LABEL: Record<CollectiveKind, string> = {
+  'all-gather': 'all-gather',
+  'reduce-scatter': 'reduce-scatter',
+  'all-to-all': 'all-to-all',
+  'send-recv': 'send/recv (ring)',
+  'all-reduce': 'all-reduce',
+};
+
+export interface CommRow {
+  readonly kind: string;
+  readonly forward: string;
+  readonly backward: string;
+}
+
+export interface CommSummary {
+  readonly rows: readonly CommRow[];
+  readonly total: CommRow;
+  readonly loss: string;
+  readonly uniform: boolean;
+  readonly aria: string;
+}
+
+export function commSummary(plan: Plan): CommSummary {
+  const kinds = Object.keys(KIND_LABEL) as CollectiveKind[];
+  const rows: CommRow[] = [];
+  let uniform = true;
+  const same = (xs: number[]): boolean => xs.every((x) => x === xs[0]);
+  for (const kind of kinds) {
+    const fwd = plan.perRank.map((r) => r.commByKind[kind].forward);
+    const bwd = plan.perRank.map((r) => r.commByKind[kind].backward);
+    if (fwd.every((x) => x === 0) && bwd.every((x) => x === 0)) continue;
+    if (!same(fwd) || !same(bwd)) uniform = false;
+    rows.push({ kind: KIND_LABEL[kind], forward: formatRange(fwd, mb), backward: formatRange(bwd, mb) });
+  }
+  const fwd = plan.perRank.map((r) => r.commBytesPerLayer.forward);
+  const bwd = plan.perRank.map((r) => r.commBytesPerLayer.backward);
+  const total: CommRow = { kind: 'total', forward: formatRange(fwd, mb), backward: formatRange(bwd, mb) };
+  const loss = formatRange(plan.perRank.map((r) => r.commLossBytes), formatBytes);
+  const aria =
+    rows.length === 0
+      ? 'No communication: a single rank holds the whole sequence.'
+      : `Bytes each rank sends per layer: forward ${total.forward}, backward ${total.backward}. ` + rows.map((r) => `${r.kind}: forward ${r.forward}, backward ${r.backward}`).join('; ') + '.';
+  return { rows, total, loss, uniform, aria };
+}
+
+export interface TimelineSummary {
+  readonly forward: string;
+  readonly backward: string;
+  readonly exposed: string;
+  /** The ring overlap condition in words, or '' when the strategy does not rotate K/V. */
+  readonly overlap: string;
+  readonly overlapOk: boolean | null;
+  readonly aria: string;
+}
+
+export function timelineSummary(plan: Plan): TimelineSummary {
+  const t = plan.timeline;
+  const o = t.ringOverlap;
+  const link = o.link === 'intra-node' ? 'within a node' : 'across nodes';
+  const overlap = o.applies
+    ? `Ring block ${formatTokens(o.blockTokens)} tokens ${o.satisfied ? '≥' : '<'} ${formatTokens(Math.ceil(o.minBlockTokens))} needed to hide the transfer ${link}: ${o.satisfied ? 'communication hides under compute' : 'communication is exposed'}.`
+    : '';
+  const forward = formatSeconds(t.forward);
+  const backward = formatSeconds(t.backward);
+  const exposed = formatSeconds(t.exposedPerLayer);
+  const aria = `Attention per layer: forward ${forward}, backward ${backward}, of which ${exposed} is exposed communication. ${overlap}`;
+  return { forward, backward, exposed, overlap, overlapOk: o.applies ? o.satisfied : null, aria };
+}
+
+export interface BalanceSummary {
+  readonly ratio: string;
+  readonly range: string;
+  readonly aria: string;
+}
+
+export function balanceSummary(plan: Plan): BalanceSummary {
+  const f = plan.balance.perRankFlops;
+  const ratio = formatRatio(plan.balance.maxOverMean);
+  const range = formatRange(f, formatFlops);
+  const aria = `Causal attention work per rank per layer: ${range}; the busiest rank does ${ratio} the mean.`;
+  return { ratio, range, aria };
+}

@@ -1,0 +1,273 @@
+// The readouts in #readouts: memory per rank, communication, timeline, balance and the
+// verification result. DOM text for every number (crisp, selectable, read by screen readers),
+// canvas for the charts (each with an aria-label that says what it shows).
+
+import type { Plan } from '../model/plan.ts';
+import { formatBytes, formatRatio, formatSeconds } from '../model/format.ts';
+import { balanceSummary, commSummary, memoryData, memorySummary, timelineSummary, type MemoryData } from './readoutData.ts';
+import { drawBalanceChart, drawMemoryChart, drawTimelineChart, prepareCanvas } from './charts.ts';
+import { CATEGORY_COLOR, CATEGORY_LABEL, CATEGORY_ORDER, chartStyle, TIMELINE_COLOR } from './palette.ts';
+import type { Theme } from './urlState.ts';
+import { el, setText } from './dom.ts';
+
+/** What the readouts need of a verification result (see src/gpu/verify.ts). */
+export interface VerificationView {
+  readonly running: boolean;
+  readonly error: string | null;
+  readonly result: {
+    readonly strategy: string;
+    readonly ranks: number;
+    readonly seqLen: number;
+    readonly heads: number;
+    readonly headDim: number;
+    readonly maxAbsError: number;
+    readonly maxRelError: number;
+    readonly gpuMs: number | null;
+    readonly backend: string;
+    readonly localMask: boolean;
+  } | null;
+}
+
+/** Below this max |error| the sharded result counts as equal to the unsharded one (f32 round-off). */
+export const PASS_ABS_ERROR = 1e-3;
+
+export interface ReadoutInput {
+  readonly plan: Plan;
+  readonly step: number;
+  readonly theme: Theme;
+}
+
+function section(id: string, title: string): { root: HTMLElement; body: HTMLElement } {
+  const heading = el('h2', { id: `${id}-title` }, title);
+  const body = el('div', { class: 'ro-body' });
+  const root = el('section', { id, class: 'ro-section', 'aria-labelledby': `${id}-title` }, heading, body);
+  return { root, body };
+}
+
+export class Readouts {
+  readonly #root: HTMLElement;
+  #input: ReadoutInput | null = null;
+  #verification: VerificationView = { running: false, error: null, result: null };
+
+  // Memory
+  readonly #invalid = el('p', { id: 'ro-invalid', class: 'ro-invalid', role: 'alert', hidden: '' });
+  readonly #memSummary = el('p', { id: 'ro-mem-summary', class: 'ro-summary' });
+  readonly #memPeak = el('strong', { id: 'ro-mem-peak' });
+  readonly #memNow = el('span', { id: 'ro-mem-now' });
+  readonly #memCompare = el('p', { id: 'ro-mem-compare', class: 'ro-note ro-compare' });
+  readonly #oom = el('p', { id: 'ro-oom', class: 'ro-oom', role: 'alert', hidden: '' });
+  readonly #memCanvas = el('canvas', { id: 'ro-mem-canvas', role: 'img', class: 'ro-canvas' });
+  readonly #memLegend = el('ul', { id: 'ro-mem-legend', class: 'ro-legend' });
+  readonly #memLegendValues = new Map<string, HTMLElement>();
+  // Communication
+  readonly #commTable = el('table', { id: 'ro-comm-table', class: 'ro-table' });
+  readonly #commNote = el('p', { class: 'ro-note' });
+  // Timeline
+  readonly #tlSummary = el('p', { id: 'ro-tl-summary', class: 'ro-summary' });
+  readonly #tlCanvas = el('canvas', { id: 'ro-tl-canvas', role: 'img', class: 'ro-canvas' });
+  readonly #tlOverlap = el('p', { id: 'ro-tl-overlap', class: 'ro-note' });
+  // Balance
+  readonly #balSummary = el('p', { id: 'ro-bal-summary', class: 'ro-summary' });
+  readonly #balCanvas = el('canvas', { id: 'ro-bal-canvas', role: 'img', class: 'ro-canvas' });
+  // Verification
+  readonly #verify = el('p', { id: 'ro-verify', class: 'ro-verify', 'aria-live': 'polite' });
+  readonly #verifyDetail = el('p', { id: 'ro-verify-detail', class: 'ro-note' });
+
+  readonly #sections: HTMLElement[] = [];
+
+  constructor(root: HTMLElement) {
+    this.#root = root;
+    const memory = section('ro-memory', 'Memory per rank');
+    for (const k of CATEGORY_ORDER) {
+      const value = el('span', { class: 'ro-legend-value' });
+      this.#memLegendValues.set(k, value);
+      const swatch = el('span', { class: 'ro-swatch', 'aria-hidden': 'true' });
+      swatch.style.background = CATEGORY_COLOR[k];
+      this.#memLegend.append(el('li', { 'data-category': k }, swatch, el('span', { class: 'ro-legend-label' }, CATEGORY_LABEL[k]), value));
+    }
+    const keyNow = el('li', { class: 'ro-legend-key' }, el('span', { class: 'ro-swatch ro-swatch-now', 'aria-hidden': 'true' }), 'now (this step)');
+    const keyGhost = el('li', { class: 'ro-legend-key' }, el('span', { class: 'ro-swatch ro-swatch-ghost', 'aria-hidden': 'true' }), 'no SP (same model, 1 rank)');
+    this.#memLegend.append(keyNow, keyGhost);
+    const legendNote = el('p', { class: 'ro-note' }, 'Bars: what is resident at each rank’s peak step. Values: each category’s maximum over the steps, in the CLI’s units.');
+    memory.body.append(this.#invalid, this.#memSummary, this.#memCompare, this.#oom, this.#memCanvas, this.#memLegend, legendNote);
+
+    const comm = section('ro-comm', 'Communication per rank, per layer');
+    comm.body.append(this.#commTable, this.#commNote);
+
+    const timeline = section('ro-timeline', 'Timeline of one layer');
+    const tlLegend = el(
+      'ul',
+      { class: 'ro-legend ro-legend-inline' },
+      this.#key(TIMELINE_COLOR.compute, 'compute'),
+      this.#key(TIMELINE_COLOR.comm, 'communication (thin)'),
+      this.#key(TIMELINE_COLOR.exposed, 'exposed (hatched)', true),
+    );
+    timeline.body.append(this.#tlSummary, this.#tlCanvas, tlLegend, this.#tlOverlap);
+
+    const balance = section('ro-balance', 'Causal work per rank');
+    balance.body.append(this.#balSummary, this.#balCanvas);
+
+    const verify = section('ro-verification', 'Sharded = unsharded?');
+    verify.body.append(this.#verify, this.#verifyDetail);
+
+    this.#sections.push(memory.root, comm.root, timeline.root, balance.root, verify.root);
+    root.replaceChildren(...this.#sections);
+    new ResizeObserver(() => this.#drawCharts()).observe(root);
+  }
+
+  #key(color: string, label: string, hatched = false): HTMLElement {
+    const swatch = el('span', { class: hatched ? 'ro-swatch ro-swatch-hatch' : 'ro-swatch', 'aria-hidden': 'true' });
+    swatch.style.setProperty('--swatch', color);
+    swatch.style.background = hatched ? '' : color;
+    return el('li', {}, swatch, label);
+  }
+
+  update(input: ReadoutInput): void {
+    this.#input = input;
+    const { plan, step } = input;
+    const valid = plan.valid && plan.perRank.length > 0;
+    this.#invalid.hidden = valid;
+    setText(this.#invalid, valid ? '' : `This combination cannot run: ${plan.reason ?? 'invalid parameters'}. Pick another strategy or rank count in the panel.`);
+    for (const s of this.#sections.slice(1)) s.classList.toggle('ro-disabled', !valid);
+    this.#memCanvas.hidden = !valid;
+    if (!valid) {
+      setText(this.#memPeak, '–');
+      setText(this.#memNow, '–');
+      setText(this.#memCompare, '');
+      this.#oom.hidden = true;
+      setText(this.#commNote, '');
+      this.#commTable.replaceChildren();
+      setText(this.#tlSummary, '');
+      setText(this.#tlOverlap, '');
+      setText(this.#balSummary, '');
+      this.#drawCharts();
+      return;
+    }
+    const data = memoryData(plan, step);
+    const mem = memorySummary(data);
+    const nowValues = data.ranks.map((r) => r.now);
+    const nowText = formatRange(nowValues);
+    setText(this.#memPeak, mem.peak);
+    setText(this.#memNow, `${nowText} at step ${step + 1} of ${data.stepCount}`);
+    if (this.#memSummary.childNodes.length === 0) this.#memSummary.append('Peak ', this.#memPeak, ' per rank · now ', this.#memNow);
+    setText(
+      this.#memCompare,
+      `${data.gpuName} holds ${mem.capacity} · without SP: ${mem.baseline}` + (data.maxPeak > 0 && data.baseline.peak > data.maxPeak ? `, ${formatRatio(data.baseline.peak / data.maxPeak)} more` : ''),
+    );
+    const oomRanks = data.ranks.filter((r) => r.oom);
+    this.#oom.hidden = oomRanks.length === 0;
+    setText(
+      this.#oom,
+      oomRanks.length === 0
+        ? ''
+        : `⚠ Out of memory on ${oomRanks.length === data.ranks.length ? 'every rank' : `${oomRanks.length} of ${data.ranks.length} ranks`}: ${formatBytes(data.maxPeak)} > ${mem.capacity}. Try more ranks, ZeRO, recompute or flash attention.`,
+    );
+    this.#memCanvas.setAttribute('aria-label', mem.aria);
+    mem.rows.forEach((row, i) => {
+      const key = CATEGORY_ORDER[i];
+      const node = key ? this.#memLegendValues.get(key) : undefined;
+      if (node) setText(node, row.value);
+    });
+
+    const comm = commSummary(plan);
+    const head = el('tr', {}, el('th', { scope: 'col' }, 'collective'), el('th', { scope: 'col' }, 'forward'), el('th', { scope: 'col' }, 'backward'));
+    const rows = comm.rows.map((r) => el('tr', {}, el('th', { scope: 'row' }, r.kind), el('td', {}, r.forward), el('td', {}, r.backward)));
+    const total = el('tr', { class: 'ro-total' }, el('th', { scope: 'row' }, 'total sent'), el('td', { id: 'ro-comm-fwd' }, comm.total.forward), el('td', { id: 'ro-comm-bwd' }, comm.total.backward));
+    this.#commTable.replaceChildren(el('caption', { class: 'sr-only' }, comm.aria), el('thead', {}, head), el('tbody', {}, ...rows, total));
+    setText(
+      this.#commNote,
+      (comm.rows.length === 0 ? 'One rank: nothing to send. ' : comm.uniform ? 'Every rank sends the same. ' : 'Ranks differ: the range is min – max over ranks. ') +
+        `Loss all-reduce: ${comm.loss} once per step.`,
+    );
+
+    const tl = timelineSummary(plan);
+    setText(this.#tlSummary, `Forward ${tl.forward} · backward ${tl.backward} · exposed communication ${tl.exposed} (slowest rank, per layer)`);
+    this.#tlCanvas.setAttribute('aria-label', tl.aria);
+    setText(this.#tlOverlap, tl.overlap);
+    this.#tlOverlap.dataset.ok = tl.overlapOk === null ? '' : String(tl.overlapOk);
+
+    const bal = balanceSummary(plan);
+    setText(this.#balSummary, `${bal.range} per rank per layer (forward) · busiest ${bal.ratio} the mean`);
+    this.#balCanvas.setAttribute('aria-label', bal.aria);
+
+    this.#drawCharts();
+  }
+
+  setVerification(status: VerificationView): void {
+    this.#verification = status;
+    const r = status.result;
+    let headline: string;
+    let detail = '';
+    let state: 'pass' | 'fail' | 'pending' | 'error';
+    if (status.error && !status.running) {
+      state = 'error';
+      headline = `Not checked: ${status.error}`;
+    } else if (!r) {
+      state = 'pending';
+      headline = 'Checking the sharded attention against the unsharded result…';
+    } else {
+      const pass = r.maxAbsError < PASS_ABS_ERROR;
+      state = pass ? 'pass' : 'fail';
+      const err = `max |error| ${r.maxAbsError.toExponential(2)} (relative ${r.maxRelError.toExponential(2)})`;
+      headline = pass
+        ? `✓ Sharded attention equals the unsharded result: ${err}.`
+        : r.localMask
+          ? `✗ With the local mask the result is wrong: ${err}. Masking by local position computes a different model.`
+          : `✗ Sharded result differs from the unsharded one: ${err}.`;
+      const where = r.backend === 'gpu' ? 'on the GPU (WebGPU)' : 'on the CPU (no WebGPU)';
+      detail = `${r.ranks} ranks × ${r.seqLen} tokens executed ${where}, ${r.heads} heads × ${r.headDim}` + (r.gpuMs != null ? `, ${formatSeconds(r.gpuMs / 1000)}` : '') + (status.running ? ' · rechecking…' : '');
+    }
+    setText(this.#verify, headline);
+    this.#verify.dataset.state = state;
+    setText(this.#verifyDetail, detail);
+  }
+
+  get verification(): VerificationView {
+    return this.#verification;
+  }
+
+  /** Redraws the canvases at the current size and device pixel ratio. */
+  #drawCharts(): void {
+    const input = this.#input;
+    if (!input) return;
+    const style = chartStyle(input.theme);
+    const dpr = Math.max(1, window.devicePixelRatio || 1);
+    const valid = input.plan.valid && input.plan.perRank.length > 0;
+    const draw = (canvas: HTMLCanvasElement, h: number, fn: (ctx: CanvasRenderingContext2D, w: number) => void): void => {
+      const w = canvas.clientWidth || canvas.parentElement?.clientWidth || 300;
+      canvas.style.height = `${h}px`;
+      const ctx = prepareCanvas(canvas, w, h, dpr);
+      if (ctx && valid) fn(ctx, w);
+    };
+    const compact = document.body.classList.contains('embed');
+    const memH = compact ? Math.max(90, Math.min(200, Math.round(window.innerHeight * 0.24))) : 200;
+    draw(this.#memCanvas, memH, (ctx, w) => drawMemoryChart(ctx, memoryData(input.plan, input.step), { x: 0, y: 0, w, h: memH }, style, { compact }));
+    if (compact) return;
+    const ranks = input.plan.params.ranks;
+    const tlH = Math.max(70, Math.min(200, 24 + ranks * 14));
+    draw(this.#tlCanvas, tlH, (ctx, w) => drawTimelineChart(ctx, input.plan, input.step, { x: 0, y: 0, w, h: tlH }, style));
+    draw(this.#balCanvas, 70, (ctx, w) => drawBalanceChart(ctx, input.plan, { x: 0, y: 0, w, h: 70 }, style));
+  }
+
+  redraw(): void {
+    this.#drawCharts();
+  }
+
+  /** The memory chart data for the PNG export. */
+  memoryData(): MemoryData | null {
+    const input = this.#input;
+    if (!input || !input.plan.valid || input.plan.perRank.length === 0) return null;
+    return memoryData(input.plan, input.step);
+  }
+
+  get root(): HTMLElement {
+    return this.#root;
+  }
+}
+
+function formatRange(values: readonly number[]): string {
+  if (values.length === 0) return '–';
+  const lo = Math.min(...values);
+  const hi = Math.max(...values);
+  return lo === hi ? formatBytes(lo) : `${formatBytes(lo)} – ${formatBytes(hi)}`;
+}

@@ -24,7 +24,7 @@ export function attachPlaybackControls(container: HTMLElement, playback: Playbac
   bar.className = 'ss-controls';
   bar.setAttribute('role', 'group');
   bar.setAttribute('aria-label', 'Playback');
-  const restart = button('⏮', 'Restart (Home)', () => playback.restart());
+  const restart = button('|◀', 'Restart (Home)', () => playback.restart());
   const prev = button('◀', 'Previous step (←)', () => playback.previous());
   const play = button('▶', 'Play / pause (space)', () => playback.toggle());
   play.classList.add('ss-play');

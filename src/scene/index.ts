@@ -3,7 +3,7 @@
 // the loss step. Rendered with three/webgpu's WebGPURenderer on the app's own GPUDevice, or its
 // WebGL2 backend when there is no device. Reads the Schedule and the playback position only.
 
-import { Color, InstancedBufferAttribute, InstancedMesh, MeshBasicMaterial, OrthographicCamera, PlaneGeometry, Scene, BufferGeometry, Float32BufferAttribute, DynamicDrawUsage, DoubleSide } from 'three';
+import { Color, LinearSRGBColorSpace, InstancedBufferAttribute, InstancedMesh, MeshBasicMaterial, OrthographicCamera, PlaneGeometry, Scene, BufferGeometry, Float32BufferAttribute, DynamicDrawUsage, DoubleSide } from 'three';
 import { WebGPURenderer } from 'three/webgpu';
 import type { Params } from '../model/params.ts';
 import type { Schedule, ValidSchedule, TokenSet, HeadRange, Step } from '../model/schedule.ts';
@@ -189,8 +189,10 @@ function fmtSet(set: TokenSet): string {
 }
 
 export async function createScene({ canvas, overlay, device }: { canvas: HTMLCanvasElement; overlay: HTMLElement; device: GPUDevice | null }): Promise<SceneView> {
-  const renderer = device ? new WebGPURenderer({ canvas, device, antialias: true, alpha: true }) : new WebGPURenderer({ canvas, forceWebGL: true, antialias: true, alpha: true });
+  const renderer = device ? new WebGPURenderer({ canvas, device, antialias: false, alpha: true }) : new WebGPURenderer({ canvas, forceWebGL: true, antialias: false, alpha: true });
   await renderer.init();
+  // Colours are authored in sRGB and written to the canvas as they are (no linear→sRGB encode).
+  renderer.outputColorSpace = LinearSRGBColorSpace;
   const backendObj = renderer.backend as unknown as { isWebGPUBackend?: boolean };
   const backend: 'webgpu' | 'webgl2' = backendObj.isWebGPUBackend ? 'webgpu' : 'webgl2';
 
@@ -472,16 +474,23 @@ export async function createScene({ canvas, overlay, device }: { canvas: HTMLCan
         const frac = Math.min(1, done / total);
         const owner = M.owner[c] ?? -1;
         const fresh = isCurrent && f >= 0 && done - (f > 0 ? (M.cum[(f - 1) * n2 + c] ?? 0) : 0) > 0;
-        if (fresh && w >= 3) blocks.push(x - inset, y - inset, cellPx, cellPx, palette.highlight);
         const pending = mix(palette.empty, palette.emptyEdge, 0.9);
         if (frac <= 0) {
-          blocks.push(x + (fresh ? 1 : 0), y + (fresh ? 1 : 0), w - (fresh ? 2 : 0), w - (fresh ? 2 : 0), pending);
+          blocks.push(x, y, w, w, pending);
           continue;
         }
-        const k = 0.35 + 0.65 * frac;
-        const ix = x + (fresh && w >= 3 ? 1 : 0);
-        const iw = w - (fresh && w >= 3 ? 2 : 0);
-        if (owner >= 0) blocks.push(ix, ix === x ? y : y + 1, iw, iw, mix(pending, rankColor(owner), k));
+        // Done earlier: muted rank colour; computed in this very step: full colour (+ a frame when cells are large).
+        const k = fresh ? 1 : 0.45 + 0.3 * frac;
+        let ix = x;
+        let iy = y;
+        let iw = w;
+        if (fresh && cellPx >= 9) {
+          blocks.push(x - inset, y - inset, cellPx, cellPx, palette.highlight);
+          ix += 1.5;
+          iy += 1.5;
+          iw -= 3;
+        }
+        if (owner >= 0) blocks.push(ix, iy, iw, iw, mix(pending, rankColor(owner), k));
         else {
           const sharers: number[] = [];
           for (let q = 0; q < 4; q++) {
@@ -489,18 +498,23 @@ export async function createScene({ canvas, overlay, device }: { canvas: HTMLCan
             if (r >= 0) sharers.push(r);
           }
           const bands = Math.max(1, sharers.length);
-          sharers.forEach((r, q) => blocks.push(ix, (ix === x ? y : y + 1) + (q * iw) / bands, iw, iw / bands, mix(pending, rankColor(r), k)));
+          sharers.forEach((r, q) => blocks.push(ix, iy + (q * iw) / bands, iw, iw / bands, mix(pending, rankColor(r), k)));
         }
       }
     }
-    labels.push({ text: 'causal work: query block ↓ × key block →', x: R.x, y: R.y - 17, align: 'l', cls: 'ss-coltitle' });
+    labels.push({ text: 'causal work: query ↓ × key →, colour = rank', x: R.x, y: R.y - 17, align: 'l', cls: 'ss-coltitle' });
     labels.push({ text: 'q', x: R.x - 10, y: R.y + R.h / 2 - 7, align: 'c', cls: 'ss-small' });
-    labels.push({ text: 'empty = masked (k > q), skipped', x: R.x + R.w, y: R.y + R.h * 0.22, align: 'r', cls: 'ss-small' });
     const cellTokens = m.schedule.seq / n;
-    labels.push({ text: `cell = ${formatTokens(cellTokens)}² tokens; colour = rank`, x: R.x + R.w, y: R.y + R.h * 0.22 + 15, align: 'r', cls: 'ss-small' });
     let shared = false;
     for (let c = 0; c < n2 && !shared; c++) if ((M.owner[c] ?? -1) === -2) shared = true;
-    if (shared) labels.push({ text: 'banded cells: shared by several ranks', x: R.x + R.w, y: R.y + R.h * 0.22 + 30, align: 'r', cls: 'ss-small' });
+    // Notes sit over the (empty) upper triangle, on a backdrop.
+    const notes = [
+      'empty = masked (k > q): skipped',
+      `1 cell = ${formatTokens(cellTokens)} × ${formatTokens(cellTokens)} tokens`,
+      'bright = computed in this step',
+      ...(shared ? ['bands = shared by several ranks'] : []),
+    ];
+    notes.forEach((t, i) => labels.push({ text: t, x: R.x + R.w - 2, y: R.y + 3 + i * 15, align: 'r', cls: 'ss-small ss-note' }));
     void ink;
     void muted;
 
@@ -603,32 +617,44 @@ export async function createScene({ canvas, overlay, device }: { canvas: HTMLCan
     if (step?.phase === 'loss') return; // drawLoss fills it
     const rank = s.ranks - 1;
     const rows: SoftmaxRow[] = softmaxRows(s, rank, verification?.softmaxTrace ?? null);
-    const head = text(dom.panel, 'div', '', 'ss-panel-title');
     const traced = rows.some((r) => r.m !== null);
-    head.textContent = traced
-      ? `online softmax, one query row of rank ${rank} (numbers read back from the ${verification?.backend === 'cpu' ? 'CPU reference' : 'GPU'} run)`
-      : `online softmax for rank ${rank}'s queries: m = running max, l = running sum`;
+    text(dom.panel, 'div', `online softmax merge on rank ${rank}, as each K/V block arrives`, 'ss-panel-title');
+    text(dom.panel, 'div', 'm ← max(m, rowmax S)   l ← l·e^(m_old−m) + Σ e^(S−m)   acc ← acc·e^(m_old−m) + e^(S−m)·V', 'ss-formula');
     const table = document.createElement('table');
     table.className = 'ss-softmax';
     const hr = document.createElement('tr');
-    for (const h of ['step', 'K/V block', 'm', 'l', 'acc ×e^(m_old−m)']) text(hr, 'th', h);
+    for (const h of traced ? ['step', 'K/V block', 'm', 'l', 'e^(m_old−m)', 'acc[0..2]'] : ['step', 'K/V block arriving', 'work']) text(hr, 'th', h);
     table.append(hr);
-    let shown = 0;
-    for (const row of rows) {
-      if (shown >= 10) break;
-      shown++;
+    // Keep the current step in view: at most 8 rows around it.
+    const at = Math.max(0, rows.findIndex((r) => r.step >= stepIndex));
+    const from = Math.max(0, Math.min(rows.length - 8, at - 3));
+    for (const row of rows.slice(from, from + 8)) {
       const tr = document.createElement('tr');
       if (row.step === stepIndex) tr.className = 'ss-current';
       else if (row.step > stepIndex) tr.className = 'ss-future';
       text(tr, 'td', String(row.step + 1));
-      text(tr, 'td', row.skipped ? `${row.block} (masked, skipped)` : row.block);
-      text(tr, 'td', row.m === null ? (row.skipped ? '—' : 'max(m, rowmax S)') : row.m.toPrecision(4));
-      text(tr, 'td', row.l === null ? (row.skipped ? '—' : 'l·e^(m_old−m) + Σe^(S−m)') : row.l.toPrecision(4));
-      text(tr, 'td', row.scale === null ? (row.skipped ? '—' : 'rescale, add P·V') : `${row.scale.toPrecision(3)}${row.acc ? `  [${row.acc.map((a) => a.toPrecision(3)).join(', ')}]` : ''}`);
+      text(tr, 'td', row.block);
+      if (traced) {
+        text(tr, 'td', row.m === null ? '—' : row.m.toPrecision(4));
+        text(tr, 'td', row.l === null ? '—' : row.l.toPrecision(4));
+        text(tr, 'td', row.skipped ? 'skipped' : row.scale === null ? '—' : row.scale.toPrecision(3));
+        text(tr, 'td', row.acc ? row.acc.map((a) => a.toPrecision(3)).join(', ') : '—');
+      } else {
+        text(tr, 'td', row.skipped ? 'masked: skipped, m and l unchanged' : 'merge: rescale by e^(m_old−m), add');
+      }
       table.append(tr);
     }
     dom.panel.append(table);
-    text(dom.panel, 'div', 'At the end: O = acc / l. Blocks may arrive in any order; the merge gives the same result.', 'ss-small-block');
+    text(
+      dom.panel,
+      'div',
+      traced
+        ? `One query row, numbers read back from the ${verification?.backend === 'cpu' ? 'CPU reference' : 'GPU'} run. At the end O = acc / l.`
+        : verification
+          ? 'This run did not trace a row; at the end O = acc / l.'
+          : 'Waiting for the verification run for real numbers. At the end O = acc / l.',
+      'ss-small-block',
+    );
   }
 
   function renderLossPanel(lost: number, wrong: number): void {

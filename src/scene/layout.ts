@@ -56,7 +56,7 @@ export interface SceneLayout {
 }
 
 export const HEADER_H = 30;
-export const FOOTER_H = 74;
+export const FOOTER_H = 86;
 const MARGIN = 8;
 const TITLE_H = 18;
 const LEGEND_H = 24;

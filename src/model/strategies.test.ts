@@ -140,6 +140,17 @@ describe('causal coverage', () => {
       if (id === 'ulysses' || id === 'megatron-sp' || id === 'usp') expect(refused).toBeGreaterThan(0);
     });
 
+  it('detects a wrong schedule (the coverage check can fail)', () => {
+    const p = params({ strategy: 'zigzag', ranks: 4, seq: 16, heads: 2, kvHeads: 2 });
+    const s = valid(buildSchedule(p));
+    const first = s.steps[0];
+    if (!first) throw new Error('no steps');
+    const twice: ValidSchedule = { ...s, steps: [{ ...first, compute: [...first.compute, ...first.compute.slice(0, 1)] }, ...s.steps.slice(1)] };
+    expect(coverage(twice, p, 'forward')).toMatch(/computed 2 times/);
+    const dropped: ValidSchedule = { ...s, steps: s.steps.filter((x) => x.index !== 1) };
+    expect(coverage(dropped, p, 'forward')).toMatch(/computed 0 times|computed undefined times/);
+  });
+
   it('gives the exact reason text for Ulysses with 3 ranks and 32 heads', () => {
     const s = buildSchedule(params({ strategy: 'ulysses', ranks: 3, heads: 32, kvHeads: 8 }));
     expect(s.valid).toBe(false);

@@ -71,8 +71,9 @@ describe('params URL codec', () => {
     expect(parseTokenCount('131072')).toBe(131072);
     expect(parseParams('seq=128k').params.seq).toBe(131072);
     expect(parseParams('seq=10M').params.seq).toBe(10 * 1048576);
-    // A fractional count with a suffix is rounded to whole tokens: 1.5k = 1536.
+    // A fraction with a suffix is fine when it lands on a whole token count; otherwise it is rejected.
     expect(parseTokenCount('1.5k')).toBe(1536);
+    expect(parseParams('seq=0.1k').issues.map((i) => i.field)).toContain('seq');
     for (const n of [1, 1000, 1024, 131072, 1048576, 3 * 1048576, 16 * 1048576]) expect(parseTokenCount(formatTokenCount(n))).toBe(n);
   });
 
@@ -84,6 +85,8 @@ describe('params URL codec', () => {
     ['seq', '1e99'],
     ['seq', ''],
     ['seq', '99999999999'],
+    ['seq', '12.5'],
+    ['heads', '12.5'],
     ['ranks', '65'],
     ['ranks', '0'],
     ['ranks', 'Infinity'],

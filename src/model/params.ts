@@ -177,13 +177,14 @@ export interface ParseResult {
 
 const SUFFIX: Record<string, number> = { k: 1024, m: 1024 * 1024 };
 
-/** Parses "128k", "1M", "131072", "1e6". Returns NaN for anything else. */
+/** Parses "128k", "1.5M", "131072", "1e6". Returns NaN for anything else; a fraction stays a fraction,
+ * so that the caller's integer check rejects "12.5" instead of silently rounding it. */
 export function parseTokenCount(text: string): number {
   const m = /^\s*(\d+(?:\.\d+)?(?:e\d+)?)\s*([kKmM]?)\s*$/.exec(text);
   if (!m) return Number.NaN;
   const base = Number(m[1]);
   const mult = m[2] ? (SUFFIX[m[2].toLowerCase()] ?? 1) : 1;
-  return Math.round(base * mult);
+  return base * mult;
 }
 
 /** "131072" -> "128K", "1048576" -> "1M", "1000" -> "1000". Exact, so it round-trips. */
@@ -296,7 +297,6 @@ export function serializeParams(params: Params): string {
     const value = params[key];
     const presetValue = preset && key in preset ? (preset as unknown as Record<string, unknown>)[key] : undefined;
     if (presetValue !== undefined ? value === presetValue : value === DEFAULT_PARAMS[key]) continue;
-    if (key === 'model' && value === DEFAULT_PARAMS.model) continue;
     query.set(key, typeof value === 'boolean' ? (value ? '1' : '0') : key === 'seq' || key === 'execSeq' ? formatTokenCount(value as number) : String(value));
   }
   return query.toString();

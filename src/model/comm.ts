@@ -99,15 +99,15 @@ export function commPerRank(schedule: Schedule, scale = 1): RankComm[] {
   for (const step of schedule.steps) {
     const key = phaseKey(step.phase);
     for (const c of step.collectives) {
-      const sentByRank = new Map<number, number>();
+      const sentByRank = new Array<number>(schedule.ranks).fill(0);
       for (const t of c.transfers) {
-        if (t.src === t.dst) continue;
-        sentByRank.set(t.src, (sentByRank.get(t.src) ?? 0) + t.bytes * scale);
+        if (t.src === t.dst || t.src < 0 || t.src >= schedule.ranks) continue;
+        sentByRank[t.src] = (sentByRank[t.src] ?? 0) + t.bytes * scale;
       }
       for (const r of c.group) {
         const rc = out[r];
         if (!rc) continue;
-        const sent = sentByRank.get(r) ?? 0;
+        const sent = sentByRank[r] ?? 0;
         if (key === null) {
           rc.loss += sent;
           continue;

@@ -145,7 +145,9 @@ export function collectiveSeconds(c: Collective, rank: number, links: LinkModel,
  * rank carries only its share of the heads).
  */
 export function buildTimeline(params: Params, schedule: Schedule, gpu: GpuPreset, scale = 1): Timeline {
-  const links: LinkModel = { gpu, node: (r) => nodeOf(r, params, gpu) };
+  // Node of every rank computed once: collectives look it up for each of up to P² transfers.
+  const nodes = Array.from({ length: schedule.ranks }, (_, r) => nodeOf(r, params, gpu));
+  const links: LinkModel = { gpu, node: (r) => nodes[r] ?? nodeOf(r, params, gpu) };
   const steps: StepTime[] = [];
   let forward = 0;
   let backward = 0;

@@ -173,7 +173,7 @@ export function drawMemoryChart(ctx: CanvasRenderingContext2D, data: MemoryData,
   ctx.font = font(style, fs, 600);
   ctx.textAlign = 'right';
   ctx.textBaseline = 'bottom';
-  const capLabel = `${data.gpuName.split(' ')[0] ?? ''} capacity ${formatBytes(data.capacity)}`;
+  const capLabel = `${data.oom ? '⚠ OOM: peak over ' : ''}${data.gpuName.split(' ')[0] ?? ''} capacity ${formatBytes(data.capacity)}`;
   const capW = ctx.measureText(capLabel).width;
   ctx.fillStyle = style.plate;
   ctx.fillRect(plot.x + plot.w - capW - 6, yCap - fs - 4, capW + 6, fs + 3);

@@ -1,4 +1,5 @@
 // `npm run bench [-- section…]`: prints figures; never a pass/fail timing test.
+export {};
 // Each section lives in scripts/bench/<name>.ts and exports `run(): Promise<void>`.
 const sections: Record<string, () => Promise<{ run: () => Promise<void> }>> = {
   plan: () => import('./bench/plan.ts'),

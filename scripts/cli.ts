@@ -1,12 +1,13 @@
 // `npm run cli -- <command> [flags]`: the model and the GPU check without a browser.
+export {};
 // Each command lives in src/cli/<command>.ts and exports `run(argv): Promise<number>` (the exit code).
 const commands: Record<string, () => Promise<{ run: (argv: string[]) => Promise<number> }>> = {
   plan: () => import('../src/cli/plan.ts'),
   attention: () => import('../src/cli/attention.ts'),
 };
 
-const [name, ...argv] = process.argv.slice(2);
-const load = name ? commands[name] : undefined;
+const [commandName, ...argv] = process.argv.slice(2);
+const load = commandName ? commands[commandName] : undefined;
 if (!load) {
   console.error(`usage: npm run cli -- <${Object.keys(commands).join('|')}> [flags]   (--help for a command's flags)`);
   process.exit(2);

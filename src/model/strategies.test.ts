@@ -550,3 +550,20 @@ describe('never throws', () => {
     }
   });
 });
+
+describe('Ulysses and TP compete for heads', () => {
+  const base: Params = { ...DEFAULT_PARAMS, heads: 32, kvHeads: 8, seq: 64 };
+  it('Ulysses over 8 ranks fits 32 heads alone, not with TP 8 (4 heads per TP rank)', () => {
+    expect(buildSchedule({ ...base, strategy: 'ulysses', ranks: 8, tp: 1 }).valid).toBe(true);
+    const s = buildSchedule({ ...base, strategy: 'ulysses', ranks: 8, tp: 8 });
+    expect(s.valid).toBe(false);
+    if (!s.valid) expect(s.reason).toBe('Ulysses and TP both shard heads: with TP 8 each TP rank keeps 4 of the 32 query heads, and the rank count (8) must divide them.');
+    expect(buildSchedule({ ...base, strategy: 'ulysses', ranks: 4, tp: 8 }).valid).toBe(true);
+  });
+  it('USP checks its Ulysses degree against the heads left by TP; ring strategies do not care', () => {
+    const s = buildSchedule({ ...base, strategy: 'usp', ranks: 8, ulysses: 4, tp: 16 });
+    expect(s.valid).toBe(false);
+    if (!s.valid) expect(s.reason).toContain('TP 16 each TP rank keeps 2 of the 32 query heads');
+    expect(buildSchedule({ ...base, strategy: 'ring', ranks: 8, tp: 16 }).valid).toBe(true);
+  });
+});

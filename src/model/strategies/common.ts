@@ -293,6 +293,21 @@ export function headShardReason(ctx: Ctx, n: number, who: string, degree: string
   return null;
 }
 
+/**
+ * Ulysses and TP both shard attention heads, so they compete for them: with TP degree t each TP
+ * rank keeps a/t query heads, and the Ulysses degree must divide those (Jacobs et al. 2023 §3;
+ * Megatron-Core checks CP·TP against the head count for a2a). Returns the reason, or null.
+ */
+export function tpHeadShareReason(params: Params, n: number, who: string, degree: string): string | null {
+  const t = params.tp;
+  if (t <= 1) return null;
+  if (params.heads % t !== 0) return `TP ${t} must divide the ${params.heads} query heads before ${who} can shard the rest.`;
+  const local = params.heads / t;
+  if (local % n !== 0)
+    return `${who} and TP both shard heads: with TP ${t} each TP rank keeps ${local} of the ${params.heads} query heads, and the ${degree} (${n}) must divide them.`;
+  return null;
+}
+
 export function headsText(h: HeadRange): string {
   return h.end - h.start === 1 ? `head ${h.start}` : `heads ${h.start}–${h.end - 1}`;
 }

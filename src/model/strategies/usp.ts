@@ -7,7 +7,7 @@
 import type { Params } from '../params.ts';
 import type { Schedule, TokenSet } from '../schedule.ts';
 import { splitSet, zigzagLayout } from '../layout.ts';
-import { ctxOf, finish, headShardReason, headsText, hybridDrafts, invalid, kvHeadsFor, lossDrafts, queryHeadsOf } from './common.ts';
+import { ctxOf, finish, headShardReason, tpHeadShareReason, headsText, hybridDrafts, invalid, kvHeadsFor, lossDrafts, queryHeadsOf } from './common.ts';
 
 export function buildUsp(params: Params): Schedule {
   const ctx = ctxOf('usp', params);
@@ -16,7 +16,7 @@ export function buildUsp(params: Params): Schedule {
   const U = P === 1 ? 1 : Math.floor(params.ulysses);
   if (!(U >= 1) || P % U !== 0)
     return invalid(ctx, `USP needs the Ulysses degree to divide the rank count ${P} (got ${params.ulysses}); the ring degree is ranks / Ulysses degree.`);
-  const reason = headShardReason(ctx, U, 'USP', 'Ulysses degree');
+  const reason = headShardReason(ctx, U, 'USP', 'Ulysses degree') ?? tpHeadShareReason(params, U, 'USP', 'Ulysses degree');
   if (reason) return invalid(ctx, reason);
   const R = P / U;
   const groupSets = zigzagLayout(seq, R);

@@ -313,7 +313,7 @@ export async function createScene({ canvas, overlay, device }: { canvas: HTMLCan
       for (const col of L.columns) bg.push(col.x - 3, lane.y, col.w + 6, lane.h, r % 2 ? palette.laneAlt : palette.lane);
     });
     if (m && L.groups.length > 1) {
-      for (const g of L.groups) bg.push(L.labels.x - 6, g.y + 1, 3, g.h - 2, palette.group);
+      for (const g of L.groups) bg.push(L.labels.x - 3, g.y + 1, 3, g.h - 2, palette.group);
     }
     // Legend: the token ramp.
     const legendSteps = 64;
@@ -350,7 +350,8 @@ export async function createScene({ canvas, overlay, device }: { canvas: HTMLCan
       if (lane.h >= 6) bg.push(L.labels.x + L.labels.w + 2, lane.y + lane.h / 2 - 3, 4, 6, rankColor(r));
     });
     if (L.groups.length > 1) {
-      for (const g of L.groups) if (g.h >= 26) labels.push({ text: `${groupNoun} ${g.group}`, x: L.labels.x - 2, y: g.y - 1, align: 'l', cls: 'ss-group' });
+      // Rotated along the group's bracket, centred on the group.
+      for (const g of L.groups) if (g.h >= 40) labels.push({ text: `${groupNoun} ${g.group}`, x: L.labels.x - 12, y: g.y + g.h / 2, align: 'c', cls: 'ss-group' });
     }
 
     // Holdings.

@@ -76,7 +76,11 @@ export function computeLayout(width: number, height: number, groupOfRank: readon
   const rightW = Math.round(Math.min(560, Math.max(200, w * 0.34)));
   const rightX = w - MARGIN - rightW;
   const labelW = w >= 1100 ? 70 : 58;
-  const lanesX = MARGIN + labelW;
+  let groupCount = 0;
+  for (let r = 0; r < ranks; r++) if (r === 0 || groupOfRank[r] !== groupOfRank[r - 1]) groupCount++;
+  // A narrow column for the (rotated) group names when there is more than one group.
+  const groupCol = groupCount > 1 ? 16 : 0;
+  const lanesX = MARGIN + groupCol + labelW;
   const lanesW = rightX - 14 - lanesX;
 
   const titles: Rect = { x: lanesX, y: top, w: lanesW, h: TITLE_H };
@@ -125,7 +129,7 @@ export function computeLayout(width: number, height: number, groupOfRank: readon
   const panel: Rect = { x: rightX, y: panelY, w: rightW, h: Math.max(40, bottom - panelY) };
 
   const labelEvery = pitch >= LABEL_MIN_SPACING ? 1 : niceStep(Math.ceil(LABEL_MIN_SPACING / Math.max(0.5, pitch)));
-  return { width: w, height: h, header, footer, labels: { x: MARGIN, y: lanesTop, w: labelW - 4, h: lanesBottom - lanesTop }, lanes, groups, columns, columnTitles: titles, legend, matrix, bars, panel, labelEvery };
+  return { width: w, height: h, header, footer, labels: { x: MARGIN + groupCol, y: lanesTop, w: labelW - 4, h: lanesBottom - lanesTop }, lanes, groups, columns, columnTitles: titles, legend, matrix, bars, panel, labelEvery };
 }
 
 function niceStep(n: number): number {

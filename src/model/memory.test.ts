@@ -82,7 +82,7 @@ describe('parameter counts', () => {
 });
 
 describe('model state', () => {
-  const p: Params = applyModelPreset({ ...DEFAULT_PARAMS, strategy: 'ring', ranks: 8 }, 'llama3-8b');
+  const p: Params = applyModelPreset({ ...DEFAULT_PARAMS, strategy: 'ring', ranks: 8, zero: 0 }, 'llama3-8b');
   it('mixed-precision Adam: 2 + 2 + 12 bytes per parameter, replicated across CP', () => {
     const m = modelStateBytes(p);
     const n = parameterCounts(p).total;

@@ -13,16 +13,17 @@
 //   5 M     storage rw    array<f32>                [computeHeads, tq]  running max m (FINALIZE: lse = m + log l)
 //   6 L     storage rw    array<f32>                [computeHeads, tq]  running sum l
 //   7 ACC   storage rw    array<f32>                [computeHeads, tq, d] unnormalised Σ p·v (FINALIZE: O = acc / l)
-// Dispatch: (ceil(tq / WG_Q), computeHeads, 1). Workgroup: WG_Q query rows × TD threads per row,
-// TD = ceil(d / 4); thread (r, tx) owns output columns 4·tx … 4·tx+3 of row r (a vec4 accumulator).
+// Dispatch: (ceil(tq / WG_Q), computeHeads, 1); one invocation per query row.
 //
-// Tiling: the workgroup's WG_Q query rows (pre-scaled by 1/sqrt(d)) stay in workgroup memory;
-// K and V stream through workgroup memory in tiles of BK keys. Per tile: scores S = Q·Kᵀ (each thread
-// computes BK/TD full dot products of its row), row max, p = exp(s − m_new), then
-// acc ← acc·exp(m_old − m_new) + P·V, l ← l·exp(m_old − m_new) + Σp. No subgroup operations are used,
-// so the result does not depend on the subgroup size (4 on SwiftShader).
-// WG_Q, TD and BK are override constants chosen on the host from device.limits
-// (maxComputeInvocationsPerWorkgroup, maxComputeWorkgroupStorageSize).
+// Tiling: each invocation keeps its query row (pre-scaled by 1/sqrt(d)) and its accumulator in
+// private vec4 arrays of D4 = ceil(d/4) entries; the workgroup streams K and V through workgroup
+// memory in tiles of BK keys (loaded cooperatively, 2 barriers per tile). Per tile a row computes its
+// BK scores, the tile max m_t, rescales once by exp(m_old − m_new) and accumulates Σ p·v. No subgroup
+// operations are used, so the result does not depend on the subgroup size (4 on SwiftShader).
+// WG_Q and BK are override constants chosen on the host from device.limits
+// (maxComputeInvocationsPerWorkgroup, maxComputeWorkgroupStorageSize). D4 is a const because private
+// arrays need a constant size: the host specialises it per head dimension by rewriting its declaration
+// line (the default here makes the file compile on its own).
 //
 // Mask rule: query at global position i may use key at global position j iff j ≤ i. Positions come
 // from the TokenSet segments (start, count, stride, pos): the token at buffer position pos+n is the
@@ -31,9 +32,10 @@
 // Flag LOCAL_MASK compares buffer positions instead: the deliberate bug of the "local mask" demo.
 // GQA: query head h reads K/V head floor(h · kvHeads / heads).
 
-override WG_Q: u32 = 16u; // query rows per workgroup
-override TD: u32 = 16u;   // threads per query row, = ceil(d / 4)
-override BK: u32 = 16u;   // keys per K/V tile
+override WG_Q: u32 = 64u; // query rows (= invocations) per workgroup
+override BK: u32 = 16u;   // keys per K/V tile, ≤ MAX_BK
+const D4: u32 = 16u;      // ceil(head_dim / 4): specialised by the host
+const MAX_BK: u32 = 64u;
 
 const FLAG_INIT: u32 = 1u;       // ignore M/L/ACC contents: this is the first block of these rows
 const FLAG_FINALIZE: u32 = 2u;   // write lse and O instead of the running state
@@ -60,11 +62,9 @@ struct Params {
 @group(0) @binding(6) var<storage, read_write> L: array<f32>;
 @group(0) @binding(7) var<storage, read_write> ACC: array<f32>;
 
-var<workgroup> Qs: array<vec4f, WG_Q * TD>; // [WG_Q, TD] vec4: the workgroup's query rows, scaled
-var<workgroup> Ks: array<vec4f, BK * TD>;   // [BK, TD] vec4: K tile (zero-padded past d and tkv)
-var<workgroup> Vs: array<vec4f, BK * TD>;   // [BK, TD] vec4: V tile
-var<workgroup> S: array<f32, WG_Q * BK>;    // [WG_Q, BK] scores, then probabilities
-var<workgroup> kpos: array<u32, BK>;        // [BK] key positions of the tile (global, or local when LOCAL_MASK)
+var<workgroup> Ks: array<vec4f, BK * D4>; // [BK, D4] vec4: K tile (zero-padded past d and tkv)
+var<workgroup> Vs: array<vec4f, BK * D4>; // [BK, D4] vec4: V tile
+var<workgroup> kpos: array<u32, BK>;      // [BK] key positions of the tile (global, or local when LOCAL_MASK)
 
 // Position of buffer token `index` in the segment list segs[first .. first + n).
 fn positionOf(first: u32, n: u32, index: u32) -> u32 {
@@ -90,44 +90,43 @@ fn extremeOf(first: u32, n: u32, a: u32, b: u32, want_max: bool) -> u32 {
   return best;
 }
 
-@compute @workgroup_size(WG_Q * TD)
+@compute @workgroup_size(WG_Q)
 fn main(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: vec3u) {
-  let r = lid / TD;
-  let tx = lid % TD;
   let hl = wid.y;                          // computed head, local to the state buffers
   let hq = P.headStart + hl;               // global query head
   let hkv = (hq * P.kvHeads) / P.heads;    // global K/V head (GQA)
   let q0 = wid.x * WG_Q;
-  let row = q0 + r;
+  let row = q0 + lid;
   let valid = row < P.tq;
   let localMask = (P.flags & FLAG_LOCAL_MASK) != 0u;
   let d = P.d;
+  let sIdx = hl * P.tq + row;
 
   var qpos = NONE;
-  if (valid) { qpos = select(positionOf(0u, P.qSegCount, row), row, localMask); }
-
-  // This thread's 4 columns of its query row, scaled, into workgroup memory.
-  var qv = vec4f(0.0);
-  if (valid) {
-    let base = ((hq - P.qHeadBase) * P.tq + row) * d;
-    for (var c = 0u; c < 4u; c++) {
-      let col = tx * 4u + c;
-      if (col < d) { qv[c] = Q[base + col] * P.scale; }
-    }
-  }
-  Qs[lid] = qv;
-
-  // Running state of this row.
-  let sIdx = hl * P.tq + row;
+  var q: array<vec4f, D4>;   // this row of Q, scaled by 1/sqrt(d)
+  var acc: array<vec4f, D4>; // this row's unnormalised output
   var m = NEG;
   var l = 0.0;
-  var acc = vec4f(0.0);
-  if (valid && (P.flags & FLAG_INIT) == 0u) {
-    m = M[sIdx];
-    l = L[sIdx];
-    for (var c = 0u; c < 4u; c++) {
-      let col = tx * 4u + c;
-      if (col < d) { acc[c] = ACC[sIdx * d + col]; }
+  if (valid) {
+    qpos = select(positionOf(0u, P.qSegCount, row), row, localMask);
+    let base = ((hq - P.qHeadBase) * P.tq + row) * d;
+    let init = (P.flags & FLAG_INIT) != 0u;
+    if (!init) {
+      m = M[sIdx];
+      l = L[sIdx];
+    }
+    for (var c = 0u; c < D4; c++) {
+      var qv = vec4f(0.0);
+      var av = vec4f(0.0);
+      for (var e = 0u; e < 4u; e++) {
+        let col = c * 4u + e;
+        if (col < d) {
+          qv[e] = Q[base + col] * P.scale;
+          if (!init) { av[e] = ACC[sIdx * d + col]; }
+        }
+      }
+      q[c] = qv;
+      acc[c] = av;
     }
   }
 
@@ -145,79 +144,74 @@ fn main(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: v
     if (!localMask) { kmin = extremeOf(P.qSegCount, P.kvSegCount, k0, kEnd, false); }
     if (kmin > qmax) { continue; } // every key of the tile follows every query: fully masked, skipped
 
-    for (var i = lid; i < BK * TD; i += WG_Q * TD) {
-      let j = i / TD;
-      let cx = i % TD;
+    for (var i = lid; i < BK * D4; i += WG_Q) {
+      let j = i / D4;
+      let c = i % D4;
       var kv4 = vec4f(0.0);
       var vv4 = vec4f(0.0);
       if (k0 + j < P.tkv) {
         let base = kvBase + (k0 + j) * d;
-        for (var c = 0u; c < 4u; c++) {
-          let col = cx * 4u + c;
-          if (col < d) { kv4[c] = K[base + col]; vv4[c] = V[base + col]; }
+        for (var e = 0u; e < 4u; e++) {
+          let col = c * 4u + e;
+          if (col < d) { kv4[e] = K[base + col]; vv4[e] = V[base + col]; }
         }
       }
       Ks[i] = kv4;
       Vs[i] = vv4;
     }
-    for (var j = lid; j < BK; j += WG_Q * TD) {
+    for (var j = lid; j < BK; j += WG_Q) {
       var p = NONE;
       if (k0 + j < P.tkv) { p = select(positionOf(P.qSegCount, P.kvSegCount, k0 + j), k0 + j, localMask); }
       kpos[j] = p;
     }
     workgroupBarrier();
 
-    // Scores of row r: this thread computes keys tx, tx + TD, …
-    for (var j = tx; j < BK; j += TD) {
-      var s = NEG;
-      if (valid && kpos[j] <= qpos) {
-        var acc_s = 0.0;
-        for (var c = 0u; c < TD; c++) { acc_s += dot(Qs[r * TD + c], Ks[j * TD + c]); }
-        s = acc_s;
+    if (valid) {
+      var s: array<f32, MAX_BK>;
+      var mt = NEG;
+      for (var j = 0u; j < BK; j++) {
+        var sj = NEG;
+        if (kpos[j] <= qpos) {
+          var dv = vec4f(0.0);
+          for (var c = 0u; c < D4; c++) { dv += q[c] * Ks[j * D4 + c]; }
+          sj = dv.x + dv.y + dv.z + dv.w;
+          mt = max(mt, sj);
+        }
+        s[j] = sj;
       }
-      S[r * BK + j] = s;
+      if (mt > NEG_HALF) {
+        let mNew = max(m, mt);
+        let alpha = exp(m - mNew);
+        l *= alpha;
+        for (var c = 0u; c < D4; c++) { acc[c] *= alpha; }
+        for (var j = 0u; j < BK; j++) {
+          if (s[j] > NEG_HALF) {
+            let p = exp(s[j] - mNew);
+            l += p;
+            for (var c = 0u; c < D4; c++) { acc[c] += p * Vs[j * D4 + c]; }
+          }
+        }
+        m = mNew;
+      }
     }
-    workgroupBarrier();
-
-    var mt = NEG;
-    for (var j = 0u; j < BK; j++) { mt = max(mt, S[r * BK + j]); }
-    let mNew = max(m, mt);
-    let alpha = exp(m - mNew);
-    workgroupBarrier(); // every row max is read before the scores become probabilities
-
-    for (var j = tx; j < BK; j += TD) {
-      let s = S[r * BK + j];
-      S[r * BK + j] = select(0.0, exp(s - mNew), s > NEG_HALF);
-    }
-    workgroupBarrier();
-
-    var rowSum = 0.0;
-    var pv = vec4f(0.0);
-    for (var j = 0u; j < BK; j++) {
-      let p = S[r * BK + j];
-      rowSum += p;
-      pv += p * Vs[j * TD + tx];
-    }
-    l = l * alpha + rowSum;
-    acc = acc * alpha + pv;
-    m = mNew;
-    workgroupBarrier(); // the next tile overwrites Ks, Vs, S
+    workgroupBarrier(); // the next tile overwrites Ks, Vs, kpos
   }
 
   if (!valid) { return; }
-  if ((P.flags & FLAG_FINALIZE) != 0u) {
-    let inv = select(0.0, 1.0 / l, l > 0.0);
-    acc = acc * inv;
-    if (tx == 0u) {
-      M[sIdx] = select(NEG, m + log(l), l > 0.0);
-      L[sIdx] = l;
-    }
-  } else if (tx == 0u) {
+  let finalize = (P.flags & FLAG_FINALIZE) != 0u;
+  var inv = 1.0;
+  if (finalize) {
+    inv = select(0.0, 1.0 / l, l > 0.0);
+    M[sIdx] = select(NEG, m + log(l), l > 0.0);
+  } else {
     M[sIdx] = m;
-    L[sIdx] = l;
   }
-  for (var c = 0u; c < 4u; c++) {
-    let col = tx * 4u + c;
-    if (col < d) { ACC[sIdx * d + col] = acc[c]; }
+  L[sIdx] = l;
+  for (var c = 0u; c < D4; c++) {
+    let a = acc[c] * inv;
+    for (var e = 0u; e < 4u; e++) {
+      let col = c * 4u + e;
+      if (col < d) { ACC[sIdx * d + col] = a[e]; }
+    }
   }
 }

@@ -7,10 +7,10 @@ import type { ShaderSources } from './sources.ts';
 /** Tile configuration of shaders/block_attention.wgsl for one head dimension. */
 export interface TileConfig {
   readonly headDim: number;
-  /** Query rows per workgroup. */
+  /** Query rows per workgroup = invocations per workgroup (one row each). */
   readonly wgQ: number;
-  /** Threads per query row = ceil(headDim / 4). */
-  readonly td: number;
+  /** ceil(headDim / 4): vec4 entries per row (the shader's const D4). */
+  readonly d4: number;
   /** Keys per K/V tile in workgroup memory. */
   readonly bk: number;
   /** Workgroup memory used, bytes. */
@@ -21,33 +21,37 @@ export class GpuLimitError extends Error {
   override readonly name = 'GpuLimitError';
 }
 
-/** Workgroup bytes of block_attention.wgsl for a configuration (Qs + Ks + Vs + S + kpos). */
-export function workgroupBytes(wgQ: number, td: number, bk: number): number {
-  return wgQ * td * 16 + 2 * bk * td * 16 + wgQ * bk * 4 + bk * 4;
+/** The shader's MAX_BK: the private score array of one tile. */
+export const MAX_BK = 64;
+
+/** Workgroup bytes of block_attention.wgsl for a configuration (Ks + Vs + kpos). */
+export function workgroupBytes(d4: number, bk: number): number {
+  return 2 * bk * d4 * 16 + bk * 4;
 }
 
 /**
- * Chooses WG_Q, TD, BK: TD = ceil(d/4) threads per row (4 output columns each); as many rows as the
- * invocation limit allows while the Q tile takes at most a quarter of workgroup storage; then the largest
- * K/V tile (≤ 64 keys) that fits the rest.
+ * Chooses WG_Q and BK from the limits: WG_Q = min(64, maxComputeInvocationsPerWorkgroup) query rows
+ * (one invocation each; 64 keeps SwiftShader's barrier cost low and real GPUs busy), and the largest
+ * K/V tile (≤ 64 keys, a multiple of 4 from 8 on) whose K and V rows fit maxComputeWorkgroupStorageSize.
  */
 export function tileConfig(limits: GPUSupportedLimits, headDim: number, maxInvocations?: number): TileConfig {
-  const td = Math.ceil(headDim / 4);
+  const d4 = Math.ceil(headDim / 4);
   const storage = limits.maxComputeWorkgroupStorageSize;
-  const invocations = Math.min(limits.maxComputeInvocationsPerWorkgroup, limits.maxComputeWorkgroupSizeX, maxInvocations ?? Infinity);
-  if (td > invocations) {
-    throw new GpuLimitError(`Head dimension ${headDim} needs ${td} threads per query row, but this GPU allows ${invocations} invocations per workgroup.`);
-  }
-  let wgQ = Math.max(1, Math.floor(invocations / td));
-  while (wgQ > 1 && wgQ * td * 16 > storage / 4) wgQ--;
-  wgQ = Math.min(wgQ, 64);
-  const perKey = 2 * td * 16 + wgQ * 4 + 4;
-  let bk = Math.min(64, Math.floor((storage - wgQ * td * 16) / perKey));
+  const invocations = Math.min(limits.maxComputeInvocationsPerWorkgroup, limits.maxComputeWorkgroupSizeX, maxInvocations ?? 64);
+  const wgQ = Math.max(1, invocations);
+  let bk = Math.min(MAX_BK, Math.floor(storage / (2 * d4 * 16 + 4)));
   if (bk >= 8) bk -= bk % 4;
   if (bk < 1) {
-    throw new GpuLimitError(`Head dimension ${headDim} does not fit this GPU's ${storage} bytes of workgroup storage (one K/V row of ${td * 32} bytes plus the Q tile).`);
+    throw new GpuLimitError(`Head dimension ${headDim} does not fit this GPU's ${storage} bytes of workgroup storage (one K and V row take ${d4 * 32} bytes).`);
   }
-  return { headDim, wgQ, td, bk, workgroupBytes: workgroupBytes(wgQ, td, bk) };
+  return { headDim, wgQ, d4, bk, workgroupBytes: workgroupBytes(d4, bk) };
+}
+
+/** The block shader specialised to a head dimension: its `const D4` line rewritten. */
+export function specialiseBlockSource(source: string, d4: number): string {
+  const pattern = /const D4: u32 = \d+u;/;
+  if (!pattern.test(source)) throw new Error('block_attention.wgsl lacks its "const D4: u32 = …u;" line');
+  return source.replace(pattern, `const D4: u32 = ${d4}u;`);
 }
 
 /** Flags of the block kernel's Params.flags (see the WGSL header). */
@@ -82,6 +86,7 @@ export function writeBlockParams(view: DataView, byteOffset: number, p: BlockPar
 
 export class AttentionKernels {
   readonly blockModule: GPUShaderModule;
+  readonly #blockModules = new Map<number, GPUShaderModule>();
   readonly finaliseModule: GPUShaderModule;
   readonly naiveModule: GPUShaderModule;
   readonly finalisePipeline: GPUComputePipeline;
@@ -112,10 +117,15 @@ export class AttentionKernels {
     let entry = this.#block.get(key);
     if (!entry) {
       const tiles = tileConfig(this.device.limits, headDim, maxInvocations);
+      let module = this.#blockModules.get(tiles.d4);
+      if (!module) {
+        module = this.device.createShaderModule({ label: `AttentionKernels.blockModule[d4=${tiles.d4}]`, code: specialiseBlockSource(this.sources.blockAttention, tiles.d4) });
+        this.#blockModules.set(tiles.d4, module);
+      }
       const pipeline = this.device.createComputePipeline({
         label: `AttentionKernels.blockPipeline[d=${headDim}]`,
         layout: 'auto',
-        compute: { module: this.blockModule, entryPoint: 'main', constants: { WG_Q: tiles.wgQ, TD: tiles.td, BK: tiles.bk } },
+        compute: { module, entryPoint: 'main', constants: { WG_Q: tiles.wgQ, BK: tiles.bk } },
       });
       entry = { pipeline, tiles };
       this.#block.set(key, entry);

@@ -21,8 +21,9 @@
 //   order) or the same tokens (heads side by side).
 // - Megatron SP: an all-gather of X (hidden-size activations) precedes the column-parallel QKV
 //   projection, which we do not run. We treat an X transfer before the destination's attention as
-//   delivering the Q/K/V rows of the destination's heads, and an X transfer after the source's
-//   attention (the reduce-scatter after the row-parallel output projection) as moving O rows.
+//   delivering the Q/K/V rows of the destination's heads, and the first X collective after the
+//   attention (the reduce-scatter after the row-parallel output projection) as moving the source's
+//   O rows. The X collectives around the MLP carry no attention data and are not executed.
 // - A buffer lives from the step it is allocated to its last use; final O buffers live to the end.
 
 import type { HeadRange, RankCompute, Schedule, Segment, TokenSet, Transfer, ValidSchedule } from './schedule.ts';
@@ -286,7 +287,7 @@ class Planner {
    * `dstToken` (dst's heads must cover `heads`). Throws when the rank does not hold something.
    */
   fill(ops: CopyOp[], rank: number, tensor: PieceTensor, positions: Int32Array, heads: HeadRange, step: number, dst: Piece, dstToken: number, why: string): void {
-    const wholeHeads = this.#candidates(rank, tensor, step, heads);
+    const wholeHeads = this.#candidates(rank, tensor, step, heads).filter((p) => p.id !== dst.id);
     const perToken: (Piece | undefined)[] = new Array(positions.length);
     const perPos = new Int32Array(positions.length);
     let missing = 0;
@@ -328,7 +329,7 @@ class Planner {
     // Tokens no single buffer holds for all heads: look them up head by head.
     for (let h = heads.start; h < heads.end; h++) {
       const one = { start: h, end: h + 1 };
-      const cands = this.#candidates(rank, tensor, step, one);
+      const cands = this.#candidates(rank, tensor, step, one).filter((p) => p.id !== dst.id);
       const pieceH: (Piece | undefined)[] = new Array(positions.length);
       const posH = new Int32Array(positions.length);
       for (let i = 0; i < positions.length; i++) {
@@ -434,6 +435,13 @@ export function buildExecPlan(schedule: Schedule, dims: PlanDims): ExecPlan {
     return undefined;
   };
 
+  // The first step after the last attention compute that moves X: its X is the attention output.
+  let lastComputeStep = -1;
+  fwd.forEach((step, t) => {
+    if (step.compute.length) lastComputeStep = t;
+  });
+  const xOutputStep = fwd.findIndex((step, t) => t > lastComputeStep && step.collectives.some((c) => c.transfers.some((tr) => tr.tensor === 'X')));
+
   fwd.forEach((sstep, t) => {
     const step: PlanStep = { index: t, caption: sstep.caption, assemble: [], compute: [], finalise: [], transfers: [], collectives: sstep.collectives.map((c) => c.label) };
     planner.steps.push(step);
@@ -477,10 +485,12 @@ export function buildExecPlan(schedule: Schedule, dims: PlanDims): ExecPlan {
               deliveries.push({ transfer: tr, tensor: 'Q', heads: dstHeads, positions });
               deliveries.push({ transfer: tr, tensor: 'K', heads: kvOf(dstHeads), positions });
               deliveries.push({ transfer: tr, tensor: 'V', heads: kvOf(dstHeads), positions });
-            } else {
+            } else if (t === xOutputStep) {
+              // The reduce-scatter after the attention output projection: O rows (see header).
               const srcHeads = lastComputeHeads(tr.src, t);
               if (srcHeads) deliveries.push({ transfer: tr, tensor: 'O', heads: srcHeads, positions });
             }
+            // Later X collectives (around the MLP) carry no attention data: not executed.
             break;
           }
           default:

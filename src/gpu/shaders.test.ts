@@ -1,0 +1,77 @@
+// Every WGSL file compiles on the adapter, the adapter counts past 65,536 exactly, and the tile
+// configuration respects device.limits.
+import { describe, expect, it } from 'vitest';
+import { SELF_TEST_EXPECTED, runSelfTest } from './device.ts';
+import { AttentionKernels, MAX_BK, specialiseBlockSource, tileConfig } from './kernels.ts';
+import { SHADER_SOURCES } from './shaders.ts';
+import { getTestGpu } from './testing.ts';
+
+const gpu = await getTestGpu();
+
+describe.skipIf(!gpu)('WGSL on the test adapter', () => {
+  const device = gpu?.device as GPUDevice;
+
+  it('reports the adapter it runs on', () => {
+    expect(gpu?.adapterName).toMatch(/\S/);
+    console.info(`GPU tests run on: ${gpu?.adapterName}`);
+  });
+
+  it('compiles every shader without errors (getCompilationInfo)', async () => {
+    const sources: [string, string][] = [
+      ['block_attention.wgsl', SHADER_SOURCES.blockAttention],
+      ['finalise.wgsl', SHADER_SOURCES.finalise],
+      ['naive_attention.wgsl', SHADER_SOURCES.naiveAttention],
+      // The block shader as specialised for small, odd and large head dimensions.
+      ...[1, 2, 16, 32, 128].map((d4): [string, string] => [`block_attention.wgsl (D4=${d4})`, specialiseBlockSource(SHADER_SOURCES.blockAttention, d4)]),
+    ];
+    for (const [name, code] of sources) {
+      const module = device.createShaderModule({ label: name, code });
+      const info = await module.getCompilationInfo();
+      const errors = info.messages.filter((m) => m.type === 'error').map((m) => `${name}:${m.lineNum}:${m.linePos} ${m.message}`);
+      expect(errors, name).toEqual([]);
+    }
+  });
+
+  it('builds every pipeline with empty validation scopes', async () => {
+    const kernels = new AttentionKernels(device, SHADER_SOURCES);
+    device.pushErrorScope('validation');
+    kernels.block(16);
+    kernels.block(6);
+    kernels.block(128);
+    void kernels.naive;
+    expect(await device.popErrorScope()).toBeNull();
+    const messages = await kernels.compilationMessages();
+    expect(messages.filter((m) => m.type === 'error')).toEqual([]);
+  });
+
+  it('known answer: a WGSL loop of 100,000 iterations returns exactly 100,000 (and nested 1000×100 loops 100,000)', async () => {
+    const r = await runSelfTest(device);
+    expect(r.got).toEqual([...SELF_TEST_EXPECTED]);
+    expect(r.got[0]).toBeGreaterThan(65_536);
+    expect(r.ok).toBe(true);
+  });
+
+  it('sizes tiles from device.limits', () => {
+    for (const d of [4, 6, 16, 64, 128, 512]) {
+      const t = tileConfig(device.limits, d);
+      expect(t.wgQ).toBeLessThanOrEqual(device.limits.maxComputeInvocationsPerWorkgroup);
+      expect(t.workgroupBytes).toBeLessThanOrEqual(device.limits.maxComputeWorkgroupStorageSize);
+      expect(t.bk).toBeGreaterThanOrEqual(1);
+      expect(t.bk).toBeLessThanOrEqual(MAX_BK);
+      expect(t.d4 * 4).toBeGreaterThanOrEqual(d);
+    }
+  });
+});
+
+describe('tile configuration without an adapter', () => {
+  const limits = (storage: number, invocations: number): GPUSupportedLimits =>
+    ({ maxComputeWorkgroupStorageSize: storage, maxComputeInvocationsPerWorkgroup: invocations, maxComputeWorkgroupSizeX: invocations }) as GPUSupportedLimits;
+  it('fits 16 KiB (the WebGPU default) for head dim 512 and refuses what cannot fit', () => {
+    const t = tileConfig(limits(16384, 256), 512);
+    expect(t.workgroupBytes).toBeLessThanOrEqual(16384);
+    expect(() => tileConfig(limits(1024, 256), 512)).toThrow(/workgroup storage/);
+  });
+  it('uses fewer invocations when the adapter allows fewer', () => {
+    expect(tileConfig(limits(16384, 32), 64).wgQ).toBe(32);
+  });
+});

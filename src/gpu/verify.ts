@@ -92,10 +92,10 @@ export function runVerification(device: GPUDevice, params: Params, schedule: Sch
   return serialised(device, async () => {
     const d = dims(params, schedule);
     const src = sources ?? (await import('./shaders.ts')).SHADER_SOURCES;
-    const inputs = options.inputs ?? generateInputs(params.seed, d.heads, d.kvHeads, d.seq, d.headDim);
     const plan = buildExecPlan(schedule, d);
     const runner = new AttentionRunner(device, kernelsFor(device, src));
-    runner.checkLimits(plan);
+    runner.checkLimits(plan); // before anything large is allocated
+    const inputs = options.inputs ?? generateInputs(params.seed, d.heads, d.kvHeads, d.seq, d.headDim);
     device.pushErrorScope('out-of-memory');
     device.pushErrorScope('validation');
     let sharded: Awaited<ReturnType<AttentionRunner['run']>>;

@@ -1,0 +1,55 @@
+// 200 verifications with changing params on one device: validation scopes stay empty and every
+// buffer created is destroyed (no leak across runs).
+import { describe, expect, it } from 'vitest';
+import { DEFAULT_PARAMS, STRATEGY_IDS, type Params } from '../model/params.ts';
+import { buildSchedule } from '../model/strategies/index.ts';
+import { bufferStats } from './buffers.ts';
+import { SHADER_SOURCES } from './shaders.ts';
+import { getTestGpu, withErrorScopes } from './testing.ts';
+import { FP32_TOLERANCE, runVerification } from './verify.ts';
+
+const gpu = await getTestGpu();
+
+describe.skipIf(!gpu)('soak', () => {
+  it('200 runs with changing params: no validation errors, no leaked buffers', async () => {
+    const device = gpu?.device as GPUDevice;
+    const before = bufferStats(device);
+    let runs = 0;
+    let refused = 0;
+    const { errors } = await withErrorScopes(device, async () => {
+      for (let i = 0; i < 200; i++) {
+        const strategy = STRATEGY_IDS[i % STRATEGY_IDS.length] ?? 'ring';
+        const ranks = [1, 2, 3, 4, 8][i % 5] as number;
+        const params: Params = {
+          ...DEFAULT_PARAMS,
+          strategy,
+          ranks,
+          ulysses: ranks % 2 === 0 ? 2 : 1,
+          heads: 4,
+          kvHeads: i % 3 === 0 ? 4 : 2,
+          headDim: i % 2 === 0 ? 8 : 16,
+          execSeq: 5 + ((i * 7) % 40),
+          seq: 5 + ((i * 7) % 40),
+          seed: i,
+          localMask: i % 11 === 0,
+        };
+        const schedule = buildSchedule(params);
+        if (!schedule.valid) {
+          refused++;
+          continue;
+        }
+        const v = await runVerification(device, params, schedule, SHADER_SOURCES);
+        if (!params.localMask) expect(v.maxAbsError).toBeLessThan(FP32_TOLERANCE);
+        runs++;
+        const now = bufferStats(device);
+        expect(now.live, `after run ${i}`).toBe(before.live);
+      }
+    });
+    expect(errors).toEqual([]);
+    const after = bufferStats(device);
+    console.info(`soak: ${runs} runs (${refused} refused with a reason), ${after.created - before.created} buffers created, ${after.destroyed - before.destroyed} destroyed`);
+    expect(runs + refused).toBe(200);
+    expect(after.created - before.created).toBeGreaterThan(runs);
+    expect(after.created - before.created).toBe(after.destroyed - before.destroyed);
+  }, 600_000);
+});

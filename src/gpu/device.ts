@@ -50,7 +50,7 @@ export async function requestGpu(gpu?: GPU): Promise<GpuInit> {
   } catch (error) {
     return { ok: false, reason: `Requesting a WebGPU adapter failed (${error instanceof Error ? error.message : String(error)}).` };
   }
-  if (!adapter) return { ok: false, reason: 'The browser offers WebGPU but found no usable GPU adapter (requestAdapter() returned null).' };
+  if (!adapter) return { ok: false, reason: 'WebGPU is present but offers no usable GPU adapter (requestAdapter() returned null).' };
 
   const requiredLimits: Record<string, number> = {};
   for (const key of RAISED_LIMITS) {

@@ -3,8 +3,14 @@ import { expect, test } from '@playwright/test';
 import { expectNoConsoleErrors, openApp, state, watchConsole } from './fixtures.ts';
 import { decodePng, distinctColours } from '../src/scene/png.ts';
 
+/** index.html has no favicon: Chromium's own /favicon.ico request would log a 404 console error mid-test. */
+async function quietFavicon(page: import('@playwright/test').Page): Promise<void> {
+  await page.route('**/favicon.ico', (route) => route.fulfill({ status: 204, body: '' }));
+}
+
 test('without WebGPU the scene renders through WebGL2 and still plays', async ({ page }, testInfo) => {
   const log = watchConsole(page);
+  await quietFavicon(page);
   await openApp(page, './#strategy=zigzag&ranks=4');
   await page.waitForFunction(() => (window.shardscope as { sceneInfo?: { instances: number } }).sceneInfo?.instances! > 0, undefined, { timeout: 60_000 });
   const s = await state<{ webgpu: boolean; sceneInfo: { backend: string }; errors: string[]; playback: { step: number } }>(page);

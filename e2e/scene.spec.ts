@@ -5,6 +5,11 @@ import { expect, test, type Page } from '@playwright/test';
 import { expectNoConsoleErrors, openApp, state, watchConsole } from './fixtures.ts';
 import { decodePng, distinctColours } from '../src/scene/png.ts';
 
+/** index.html has no favicon: Chromium's own /favicon.ico request would log a 404 console error mid-test. */
+async function quietFavicon(page: import('@playwright/test').Page): Promise<void> {
+  await page.route('**/favicon.ico', (route) => route.fulfill({ status: 204, body: '' }));
+}
+
 interface SceneInfo {
   geometries: number;
   textures: number;
@@ -39,6 +44,8 @@ async function playback(page: Page): Promise<PlaybackState> {
 for (const [strategy, hash] of Object.entries(STRATEGIES)) {
   test(`scene: ${strategy} renders, plays, steps, and is not blank`, async ({ page }, testInfo) => {
     const log = watchConsole(page);
+    await quietFavicon(page);
+  await quietFavicon(page);
     await openApp(page, `./#${hash}`);
     await page.waitForFunction(() => (window.shardscope as { sceneInfo?: { instances: number } }).sceneInfo?.instances! > 0, undefined, { timeout: 60_000 });
     const info = await sceneInfo(page);
@@ -82,6 +89,7 @@ for (const [strategy, hash] of Object.entries(STRATEGIES)) {
 test('scene soak: 200 param changes, then geometries and textures are back to baseline', async ({ page }, testInfo) => {
   test.setTimeout(300_000);
   const log = watchConsole(page);
+  await quietFavicon(page);
   await openApp(page, './#strategy=ring&ranks=8');
   await page.waitForFunction(() => (window.shardscope as { sceneInfo?: { instances: number } }).sceneInfo?.instances! > 0, undefined, { timeout: 60_000 });
   await page.waitForTimeout(300);

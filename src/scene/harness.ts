@@ -34,20 +34,29 @@ const frame = (now: number): void => {
 };
 requestAnimationFrame(frame);
 
-/** CPU time of scene.render's update (before the GPU submit), per frame, over `frames` frames sweeping the steps. */
-function benchUpdate(frames: number): number[] {
+/**
+ * CPU time of the scene update (instance buffers + labels, no GPU), in ms per frame. performance.now()
+ * is coarsened in the browser, so each sample times `batch` consecutive frames and divides.
+ * 'tween': frames inside one step (only the moving blocks change); 'step': every frame lands on
+ * another step (the step's static content is rebuilt too).
+ */
+function benchUpdate(kind: 'tween' | 'step', samples: number, batch = 20): number[] {
   running = false;
-  const times: number[] = [];
+  const out: number[] = [];
   const steps = playback.stepCount;
-  for (let i = 0; i < frames; i++) {
-    const position = ((i / frames) * steps) % steps;
-    const step = Math.floor(position);
-    scene.render({ position, step, progress: position - step });
-    times.push(scene.stats().updateMs);
+  let k = 0;
+  for (let i = 0; i < samples; i++) {
+    const t0 = performance.now();
+    for (let j = 0; j < batch; j++, k++) {
+      const step = kind === 'step' ? k % steps : Math.floor(i / 4) % steps;
+      const progress = kind === 'step' ? 0.5 : (j + 0.5) / batch;
+      scene.update({ position: step + progress, step, progress });
+    }
+    out.push((performance.now() - t0) / batch);
   }
   running = true;
   requestAnimationFrame(frame);
-  return times;
+  return out;
 }
 
 Object.assign(window, {

@@ -43,6 +43,8 @@ export interface SceneView {
   setSchedule(schedule: Schedule, params: Params): void;
   setVerification(v: SceneVerification | null): void;
   render(playback: PlaybackView): void;
+  /** The CPU part of render() (instance buffers, labels), without drawing: for the bench. */
+  update(playback: PlaybackView): void;
   resize(): void;
   setTheme(theme: Theme): void;
   captureFrame(scale: number): Promise<HTMLCanvasElement>;
@@ -761,6 +763,11 @@ export async function createScene({ canvas, overlay, device }: { canvas: HTMLCan
   }
 
   function render(playback: PlaybackView): void {
+    update(playback);
+    renderer.render(scene, camera);
+  }
+
+  function update(playback: PlaybackView): void {
     const t0 = performance.now();
     if (measure()) relayout();
     const m = model;
@@ -780,7 +787,6 @@ export async function createScene({ canvas, overlay, device }: { canvas: HTMLCan
       lastKey = key;
     }
     lastUpdateMs = performance.now() - t0;
-    renderer.render(scene, camera);
   }
 
   async function captureFrame(scale: number): Promise<HTMLCanvasElement> {
@@ -842,6 +848,7 @@ export async function createScene({ canvas, overlay, device }: { canvas: HTMLCan
       builtStep = -1;
     },
     render,
+    update,
     resize: onResize,
     setTheme(next) {
       theme = next;

@@ -81,6 +81,7 @@ ui.attachVerification(verification);
 
 // The scene: the current plan's schedule, animated on the app's own GPUDevice (WebGL2 without one).
 const scene = await createScene({ canvas: $<HTMLCanvasElement>('scene-canvas'), overlay: $('scene-overlay'), device });
+ui.attachScene(scene); // theme from the URL; PNG export captures its frames
 function showSchedule(): void {
   const schedule = store.state.plan.schedule;
   scene.setSchedule(schedule, store.state.params);

@@ -61,8 +61,11 @@ export interface MemoryChartOptions {
  */
 export function drawMemoryChart(ctx: CanvasRenderingContext2D, data: MemoryData, box: Box, style: ChartStyle, options: MemoryChartOptions = {}): void {
   const fs = options.fontPx ?? 11;
-  const legendH = options.legend ? Math.ceil(fs * 1.5) * 2 + 4 : 0;
-  const axisW = Math.ceil(fs * 4.2);
+  const legendH = options.legend ? Math.ceil(fs * 1.5) * 3 + 4 : 0;
+  const top = Math.max(data.capacity, data.maxPeak, ...data.ranks.map((r) => r.now)) * 1.12;
+  const ticks = niceTicks(top / 1e9, options.compact ? 2 : 4);
+  ctx.font = font(style, fs);
+  const axisW = Math.ceil(Math.max(...ticks.map((t) => ctx.measureText(gbTick(t)).width)) + 8);
   const bottomH = Math.ceil(fs * 1.6);
   const topPad = Math.ceil(fs * 1.4);
   const plot: Box = { x: box.x + axisW, y: box.y + topPad + legendH, w: box.w - axisW - 4, h: box.h - topPad - legendH - bottomH };
@@ -70,14 +73,13 @@ export function drawMemoryChart(ctx: CanvasRenderingContext2D, data: MemoryData,
 
   if (options.legend) drawMemoryLegend(ctx, { x: box.x, y: box.y, w: box.w, h: legendH }, style, fs);
 
-  const top = Math.max(data.capacity, data.maxPeak, ...data.ranks.map((r) => r.now)) * 1.12;
   const yOf = (bytes: number): number => plot.y + plot.h - (Math.min(bytes, top) / top) * plot.h;
 
   // Grid and axis labels.
   ctx.font = font(style, fs);
   ctx.textBaseline = 'middle';
   ctx.textAlign = 'right';
-  for (const t of niceTicks(top / 1e9, options.compact ? 2 : 4)) {
+  for (const t of ticks) {
     const y = Math.round(yOf(t * 1e9)) + 0.5;
     ctx.strokeStyle = style.grid;
     ctx.lineWidth = 1;
@@ -86,17 +88,21 @@ export function drawMemoryChart(ctx: CanvasRenderingContext2D, data: MemoryData,
     ctx.lineTo(plot.x + plot.w, y);
     ctx.stroke();
     ctx.fillStyle = style.muted;
-    ctx.fillText(t === 0 ? '0' : formatBytes(t * 1e9), plot.x - 5, y);
+    ctx.fillText(gbTick(t), plot.x - 5, y);
   }
 
   // Slots: the ghost bar, a gap, then one per rank.
   const n = data.ranks.length;
-  const slots = n + 1.6;
+  // The ghost bar stays wide enough to read when there are many ranks.
+  const ghostSlots = n >= 16 ? 2.5 : 1;
+  const slots = n + ghostSlots + 0.6;
   const slot = plot.w / slots;
   const barW = Math.max(1, Math.min(slot * 0.72, 44));
+  const ghostW = Math.max(barW, Math.min(slot * ghostSlots * 0.72, 44));
   const xOfSlot = (i: number): number => plot.x + slot * i + (slot - barW) / 2;
+  const rankSlot = (rank: number): number => rank + ghostSlots + 0.6;
 
-  const drawStack = (x: number, cats: MemoryData['baseline']['atPeak'], ghost: boolean): void => {
+  const drawStack = (x: number, cats: MemoryData['baseline']['atPeak'], ghost: boolean, w = barW): void => {
     let acc = 0;
     for (const k of CATEGORY_ORDER) {
       const v = cats[k];
@@ -107,20 +113,20 @@ export function drawMemoryChart(ctx: CanvasRenderingContext2D, data: MemoryData,
       if (y0 - y1 < 0.01) continue;
       ctx.globalAlpha = ghost ? 0.28 : 1;
       ctx.fillStyle = CATEGORY_COLOR[k];
-      ctx.fillRect(x, y1, barW, y0 - y1);
+      ctx.fillRect(x, y1, w, y0 - y1);
     }
     ctx.globalAlpha = 1;
   };
 
   // Ghost bar: the same model without SP.
   {
-    const x = xOfSlot(0);
-    drawStack(x, data.baseline.atPeak, true);
+    const x = plot.x + (slot * ghostSlots - ghostW) / 2;
+    drawStack(x, data.baseline.atPeak, true, ghostW);
     const yTop = yOf(data.baseline.peak);
     ctx.setLineDash([3, 3]);
     ctx.strokeStyle = style.ghost;
     ctx.lineWidth = 1;
-    ctx.strokeRect(Math.round(x) + 0.5, Math.round(yTop) + 0.5, Math.round(barW) - 1, Math.round(plot.y + plot.h - yTop) - 1);
+    ctx.strokeRect(Math.round(x) + 0.5, Math.round(yTop) + 0.5, Math.round(ghostW) - 1, Math.round(plot.y + plot.h - yTop) - 1);
     ctx.setLineDash([]);
     const clipped = data.baseline.peak > top;
     ctx.fillStyle = style.fg;
@@ -133,7 +139,7 @@ export function drawMemoryChart(ctx: CanvasRenderingContext2D, data: MemoryData,
 
   // Rank bars.
   for (const r of data.ranks) {
-    const x = xOfSlot(r.rank + 1.6);
+    const x = xOfSlot(rankSlot(r.rank));
     drawStack(x, r.atPeak, false);
     if (r.oom) {
       const yCap = yOf(data.capacity);
@@ -189,10 +195,17 @@ export function drawMemoryChart(ctx: CanvasRenderingContext2D, data: MemoryData,
   for (const r of data.ranks) {
     if (r.rank % every !== 0 && r.rank !== n - 1) continue;
     if (r.rank === n - 1 && r.rank % every !== 0 && (n - 1) % every < every / 2) continue;
-    ctx.fillText(String(r.rank), xOfSlot(r.rank + 1.6) + barW / 2, plot.y + plot.h + 3);
+    ctx.fillText(String(r.rank), xOfSlot(rankSlot(r.rank)) + barW / 2, plot.y + plot.h + 3);
   }
   ctx.textAlign = 'left';
   if (!options.compact) ctx.fillText('rank', plot.x - axisW + 2, plot.y + plot.h + 3);
+}
+
+/** Axis label for a round number of GB: "0", "2.5 GB", "200 GB", "1.5 TB". */
+export function gbTick(gbValue: number): string {
+  if (gbValue === 0) return '0';
+  const trim = (x: number): string => String(Number(x.toFixed(2)));
+  return gbValue >= 1000 ? `${trim(gbValue / 1000)} TB` : `${trim(gbValue)} GB`;
 }
 
 export function drawMemoryLegend(ctx: CanvasRenderingContext2D, box: Box, style: ChartStyle, fs: number): void {
@@ -211,6 +224,36 @@ export function drawMemoryLegend(ctx: CanvasRenderingContext2D, box: Box, style:
     }
     ctx.fillStyle = CATEGORY_COLOR[k];
     ctx.fillRect(x, y - sw / 2, sw, sw);
+    ctx.fillStyle = style.fg;
+    ctx.fillText(label, x + sw + 4, y);
+    x += w;
+  }
+  // Keys for the per-step tick and the ghost bar.
+  const keys: [string, (x: number, y: number) => void][] = [
+    [
+      'now (this step)',
+      (kx, ky) => {
+        ctx.fillStyle = style.fg;
+        ctx.fillRect(kx, ky - 1.5, sw, 3);
+      },
+    ],
+    [
+      'no SP (1 rank)',
+      (kx, ky) => {
+        ctx.setLineDash([2, 2]);
+        ctx.strokeStyle = style.ghost;
+        ctx.strokeRect(kx + 0.5, ky - sw / 2 + 0.5, sw - 1, sw - 1);
+        ctx.setLineDash([]);
+      },
+    ],
+  ];
+  for (const [label, drawKey] of keys) {
+    const w = sw + 4 + ctx.measureText(label).width + 10;
+    if (x + w > box.x + box.w) {
+      x = box.x;
+      y += fs * 1.5;
+    }
+    drawKey(x, y);
     ctx.fillStyle = style.fg;
     ctx.fillText(label, x + sw + 4, y);
     x += w;

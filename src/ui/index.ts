@@ -159,7 +159,7 @@ export function createUi(options: UiOptions): Ui {
       scene,
       theme: view.theme,
       title: `Shardscope · ${describeState(store.state.params)} · ${plan.gpu.name}`,
-      caption: s ? `Step ${step + 1} of ${stepCountOf(plan)}: ${s.caption}` : plan.valid ? '' : `Cannot run: ${plan.reason ?? ''}`,
+      caption: s ? s.caption : plan.valid ? '' : `Cannot run: ${plan.reason ?? ''}`,
       verification: verificationText,
       memory: readouts.memoryData(),
     });
@@ -277,7 +277,7 @@ export function createUi(options: UiOptions): Ui {
     attachVerification(source: VerificationSource): void {
       const update = (status: VerificationView): void => {
         readouts.setVerification(status);
-        verificationText = byId('ro-verify')?.textContent ?? '';
+        verificationText = readouts.verificationShort();
       };
       source.subscribe(update);
       update(source.status);

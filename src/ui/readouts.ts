@@ -222,6 +222,14 @@ export class Readouts {
     setText(this.#verifyDetail, detail);
   }
 
+  /** One line for the PNG: "✓ sharded = unsharded · max |error| 2.4e-7 · GPU · 8 ranks × 256 tokens". */
+  verificationShort(): string {
+    const r = this.#verification.result;
+    if (!r) return '';
+    const pass = r.maxAbsError < PASS_ABS_ERROR;
+    return `${pass ? '✓ sharded = unsharded' : r.localMask ? '✗ local mask: wrong result' : '✗ sharded ≠ unsharded'} · max |error| ${r.maxAbsError.toExponential(1)} · ${r.backend === 'gpu' ? 'WebGPU' : 'CPU'} · ${r.ranks} ranks × ${r.seqLen} tokens`;
+  }
+
   get verification(): VerificationView {
     return this.#verification;
   }

@@ -4,7 +4,7 @@
 import type { Params } from '../model/params.ts';
 import { MODEL_PRESETS } from '../model/params.ts';
 import { STRATEGIES } from '../model/strategies/index.ts';
-import { formatTokens } from '../model/format.ts';
+import { formatBytes, formatTokens } from '../model/format.ts';
 import { serializeUrlState, type Theme, type ViewState } from './urlState.ts';
 import { drawMemoryChart, type Box } from './charts.ts';
 import type { MemoryData } from './readoutData.ts';
@@ -118,13 +118,13 @@ export async function composePng(input: PngInput): Promise<HTMLCanvasElement> {
   // Memory chart, bottom right.
   if (input.memory) {
     const w = Math.min(cssW * 0.46, 480);
-    const h = Math.min(cssH * 0.46, 260);
+    const h = Math.min(cssH * 0.5, 290);
     const box: Box = { x: cssW - w - pad, y: cssH - h - pad, w, h };
     plate(ctx, box, style.plate);
     ctx.font = `600 ${fs}px ${style.font}`;
     ctx.fillStyle = style.fg;
     ctx.textBaseline = 'top';
-    ctx.fillText('Memory per rank (bars: at peak · white tick: this step)', box.x + 8, box.y + 6);
+    ctx.fillText(fitText(ctx, `Memory per rank · peak ${input.memory.maxPeak === input.memory.minPeak ? formatBytes(input.memory.maxPeak) : `${formatBytes(input.memory.minPeak)} – ${formatBytes(input.memory.maxPeak)}`}`, box.w - 16), box.x + 8, box.y + 6);
     drawMemoryChart(ctx, input.memory, { x: box.x + 6, y: box.y + fs + 10, w: box.w - 12, h: box.h - fs - 14 }, style, { legend: true, fontPx: Math.max(10, fs - 2) });
   }
 

@@ -15,7 +15,7 @@ import { columnOf, holdingsAt, isGradient, tracksForStep, type Track } from './t
 import { OverlayDom, text, type Label } from './overlay.ts';
 import { MISCONCEPTIONS, narrationFor } from './narration.ts';
 import { labelsShiftedBeforeSharding, labelsShiftedPerShard, ownerOf } from './loss.ts';
-import { softmaxRows, type SoftmaxRow } from './softmax.ts';
+import { readTrace, softmaxRows, type SoftmaxRow } from './softmax.ts';
 import './scene.css';
 
 export type { Theme } from './colors.ts';
@@ -618,7 +618,9 @@ export async function createScene({ canvas, overlay, device }: { canvas: HTMLCan
     const s = m.schedule;
     const step = s.steps[stepIndex];
     if (step?.phase === 'loss') return; // drawLoss fills it
-    const rank = s.ranks - 1;
+    const trace = readTrace(verification?.softmaxTrace ?? null);
+    // The traced rank when the verification run traced one (same strategy and ranks), else the last rank.
+    const rank = trace.rank !== null && trace.rank < s.ranks ? trace.rank : s.ranks - 1;
     const rows: SoftmaxRow[] = softmaxRows(s, rank, verification?.softmaxTrace ?? null);
     const traced = rows.some((r) => r.m !== null);
     text(dom.panel, 'div', `online softmax merge on rank ${rank}, as each K/V block arrives`, 'ss-panel-title');
@@ -652,7 +654,7 @@ export async function createScene({ canvas, overlay, device }: { canvas: HTMLCan
       dom.panel,
       'div',
       traced
-        ? `One query row, numbers read back from the ${verification?.backend === 'cpu' ? 'CPU reference' : 'GPU'} run. At the end O = acc / l.`
+        ? `Query token ${trace.token ?? '?'}, head ${trace.head ?? '?'}, read back from the ${verification?.backend === 'cpu' ? 'CPU reference' : 'GPU'} run at ${verification?.seqLen ?? '?'} executed tokens (the blocks above are the modelled ones). At the end O = acc / l.`
         : verification
           ? 'This run did not trace a row; at the end O = acc / l.'
           : 'Waiting for the verification run for real numbers. At the end O = acc / l.',

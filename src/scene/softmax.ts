@@ -5,7 +5,7 @@
 // The trace comes from src/gpu/verify.ts (Verification.softmaxTrace); its exact shape is read
 // tolerantly: an array of per-step records, or an object with such an array in `steps`, where a
 // record carries numbers `m`, `l` and optionally `acc` (number[]), `step` (schedule step index)
-// and `rank`.
+// and `rank`. src/model/reference.ts' SoftmaxTrace is { rank, token, head, points: [{ step, m, l, acc }] }.
 
 import { tokenCount, type ValidSchedule, type TokenSet } from '../model/schedule.ts';
 
@@ -31,13 +31,17 @@ function isNum(x: unknown): x is number {
   return typeof x === 'number' && Number.isFinite(x);
 }
 
-export function readTrace(trace: unknown): { rank: number | null; records: TraceRecord[] } {
+export function readTrace(trace: unknown): { rank: number | null; token: number | null; head: number | null; records: TraceRecord[] } {
   let list: unknown = trace;
   let rank: number | null = null;
+  let token: number | null = null;
+  let head: number | null = null;
   if (trace && typeof trace === 'object' && !Array.isArray(trace)) {
     const o = trace as Record<string, unknown>;
     if (isNum(o.rank)) rank = o.rank;
-    list = o.steps ?? o.records ?? o.trace ?? null;
+    if (isNum(o.token)) token = o.token;
+    if (isNum(o.head)) head = o.head;
+    list = o.points ?? o.steps ?? o.records ?? o.trace ?? null;
     // Columnar form: { m: number[], l: number[], acc?: number[][] }.
     if (!list && Array.isArray(o.m) && Array.isArray(o.l)) {
       const ms = o.m as unknown[];
@@ -46,7 +50,7 @@ export function readTrace(trace: unknown): { rank: number | null; records: Trace
       list = ms.map((m, i) => ({ m, l: ls[i], acc: accs[i] }));
     }
   }
-  if (!Array.isArray(list)) return { rank, records: [] };
+  if (!Array.isArray(list)) return { rank, token, head, records: [] };
   const records: TraceRecord[] = [];
   for (const item of list) {
     if (!item || typeof item !== 'object') continue;
@@ -58,7 +62,7 @@ export function readTrace(trace: unknown): { rank: number | null; records: Trace
     if (Array.isArray(r.acc)) rec.acc = (r.acc as unknown[]).filter(isNum).slice(0, 3);
     records.push(rec);
   }
-  return { rank, records };
+  return { rank, token, head, records };
 }
 
 function blockName(set: TokenSet): string {
@@ -71,7 +75,9 @@ function blockName(set: TokenSet): string {
 }
 
 export function softmaxRows(schedule: ValidSchedule, rank: number, trace: unknown): SoftmaxRow[] {
-  const { records } = readTrace(trace);
+  const { rank: traceRank, records: all } = readTrace(trace);
+  // A trace of another rank says nothing about this one.
+  const records = traceRank === null || traceRank === rank ? all : [];
   const byStep = new Map<number, TraceRecord>();
   const sequential: TraceRecord[] = [];
   for (const r of records) {

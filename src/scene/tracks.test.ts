@@ -86,3 +86,18 @@ describe('tracks from the schedule', () => {
     expect(kvHeadRange({ start: 1, end: 2 }, { heads: 32, kvHeads: 8 })).toEqual({ start: 0, end: 1 });
   });
 });
+
+import { softmaxRows } from './softmax.ts';
+describe('softmax panel rows', () => {
+  it('read the reference trace shape { rank, token, head, points } and compute the rescale factor', () => {
+    const s = ringFixture(4, 400);
+    const trace = { rank: 3, token: 399, head: 0, points: [{ step: 0, m: 1, l: 2, acc: [0.5, 0.25] }, { step: 1, m: 2, l: 3, acc: [1, 1] }] };
+    const rows = softmaxRows(s, 3, trace);
+    expect(rows.length).toBe(4);
+    expect(rows[0]?.m).toBe(1);
+    expect(rows[1]?.scale).toBeCloseTo(Math.exp(-1));
+    expect(rows[2]?.m).toBeNull();
+    // Another rank's trace is not shown as this rank's.
+    expect(softmaxRows(s, 2, trace).every((r) => r.m === null)).toBe(true);
+  });
+});

@@ -18,7 +18,8 @@
 // Tiling: each invocation keeps its query row (pre-scaled by 1/sqrt(d)) and its accumulator in
 // private vec4 arrays of D4 = ceil(d/4) entries; the workgroup streams K and V through workgroup
 // memory in tiles of BK keys (loaded cooperatively, 2 barriers per tile). Per tile a row computes its
-// BK scores, the tile max m_t, rescales once by exp(m_old − m_new) and accumulates Σ p·v. No subgroup
+// BK scores (4 keys at a time), the tile max m_t, rescales once by exp(m_old − m_new) and accumulates
+// Σ p·v (again 4 keys per pass over the accumulator; keys past tkv are zero rows, masked). No subgroup
 // operations are used, so the result does not depend on the subgroup size (4 on SwiftShader).
 // WG_Q and BK are override constants chosen on the host from device.limits
 // (maxComputeInvocationsPerWorkgroup, maxComputeWorkgroupStorageSize). D4 is a const because private
@@ -33,9 +34,9 @@
 // GQA: query head h reads K/V head floor(h · kvHeads / heads).
 
 override WG_Q: u32 = 64u; // query rows (= invocations) per workgroup
-override BK: u32 = 16u;   // keys per K/V tile, ≤ MAX_BK
+override BK: u32 = 16u;   // keys per K/V tile: a multiple of 4 (or 1–3), ≤ 4·MAX_BK4
 const D4: u32 = 16u;      // ceil(head_dim / 4): specialised by the host
-const MAX_BK: u32 = 64u;
+const MAX_BK4: u32 = 16u; // private scores: up to 64 keys per tile, as vec4
 
 const FLAG_INIT: u32 = 1u;       // ignore M/L/ACC contents: this is the first block of these rows
 const FLAG_FINALIZE: u32 = 2u;   // write lse and O instead of the running state
@@ -167,28 +168,48 @@ fn main(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: v
     workgroupBarrier();
 
     if (valid) {
-      var s: array<f32, MAX_BK>;
+      // Scores, 4 keys at a time (BK is a multiple of 4): each q[c] is loaded once per 4 keys.
+      var s: array<vec4f, MAX_BK4>;
       var mt = NEG;
-      for (var j = 0u; j < BK; j++) {
-        var sj = NEG;
-        if (kpos[j] <= qpos) {
-          var dv = vec4f(0.0);
-          for (var c = 0u; c < D4; c++) { dv += q[c] * Ks[j * D4 + c]; }
-          sj = dv.x + dv.y + dv.z + dv.w;
-          mt = max(mt, sj);
+      for (var j = 0u; j < BK; j += 4u) {
+        // Keys j..j+3 of the tile; when BK < 4 (head dim 512 in 16 KiB) the missing ones repeat key
+        // BK−1 and are masked out.
+        let j1 = min(j + 1u, BK - 1u);
+        let j2 = min(j + 2u, BK - 1u);
+        let j3 = min(j + 3u, BK - 1u);
+        var d0 = vec4f(0.0);
+        var d1 = vec4f(0.0);
+        var d2 = vec4f(0.0);
+        var d3 = vec4f(0.0);
+        for (var c = 0u; c < D4; c++) {
+          let qc = q[c];
+          d0 += qc * Ks[j * D4 + c];
+          d1 += qc * Ks[j1 * D4 + c];
+          d2 += qc * Ks[j2 * D4 + c];
+          d3 += qc * Ks[j3 * D4 + c];
         }
-        s[j] = sj;
+        let dots = vec4f(dot(d0, vec4f(1.0)), dot(d1, vec4f(1.0)), dot(d2, vec4f(1.0)), dot(d3, vec4f(1.0)));
+        let visible = vec4<bool>(kpos[j] <= qpos, kpos[j1] <= qpos && j + 1u < BK, kpos[j2] <= qpos && j + 2u < BK, kpos[j3] <= qpos && j + 3u < BK);
+        let sj = select(vec4f(NEG), dots, visible);
+        mt = max(mt, max(max(sj.x, sj.y), max(sj.z, sj.w)));
+        s[j / 4u] = sj;
       }
       if (mt > NEG_HALF) {
         let mNew = max(m, mt);
         let alpha = exp(m - mNew);
         l *= alpha;
         for (var c = 0u; c < D4; c++) { acc[c] *= alpha; }
-        for (var j = 0u; j < BK; j++) {
-          if (s[j] > NEG_HALF) {
-            let p = exp(s[j] - mNew);
-            l += p;
-            for (var c = 0u; c < D4; c++) { acc[c] += p * Vs[j * D4 + c]; }
+        // Probabilities and Σ p·v, 4 keys at a time: each acc[c] is loaded and stored once per 4 keys.
+        for (var j = 0u; j < BK; j += 4u) {
+          let sj = s[j / 4u];
+          let p = select(vec4f(0.0), exp(sj - vec4f(mNew)), sj > vec4f(NEG_HALF));
+          if (all(p == vec4f(0.0))) { continue; }
+          l += p.x + p.y + p.z + p.w;
+          let j1 = min(j + 1u, BK - 1u);
+          let j2 = min(j + 2u, BK - 1u);
+          let j3 = min(j + 3u, BK - 1u);
+          for (var c = 0u; c < D4; c++) {
+            acc[c] += p.x * Vs[j * D4 + c] + p.y * Vs[j1 * D4 + c] + p.z * Vs[j2 * D4 + c] + p.w * Vs[j3 * D4 + c];
           }
         }
         m = mNew;

@@ -17,7 +17,7 @@ import type { SoftmaxTrace, TracePoint } from '../model/reference.ts';
 import { TRACE_ACC_VALUES, gatherOutput, shardData } from '../model/reference.ts';
 import type { Segment, TokenSet } from '../model/schedule.ts';
 import { BufferTracker } from './buffers.ts';
-import type { AttentionKernels, TileConfig } from './kernels.ts';
+import type { AttentionKernels, TileConfig, TileOptions } from './kernels.ts';
 import { BLOCK_FLAGS, BLOCK_PARAMS_BYTES, GpuLimitError, UNIFORM_SLOT, writeBlockParams } from './kernels.ts';
 
 /** Read at call time: in node, GPUBufferUsage exists only after Dawn's globals are installed. */
@@ -28,8 +28,8 @@ export interface RunOptions {
   readonly localMask?: boolean;
   /** Use timestamp queries when the device has them (default true). */
   readonly timestamps?: boolean;
-  /** Cap on invocations per workgroup (benchmark exploration); default: the device's. */
-  readonly maxInvocations?: number;
+  /** Tile-size caps below the device limits (benchmark exploration, tests of small tiles). */
+  readonly tiles?: TileOptions;
 }
 
 export interface ShardedResult {
@@ -81,7 +81,7 @@ export class AttentionRunner {
   /** Throws GpuLimitError when a buffer or dispatch of the plan exceeds the device's limits. */
   checkLimits(plan: ExecPlan, opts: RunOptions = {}): TileConfig {
     const lim = this.device.limits;
-    const tiles = this.kernels.block(plan.headDim, opts.maxInvocations).tiles;
+    const tiles = this.kernels.block(plan.headDim, opts.tiles).tiles;
     const maxBinding = Math.min(lim.maxStorageBufferBindingSize, lim.maxBufferSize);
     const mib = (b: number): string => `${(b / 2 ** 20).toFixed(1)} MiB`;
     const full = plan.heads * plan.seq * plan.headDim * 4;
@@ -110,7 +110,7 @@ export class AttentionRunner {
       throw new Error(`inputs [${inputs.heads}/${inputs.kvHeads} heads, ${inputs.seq} tokens, d ${inputs.headDim}] do not match the plan [${plan.heads}/${plan.kvHeads}, ${plan.seq}, ${plan.headDim}]`);
     }
     const tiles = this.checkLimits(plan, opts);
-    const { pipeline } = this.kernels.block(plan.headDim, opts.maxInvocations);
+    const { pipeline } = this.kernels.block(plan.headDim, opts.tiles);
     const device = this.device;
     const tracker = new BufferTracker(device);
     const localMask = opts.localMask ?? false;
@@ -393,7 +393,7 @@ export class AttentionRunner {
         );
         pass.dispatchWorkgroups(Math.ceil(S / this.kernels.naiveWorkgroup), H);
       } else {
-        const { pipeline, tiles } = this.kernels.block(D, opts.maxInvocations);
+        const { pipeline, tiles } = this.kernels.block(D, opts.tiles);
         const groups = Math.ceil(S / tiles.wgQ);
         if (groups > lim.maxComputeWorkgroupsPerDimension) {
           throw new GpuLimitError(`${S} tokens need ${groups} workgroups in one dimension, above maxComputeWorkgroupsPerDimension (${lim.maxComputeWorkgroupsPerDimension}).`);

@@ -9,6 +9,7 @@ import { describe, expect, it } from 'vitest';
 import { DEFAULT_PARAMS, STRATEGY_IDS, type Params, type StrategyId } from '../model/params.ts';
 import { buildSchedule } from '../model/strategies/index.ts';
 import { generateInputs } from '../model/random.ts';
+import { buildExecPlan } from '../model/execution.ts';
 import { causalAttention, compare } from '../model/reference.ts';
 import { AttentionRunner } from './AttentionRunner.ts';
 import { GpuLimitError, kernelsFor } from './kernels.ts';
@@ -64,6 +65,22 @@ describe.skipIf(!gpu)('sharded attention on the GPU', () => {
     expect(flash.maxAbsError).toBeLessThan(FP32_TOLERANCE);
     expect(naive.maxAbsError).toBeLessThan(FP32_TOLERANCE);
     expect(lse.maxAbsError).toBeLessThan(FP32_TOLERANCE);
+  });
+
+  it('tiles of 1, 2 and 3 keys (head dim 512 in 16 KiB of workgroup memory) give the same result', async () => {
+    const runner = new AttentionRunner(device, kernelsFor(device, SHADER_SOURCES));
+    for (const [d, maxStorage, bk] of [[512, 16384, 3], [6, 100, 1], [8, 140, 2]] as const) {
+      expect(runner.kernels.block(d, { maxStorage }).tiles.bk).toBe(bk);
+      const inputs = generateInputs(d, 2, 1, 37, d);
+      const { result, errors } = await withErrorScopes(device, () => runner.runUnsharded(inputs, { tiles: { maxStorage } }));
+      expect(errors).toEqual([]);
+      expect(compare(result.o, causalAttention(inputs).o).maxAbsError, `d=${d} bk=${bk}`).toBeLessThan(FP32_TOLERANCE);
+      // And sharded: striped over 3 ranks with the same small tiles.
+      const params = paramsFor('striped', 3, 37, d, 2, 1);
+      const plan = buildExecPlan(buildSchedule(params), params);
+      const sharded = await runner.run(plan, inputs, { tiles: { maxStorage } });
+      expect(compare(sharded.o, causalAttention(inputs).o).maxAbsError, `striped d=${d} bk=${bk}`).toBeLessThan(FP32_TOLERANCE);
+    }
   });
 
   for (const [index, strategy] of STRATEGY_IDS.entries()) {

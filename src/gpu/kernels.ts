@@ -21,7 +21,7 @@ export class GpuLimitError extends Error {
   override readonly name = 'GpuLimitError';
 }
 
-/** The shader's MAX_BK: the private score array of one tile. */
+/** 4 × the shader's MAX_BK4: the private score array of one tile. */
 export const MAX_BK = 64;
 
 /** Workgroup bytes of block_attention.wgsl for a configuration (Ks + Vs + kpos). */
@@ -32,15 +32,22 @@ export function workgroupBytes(d4: number, bk: number): number {
 /**
  * Chooses WG_Q and BK from the limits: WG_Q = min(64, maxComputeInvocationsPerWorkgroup) query rows
  * (one invocation each; 64 keeps SwiftShader's barrier cost low and real GPUs busy), and the largest
- * K/V tile (≤ 64 keys, a multiple of 4 from 8 on) whose K and V rows fit maxComputeWorkgroupStorageSize.
+ * K/V tile (≤ 64 keys, a multiple of 4) whose K and V rows fit maxComputeWorkgroupStorageSize.
  */
-export function tileConfig(limits: GPUSupportedLimits, headDim: number, maxInvocations?: number): TileConfig {
+export interface TileOptions {
+  /** Cap on invocations per workgroup (default 64). */
+  readonly maxInvocations?: number;
+  /** Cap on workgroup storage bytes, below the device's (tests of small tiles; 16384 = WebGPU's default). */
+  readonly maxStorage?: number;
+}
+
+export function tileConfig(limits: GPUSupportedLimits, headDim: number, options: TileOptions = {}): TileConfig {
   const d4 = Math.ceil(headDim / 4);
-  const storage = limits.maxComputeWorkgroupStorageSize;
-  const invocations = Math.min(limits.maxComputeInvocationsPerWorkgroup, limits.maxComputeWorkgroupSizeX, maxInvocations ?? 64);
+  const storage = Math.min(limits.maxComputeWorkgroupStorageSize, options.maxStorage ?? Infinity);
+  const invocations = Math.min(limits.maxComputeInvocationsPerWorkgroup, limits.maxComputeWorkgroupSizeX, options.maxInvocations ?? 64);
   const wgQ = Math.max(1, invocations);
   let bk = Math.min(MAX_BK, Math.floor(storage / (2 * d4 * 16 + 4)));
-  if (bk >= 8) bk -= bk % 4;
+  if (bk >= 4) bk -= bk % 4; // the shader takes keys 4 at a time (1–3 work, masked, for huge heads)
   if (bk < 1) {
     throw new GpuLimitError(`Head dimension ${headDim} does not fit this GPU's ${storage} bytes of workgroup storage (one K and V row take ${d4 * 32} bytes).`);
   }
@@ -112,11 +119,11 @@ export class AttentionKernels {
   }
 
   /** The block-attention pipeline for a head dimension (created once, then cached). */
-  block(headDim: number, maxInvocations?: number): { pipeline: GPUComputePipeline; tiles: TileConfig } {
-    const key = `${headDim}/${maxInvocations ?? ''}`;
+  block(headDim: number, options: TileOptions = {}): { pipeline: GPUComputePipeline; tiles: TileConfig } {
+    const key = `${headDim}/${options.maxInvocations ?? ''}/${options.maxStorage ?? ''}`;
     let entry = this.#block.get(key);
     if (!entry) {
-      const tiles = tileConfig(this.device.limits, headDim, maxInvocations);
+      const tiles = tileConfig(this.device.limits, headDim, options);
       let module = this.#blockModules.get(tiles.d4);
       if (!module) {
         module = this.device.createShaderModule({ label: `AttentionKernels.blockModule[d4=${tiles.d4}]`, code: specialiseBlockSource(this.sources.blockAttention, tiles.d4) });

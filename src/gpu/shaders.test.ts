@@ -69,9 +69,11 @@ describe('tile configuration without an adapter', () => {
   it('fits 16 KiB (the WebGPU default) for head dim 512 and refuses what cannot fit', () => {
     const t = tileConfig(limits(16384, 256), 512);
     expect(t.workgroupBytes).toBeLessThanOrEqual(16384);
+    expect(t.bk).toBe(3);
     expect(() => tileConfig(limits(1024, 256), 512)).toThrow(/workgroup storage/);
   });
-  it('uses fewer invocations when the adapter allows fewer', () => {
+  it('uses fewer invocations when the adapter allows fewer, and multiples of 4 keys from 4 on', () => {
     expect(tileConfig(limits(16384, 32), 64).wgQ).toBe(32);
+    expect(tileConfig(limits(16384, 256), 64).bk % 4).toBe(0);
   });
 });

@@ -1,0 +1,123 @@
+// `npm run bench -- gpu`: figures, never a pass/fail timing test.
+// On the available adapter (Dawn in node: a real GPU when present, else SwiftShader from Chromium),
+// heads 8, head dim 64, seq 1K / 4K / 16K as limits and the time budget allow:
+//   - the unsharded flash-style kernel (shaders/block_attention.wgsl, one dispatch) against the naive
+//     one-thread-per-query kernel (shaders/naive_attention.wgsl): time and GFLOP/s, causal FLOPs
+//     counted as 2·s²·d·heads (half of the non-causal 4·s²·d·heads); goal: tiled ≥ 3× naive;
+//   - each strategy's sharded run at P = 8 (one dispatch per rank per step plus the copies its
+//     collectives imply) as a ratio to the unsharded run; goal: ≤ 1.3×.
+// Every output is checked against the flash kernel's before its time is reported.
+// Times are GPU timestamps (timestamp-query) when the adapter has them, else wall time.
+// Env: SHARDSCOPE_BENCH_SEQS=1024,4096 picks sizes; SHARDSCOPE_BENCH_BUDGET_S (default 240) skips a
+// run whose time, extrapolated from the previous size (∝ s²), would exceed it.
+
+import { cpus, loadavg } from 'node:os';
+import { DEFAULT_PARAMS, STRATEGY_IDS, type Params } from '../../src/model/params.ts';
+import { buildSchedule } from '../../src/model/strategies/index.ts';
+import { buildExecPlan } from '../../src/model/execution.ts';
+import { generateInputs } from '../../src/model/random.ts';
+import { compare } from '../../src/model/reference.ts';
+import { createNodeGpu } from '../../src/gpu/node.ts';
+import { loadShaderSources } from '../../src/gpu/shaders.node.ts';
+import { GpuLimitError, kernelsFor } from '../../src/gpu/kernels.ts';
+import { AttentionRunner } from '../../src/gpu/AttentionRunner.ts';
+
+const HEADS = 8;
+const HEAD_DIM = 64;
+const RANKS = 8;
+const TOLERANCE = 1e-5;
+
+const flops = (s: number): number => 2 * s * s * HEAD_DIM * HEADS;
+const gflops = (s: number, ms: number): string => (flops(s) / (ms / 1000) / 1e9).toFixed(2);
+const pad = (x: string, n: number): string => x.padStart(n);
+
+export async function run(): Promise<void> {
+  const node = await createNodeGpu();
+  if (!node.init.ok) {
+    console.log(`no WebGPU adapter (${node.init.reason} Tried ${node.vulkan.note}); nothing to measure.`);
+    return;
+  }
+  const { device, adapterName } = node.init;
+  const runner = new AttentionRunner(device, kernelsFor(device, loadShaderSources()));
+  const timing = device.features.has('timestamp-query') ? 'GPU timestamps' : 'wall time (no timestamp-query)';
+  console.log(`adapter: ${adapterName} — via ${node.vulkan.note}`);
+  console.log(`host: ${cpus().length} cores, load average ${loadavg().map((x) => x.toFixed(1)).join(' / ')} (shared machine: figures are contended)`);
+  console.log(`heads ${HEADS}, head dim ${HEAD_DIM}, fp32, causal FLOPs = 2·s²·d·heads, times from ${timing}`);
+  const tiles = runner.kernels.block(HEAD_DIM).tiles;
+  console.log(`flash tiles: ${tiles.wgQ} query rows per workgroup, ${tiles.bk} keys per K/V tile, ${tiles.workgroupBytes} B workgroup memory`);
+
+  const budgetMs = Number(process.env.SHARDSCOPE_BENCH_BUDGET_S ?? 240) * 1000;
+  const seqs = (process.env.SHARDSCOPE_BENCH_SEQS ?? '1024,4096,16384').split(',').map(Number).filter((n) => n > 0);
+  const maxBinding = Math.min(device.limits.maxStorageBufferBindingSize, device.limits.maxBufferSize);
+
+  // Compile the pipelines outside the measurements.
+  const warm = generateInputs(1, 1, 1, 8, HEAD_DIM);
+  await runner.runUnsharded(warm);
+  await runner.runUnsharded(warm, { naive: true });
+
+  const estimate = new Map<string, { s: number; ms: number }>();
+  const predicted = (kind: string, s: number): number => {
+    const e = estimate.get(kind);
+    return e ? (e.ms * (s * s)) / (e.s * e.s) : 0;
+  };
+  const time = (r: { gpuMs: number | null; wallMs: number }): number => r.gpuMs ?? r.wallMs;
+
+  const summary: string[] = [];
+  for (const s of seqs) {
+    if (HEADS * s * HEAD_DIM * 4 > maxBinding) {
+      console.log(`\nseq ${s}: skipped, one [${HEADS}, ${s}, ${HEAD_DIM}] f32 tensor exceeds the adapter's storage-buffer limit.`);
+      continue;
+    }
+    if (predicted('flash', s) > budgetMs) {
+      console.log(`\nseq ${s}: skipped, the flash kernel would take ~${(predicted('flash', s) / 1000).toFixed(0)} s here (budget ${budgetMs / 1000} s; SHARDSCOPE_BENCH_BUDGET_S).`);
+      continue;
+    }
+    console.log(`\nseq ${s} (${(flops(s) / 1e9).toFixed(2)} GFLOP causal):`);
+    const inputs = generateInputs(1, HEADS, HEADS, s, HEAD_DIM);
+    const flash = await runner.runUnsharded(inputs);
+    const flashMs = time(flash);
+    estimate.set('flash', { s, ms: flashMs });
+    console.log(`  flash-style (1 dispatch)  ${pad(flashMs.toFixed(1), 10)} ms  ${pad(gflops(s, flashMs), 7)} GFLOP/s`);
+
+    if (predicted('naive', s) > budgetMs) {
+      console.log(`  naive: skipped, ~${(predicted('naive', s) / 1000).toFixed(0)} s predicted (budget ${budgetMs / 1000} s)`);
+    } else {
+      const naive = await runner.runUnsharded(inputs, { naive: true });
+      const naiveMs = time(naive);
+      estimate.set('naive', { s, ms: naiveMs });
+      const err = compare(naive.o, flash.o).maxAbsError;
+      const speedup = naiveMs / flashMs;
+      console.log(`  naive (thread per query)  ${pad(naiveMs.toFixed(1), 10)} ms  ${pad(gflops(s, naiveMs), 7)} GFLOP/s   output vs flash ${err.toExponential(1)}${err > TOLERANCE ? '  MISMATCH' : ''}`);
+      console.log(`  tiled / naive speed: ${speedup.toFixed(2)}×  (goal ≥ 3×: ${speedup >= 3 ? 'met' : 'NOT met'})`);
+      summary.push(`seq ${s}: tiled ${speedup.toFixed(2)}× naive (${speedup >= 3 ? 'met' : 'not met'})`);
+    }
+
+    if (predicted('flash', s) * STRATEGY_IDS.length > budgetMs * 4 && s > (seqs[0] ?? 0)) {
+      console.log(`  sharded runs: skipped at this size (7 × ~${(flashMs / 1000).toFixed(0)} s over the budget)`);
+      continue;
+    }
+    console.log(`  sharded at P = ${RANKS} (ratio = sharded GPU time / unsharded; goal ≤ 1.3×):`);
+    for (const strategy of STRATEGY_IDS) {
+      const params: Params = { ...DEFAULT_PARAMS, strategy, ranks: RANKS, ulysses: 2, heads: HEADS, kvHeads: HEADS, headDim: HEAD_DIM, seq: s, execSeq: s, model: 'custom' };
+      const schedule = buildSchedule(params);
+      if (!schedule.valid) {
+        console.log(`    ${strategy.padEnd(12)} cannot run: ${schedule.reason}`);
+        continue;
+      }
+      try {
+        const plan = buildExecPlan(schedule, params);
+        const r = await runner.run(plan, inputs);
+        const ms = time(r);
+        const err = compare(r.o, flash.o).maxAbsError;
+        const ratio = ms / flashMs;
+        const line = `${strategy.padEnd(12)} ${pad(ms.toFixed(1), 10)} ms  ${pad(ratio.toFixed(2), 5)}×  ${pad(String(r.dispatches), 3)} dispatches ${pad(String(r.copies), 5)} copies  err ${err.toExponential(1)}${err > TOLERANCE ? ' MISMATCH' : ''}  ${ratio <= 1.3 ? 'met' : 'NOT met'}`;
+        console.log(`    ${line}`);
+        summary.push(`seq ${s} ${strategy}: ${ratio.toFixed(2)}× unsharded (${ratio <= 1.3 ? 'met' : 'not met'})`);
+      } catch (error) {
+        console.log(`    ${strategy.padEnd(12)} ${error instanceof GpuLimitError ? 'over the limits' : 'failed'}: ${error instanceof Error ? error.message : String(error)}`);
+      }
+    }
+  }
+  console.log(`\nsummary (${adapterName}):\n  ${summary.join('\n  ')}`);
+  device.destroy();
+}

@@ -28,7 +28,7 @@ interface Shardscope {
 const ss = (page: Page): Promise<Shardscope> => state<Shardscope>(page);
 
 /** The rank count's chip in the Parallelism folder. */
-const rankChip = (page: Page, ranks: number) => page.locator(`.ss-chip[data-ranks="${ranks}"]`);
+const rankChip = (page: Page, ranks: number) => page.locator(`.ui-chip[data-ranks="${ranks}"]`);
 
 test('sequence-length and rank controls move memory per rank the way the formulas say', async ({ page }, testInfo) => {
   const log = watchConsole(page);
@@ -38,17 +38,17 @@ test('sequence-length and rank controls move memory per rank the way the formula
   expect(at32k).toHaveLength(8);
 
   // More tokens → more memory on every rank. The slider moves on a log scale of nice stops.
-  const slider = page.locator('#ss-seq-range');
+  const slider = page.locator('#ui-seq-range');
   await slider.focus();
   for (let i = 0; i < 4; i++) await page.keyboard.press('ArrowRight');
-  await expect(page.locator('#ss-seq-text')).toHaveValue('128K');
+  await expect(page.locator('#ui-seq-text')).toHaveValue('128K');
   await expect.poll(async () => (await ss(page)).params.seq).toBe(131072);
   const at128k = (await ss(page)).memoryPerRank;
   at128k.forEach((m, r) => expect(m, `rank ${r}`).toBeGreaterThan(at32k[r] ?? Infinity));
 
   // Typed value with a suffix.
-  await page.locator('#ss-seq-text').fill('1M');
-  await page.locator('#ss-seq-text').press('Enter');
+  await page.locator('#ui-seq-text').fill('1M');
+  await page.locator('#ui-seq-text').press('Enter');
   await expect.poll(async () => (await ss(page)).params.seq).toBe(1048576);
   await expect(slider).toHaveAttribute('aria-valuetext', '1M tokens');
   const at1m = (await ss(page)).memoryPerRank;
@@ -216,10 +216,10 @@ test('bad URL values show a dismissable message naming the field and range, then
 test('an invalid strategy / rank combination shows the reason beside the control and keeps the choice', async ({ page }, testInfo) => {
   const log = watchConsole(page);
   await openApp(page, `${APP}#strategy=ulysses&seq=128K&ranks=8`);
-  await expect(page.locator('#ss-reason')).toBeHidden();
+  await expect(page.locator('#ui-reason')).toBeHidden();
   await rankChip(page, 64).click();
-  await expect(page.locator('#ss-reason')).toBeVisible();
-  await expect(page.locator('#ss-reason')).toContainText(/Ulysses/);
+  await expect(page.locator('#ui-reason')).toBeVisible();
+  await expect(page.locator('#ui-reason')).toContainText(/Ulysses/);
   await expect(page.locator('#ro-invalid')).toContainText('cannot run');
   const s = await ss(page);
   expect(s.params).toMatchObject({ strategy: 'ulysses', ranks: 64 });
@@ -229,7 +229,7 @@ test('an invalid strategy / rank combination shows the reason beside the control
   await saveScreenshot(page, testInfo, 'invalid-ulysses-64');
   // Back to a valid choice: the reason goes away.
   await rankChip(page, 4).click();
-  await expect(page.locator('#ss-reason')).toBeHidden();
+  await expect(page.locator('#ui-reason')).toBeHidden();
   expectNoConsoleErrors(log);
 });
 
@@ -273,9 +273,9 @@ test('Copy embed code shows an iframe snippet of the current state', async ({ pa
   const log = watchConsole(page);
   await openApp(page, `${APP}#strategy=ring&seq=64K&ranks=4`);
   await page.getByRole('button', { name: 'Copy embed code' }).click();
-  const dialog = page.locator('#ss-share');
+  const dialog = page.locator('#ui-share');
   await expect(dialog).toBeVisible();
-  const code = await page.locator('#ss-share-text').inputValue();
+  const code = await page.locator('#ui-share-text').inputValue();
   expect(code).toMatch(/^<iframe src="http:\/\/127\.0\.0\.1:\d+\/[\w/.-]*\?embed=1#strategy=ring&amp;seq=64K&amp;ranks=4"/);
   await saveScreenshot(page, testInfo, 'embed-code-dialog');
   await dialog.getByRole('button', { name: 'Close' }).click();
@@ -300,14 +300,14 @@ test('phone width: the panel collapses and scene and readouts stack', async ({ b
   const page = await context.newPage();
   const log = watchConsole(page);
   await openApp(page, `${APP}#strategy=zigzag&seq=128K&ranks=8`);
-  await expect(page.locator('#ss-gui')).toHaveClass(/lil-closed/);
+  await expect(page.locator('#ui-gui')).toHaveClass(/lil-closed/);
   const stage = await page.locator('#stage').boundingBox();
   const readouts = await page.locator('#readouts').boundingBox();
   expect(stage && readouts && readouts.y >= stage.y + stage.height - 1).toBe(true);
   expect(readouts && readouts.width).toBeGreaterThan(300);
   // Touch opens the panel.
-  await page.locator('#ss-gui > .lil-title').tap();
-  await expect(page.locator('#ss-gui')).not.toHaveClass(/lil-closed/);
+  await page.locator('#ui-gui > .lil-title').tap();
+  await expect(page.locator('#ui-gui')).not.toHaveClass(/lil-closed/);
   await rankChip(page, 16).tap();
   await expect.poll(async () => (await ss(page)).memoryPerRank.length).toBe(16);
   await saveScreenshot(page, testInfo, 'phone');

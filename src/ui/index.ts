@@ -91,7 +91,7 @@ export function createUi(options: UiOptions): Ui {
   // ---- Readouts ------------------------------------------------------------------------------
   const readoutsRoot = byId('readouts') ?? body.appendChild(el('section', { id: 'readouts' }));
   const readouts = new Readouts(readoutsRoot);
-  const openLink = el('a', { id: 'ss-open-full', class: 'ss-open-full', target: '_blank', rel: 'noopener' }, 'Open in Shardscope ↗');
+  const openLink = el('a', { id: 'ui-open-full', class: 'ui-open-full', target: '_blank', rel: 'noopener' }, 'Open in Shardscope ↗');
   if (view.embed) readoutsRoot.append(openLink);
   const renderReadouts = (): void => readouts.update({ plan: store.state.plan, step: playback.step, theme: view.theme });
 
@@ -300,12 +300,12 @@ export function createUi(options: UiOptions): Ui {
 
 /** A small dialog that shows a link or snippet (selectable text, never HTML) and whether it was copied. */
 function createShareDialog(): { open(title: string, text: string, copied: boolean): void } {
-  const heading = el('h2', { id: 'ss-share-title' });
-  const area = el('textarea', { id: 'ss-share-text', readonly: '', rows: '4', spellcheck: 'false', 'aria-labelledby': 'ss-share-title' });
-  const status = el('p', { id: 'ss-share-status', role: 'status' });
+  const heading = el('h2', { id: 'ui-share-title' });
+  const area = el('textarea', { id: 'ui-share-text', readonly: '', rows: '4', spellcheck: 'false', 'aria-labelledby': 'ui-share-title' });
+  const status = el('p', { id: 'ui-share-status', role: 'status' });
   const copy = el('button', { type: 'button' }, 'Copy');
   const close = el('button', { type: 'button' }, 'Close');
-  const dialog = el('dialog', { id: 'ss-share', 'aria-labelledby': 'ss-share-title' }, heading, area, status, el('div', { class: 'ss-share-buttons' }, copy, close));
+  const dialog = el('dialog', { id: 'ui-share', 'aria-labelledby': 'ui-share-title' }, heading, area, status, el('div', { class: 'ui-share-buttons' }, copy, close));
   document.body.append(dialog);
   close.addEventListener('click', () => dialog.close());
   copy.addEventListener('click', () => {

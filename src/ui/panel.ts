@@ -49,7 +49,7 @@ const SHAPE_KEYS: readonly ShapeKey[] = ['layers', 'hidden', 'heads', 'kvHeads',
 function row(name: string, ...widget: Node[]): { row: HTMLElement; name: HTMLElement; widget: HTMLElement } {
   const nameEl = el('div', { class: 'lil-name' }, name);
   const widgetEl = el('div', { class: 'lil-widget' }, ...widget);
-  return { row: el('div', { class: 'lil-controller ss-row' }, nameEl, widgetEl), name: nameEl, widget: widgetEl };
+  return { row: el('div', { class: 'lil-controller ui-row' }, nameEl, widgetEl), name: nameEl, widget: widgetEl };
 }
 
 export class Panel {
@@ -61,13 +61,13 @@ export class Panel {
   /** The object lil-gui edits: a copy of the params, refreshed from the store. */
   readonly #m: Params;
   readonly #controllers = new Map<keyof Params, Controller>();
-  readonly #reason = el('div', { class: 'ss-reason', id: 'ss-reason', role: 'alert', hidden: '' });
-  readonly #seqRange = el('input', { type: 'range', id: 'ss-seq-range', min: '0', max: String(SEQ_STOPS.length - 1), step: '1', 'aria-label': 'sequence length (log scale)' });
-  readonly #seqText = el('input', { type: 'text', id: 'ss-seq-text', class: 'ss-seq-text', inputmode: 'text', 'aria-label': 'sequence length in tokens, e.g. 128K or 1M', spellcheck: 'false' });
+  readonly #reason = el('div', { class: 'ui-reason', id: 'ui-reason', role: 'alert', hidden: '' });
+  readonly #seqRange = el('input', { type: 'range', id: 'ui-seq-range', min: '0', max: String(SEQ_STOPS.length - 1), step: '1', 'aria-label': 'sequence length (log scale)' });
+  readonly #seqText = el('input', { type: 'text', id: 'ui-seq-text', class: 'ui-seq-text', inputmode: 'text', 'aria-label': 'sequence length in tokens, e.g. 128K or 1M', spellcheck: 'false' });
   readonly #rankButtons: HTMLButtonElement[] = [];
-  readonly #gpuInfo = el('div', { class: 'ss-info', id: 'ss-gpu-info' });
-  readonly #zeroInfo = el('div', { class: 'ss-info', id: 'ss-zero-info' });
-  readonly #strategyInfo = el('div', { class: 'ss-info ss-strategy-info', id: 'ss-strategy-info' });
+  readonly #gpuInfo = el('div', { class: 'ui-info', id: 'ui-gpu-info' });
+  readonly #zeroInfo = el('div', { class: 'ui-info', id: 'ui-zero-info' });
+  readonly #strategyInfo = el('div', { class: 'ui-info ui-strategy-info', id: 'ui-strategy-info' });
   readonly #play: { play: () => void; previous: () => void; next: () => void; restart: () => void; step: number; speed: number; loop: boolean };
   #playController: Controller | null = null;
   #stepController: Controller | null = null;
@@ -80,7 +80,7 @@ export class Panel {
     this.#messages = options.messages;
     this.#m = { ...this.#store.state.params };
     this.gui = new GUI({ container: options.container, title: 'Controls', width: 280 });
-    this.gui.domElement.id = 'ss-gui';
+    this.gui.domElement.id = 'ui-gui';
     const gui = this.gui;
     const m = this.#m;
 
@@ -96,8 +96,8 @@ export class Panel {
     this.#add(par.add(m, 'strategy', strategyOptions).name('strategy'), 'strategy');
     par.$children.append(this.#strategyInfo);
     const seq = row('sequence length', this.#seqRange, this.#seqText);
-    seq.row.id = 'ss-seq';
-    seq.name.id = 'ss-seq-name';
+    seq.row.id = 'ui-seq';
+    seq.name.id = 'ui-seq-name';
     par.$children.append(seq.row);
     this.#seqRange.addEventListener('input', () => {
       const value = stopValue(Number(this.#seqRange.value));
@@ -120,15 +120,15 @@ export class Panel {
     });
 
     this.#add(par.add(m, 'ranks', 1, MAX_RANKS, 1).name('ranks (P)'), 'ranks');
-    const chips = el('div', { class: 'ss-chips', role: 'group', 'aria-label': 'ranks: powers of two' });
+    const chips = el('div', { class: 'ui-chips', role: 'group', 'aria-label': 'ranks: powers of two' });
     for (const p of powersOfTwo(MAX_RANKS)) {
-      const b = el('button', { type: 'button', class: 'ss-chip', 'data-ranks': String(p), 'aria-pressed': 'false' }, String(p));
+      const b = el('button', { type: 'button', class: 'ui-chip', 'data-ranks': String(p), 'aria-pressed': 'false' }, String(p));
       b.addEventListener('click', () => this.#set({ ranks: p }));
       this.#rankButtons.push(b);
       chips.append(b);
     }
     const chipsRow = row('', chips).row;
-    chipsRow.classList.add('ss-chips-row');
+    chipsRow.classList.add('ui-chips-row');
     par.$children.append(chipsRow);
     this.#add(par.add(m, 'ulysses', 1, MAX_RANKS, 1).name('Ulysses degree (U)'), 'ulysses');
     this.#add(par.add(m, 'tp', 1, 64, 1).name('TP degree'), 'tp');
@@ -196,7 +196,7 @@ export class Panel {
     this.#add(ver.add(m, 'seed').min(0).step(1).name('seed'), 'seed');
     this.#add(ver.add(m, 'localMask').name('local mask (bug demo)'), 'localMask');
     ver.$children.append(
-      el('div', { class: 'ss-info' }, 'The GPU runs the sharded attention at the executed size and compares it with unsharded attention. The local mask masks by local instead of global position: a real bug.'),
+      el('div', { class: 'ui-info' }, 'The GPU runs the sharded attention at the executed size and compares it with unsharded attention. The local mask masks by local instead of global position: a real bug.'),
     );
     ver.close();
 
@@ -266,9 +266,9 @@ export class Panel {
     setText(this.#reason, invalid ? `⚠ ${plan.reason ?? 'This combination cannot run.'}` : '');
     for (const key of ['strategy', 'ranks', 'ulysses', 'tp'] as const) {
       const c = this.#controllers.get(key);
-      c?.domElement.classList.toggle('ss-invalid', invalid);
+      c?.domElement.classList.toggle('ui-invalid', invalid);
       c?.domElement.querySelector('select, input')?.setAttribute('aria-invalid', String(invalid));
-      if (invalid) c?.domElement.querySelector('select, input')?.setAttribute('aria-describedby', 'ss-reason');
+      if (invalid) c?.domElement.querySelector('select, input')?.setAttribute('aria-describedby', 'ui-reason');
       else c?.domElement.querySelector('select, input')?.removeAttribute('aria-describedby');
     }
     const info = STRATEGIES[params.strategy];

@@ -167,11 +167,12 @@ fn main(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: v
     }
     workgroupBarrier();
 
+    let kLen = kEnd - k0; // keys in this tile: a short last tile does not pay for BK keys
     if (valid) {
       // Scores, 4 keys at a time (BK is a multiple of 4): each q[c] is loaded once per 4 keys.
       var s: array<vec4f, MAX_BK4>;
       var mt = NEG;
-      for (var j = 0u; j < BK; j += 4u) {
+      for (var j = 0u; j < kLen; j += 4u) {
         // Keys j..j+3 of the tile; when BK < 4 (head dim 512 in 16 KiB) the missing ones repeat key
         // BK−1 and are masked out.
         let j1 = min(j + 1u, BK - 1u);
@@ -200,7 +201,7 @@ fn main(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: v
         l *= alpha;
         for (var c = 0u; c < D4; c++) { acc[c] *= alpha; }
         // Probabilities and Σ p·v, 4 keys at a time: each acc[c] is loaded and stored once per 4 keys.
-        for (var j = 0u; j < BK; j += 4u) {
+        for (var j = 0u; j < kLen; j += 4u) {
           let sj = s[j / 4u];
           let p = select(vec4f(0.0), exp(sj - vec4f(mNew)), sj > vec4f(NEG_HALF));
           if (all(p == vec4f(0.0))) { continue; }

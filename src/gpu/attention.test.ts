@@ -67,9 +67,9 @@ describe.skipIf(!gpu)('sharded attention on the GPU', () => {
     expect(lse.maxAbsError).toBeLessThan(FP32_TOLERANCE);
   });
 
-  it('tiles of 1, 2 and 3 keys (head dim 512 in 16 KiB of workgroup memory) give the same result', async () => {
+  it('tiles of 1, 2 and 4 keys (head dim 512 in 16 KiB of workgroup memory) give the same result', async () => {
     const runner = new AttentionRunner(device, kernelsFor(device, SHADER_SOURCES));
-    for (const [d, maxStorage, bk] of [[512, 16384, 3], [6, 100, 1], [8, 140, 2]] as const) {
+    for (const [d, maxStorage, bk] of [[512, 16384, 2], [6, 100, 1], [8, 300, 4]] as const) {
       expect(runner.kernels.block(d, { maxStorage }).tiles.bk).toBe(bk);
       const inputs = generateInputs(d, 2, 1, 37, d);
       const { result, errors } = await withErrorScopes(device, () => runner.runUnsharded(inputs, { tiles: { maxStorage } }));

@@ -69,11 +69,12 @@ describe('tile configuration without an adapter', () => {
   it('fits 16 KiB (the WebGPU default) for head dim 512 and refuses what cannot fit', () => {
     const t = tileConfig(limits(16384, 256), 512);
     expect(t.workgroupBytes).toBeLessThanOrEqual(16384);
-    expect(t.bk).toBe(3);
+    expect(t.bk).toBe(2);
     expect(() => tileConfig(limits(1024, 256), 512)).toThrow(/workgroup storage/);
   });
-  it('uses fewer invocations when the adapter allows fewer, and multiples of 4 keys from 4 on', () => {
+  it('uses fewer invocations when the adapter allows fewer, and a power-of-two number of keys', () => {
     expect(tileConfig(limits(16384, 32), 64).wgQ).toBe(32);
-    expect(tileConfig(limits(16384, 256), 64).bk % 4).toBe(0);
+    expect(tileConfig(limits(16384, 256), 64).bk).toBe(16);
+    expect(tileConfig(limits(32768, 256), 64).bk).toBe(32);
   });
 });

@@ -8,7 +8,7 @@ interface Shardscope {
   params: Record<string, unknown>;
   memoryPerRank: number[];
   playback: { step: number };
-  lastPng: { width: number; height: number } | null;
+  lastPng: { width: number; height: number; sceneHeight: number; bandHeight: number } | null;
 }
 
 const APP = process.env.SHARDSCOPE_APP ?? './';
@@ -36,7 +36,9 @@ test('without WebGPU the panel, readouts, URL state and PNG export still work', 
   const [download] = await Promise.all([page.waitForEvent('download'), page.getByRole('button', { name: 'Save PNG (2×)' }).click()]);
   expect(download.suggestedFilename()).toMatch(/^shardscope-zigzag-64K-8ranks-step\d+\.png$/);
   const box = await page.locator('#scene-canvas').evaluate((c) => ({ w: Math.round(c.clientWidth), h: Math.round(c.clientHeight) }));
-  expect((await state<Shardscope>(page)).lastPng).toMatchObject({ width: 2 * box.w, height: 2 * box.h });
+  const png = (await state<Shardscope>(page)).lastPng;
+  expect(png).toMatchObject({ width: 2 * box.w, sceneHeight: box.h });
+  expect(png?.height).toBe(2 * (box.h + (png?.bandHeight ?? NaN)));
 
   await saveScreenshot(page, testInfo, 'ui-no-webgpu');
   expectNoConsoleErrors(log);

@@ -21,7 +21,7 @@ interface Shardscope {
   planValid: { valid: boolean; reason: string | null };
   view: { step: number; embed: boolean; theme: string; autoplay: boolean; loop: boolean };
   playback: { step: number; stepCount: number; playing: boolean };
-  lastPng: { width: number; height: number; filename: string } | null;
+  lastPng: { width: number; height: number; filename: string; sceneWidth: number; sceneHeight: number; bandHeight: number; scale: number } | null;
   errors: string[];
 }
 
@@ -233,7 +233,7 @@ test('an invalid strategy / rank combination shows the reason beside the control
   expectNoConsoleErrors(log);
 });
 
-test('Save PNG exports the frame with the readouts at 2× the canvas size, not blank', async ({ page }, testInfo) => {
+test('Save PNG exports the frame at 2× the canvas size with a readout band, not blank', async ({ page }, testInfo) => {
   const log = watchConsole(page);
   await openApp(page, `${APP}#strategy=zigzag&seq=256K&ranks=8&zero=3&dp=8`);
   const box = await page.locator('#scene-canvas').evaluate((c) => ({ w: Math.round(c.clientWidth), h: Math.round(c.clientHeight) }));
@@ -246,7 +246,11 @@ test('Save PNG exports the frame with the readouts at 2× the canvas size, not b
   expect(png.subarray(1, 4).toString('latin1')).toBe('PNG');
   const width = png.readUInt32BE(16);
   const height = png.readUInt32BE(20);
-  expect({ width, height }).toEqual({ width: 2 * box.w, height: 2 * box.h });
+  // 2× the scene canvas, plus (at 2×) the readout band under the frame.
+  const layout = (await ss(page)).lastPng;
+  expect(layout).toMatchObject({ width, height, sceneWidth: box.w, sceneHeight: box.h, scale: 2 });
+  expect({ width, height }).toEqual({ width: 2 * box.w, height: 2 * (box.h + (layout?.bandHeight ?? NaN)) });
+  expect(layout?.bandHeight).toBeGreaterThan(100);
 
   // Not blank: many distinct colours across the image.
   const distinct = await page.evaluate(async (b64) => {
@@ -265,7 +269,7 @@ test('Save PNG exports the frame with the readouts at 2× the canvas size, not b
     return colours.size;
   }, png.toString('base64'));
   expect(distinct).toBeGreaterThan(12);
-  expect((await ss(page)).lastPng).toEqual({ width, height, filename: download.suggestedFilename() });
+  expect(layout?.filename).toBe(download.suggestedFilename());
   expectNoConsoleErrors(log);
 });
 

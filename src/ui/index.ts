@@ -148,23 +148,22 @@ export function createUi(options: UiOptions): Ui {
       void savePng().catch((error: unknown) => messages.show('png', 'error', `Could not save the PNG: ${error instanceof Error ? error.message : String(error)}`));
     },
   };
-  let lastPng: { width: number; height: number; filename: string } | null = null;
+  let lastPng: { width: number; height: number; filename: string; sceneWidth: number; sceneHeight: number; bandHeight: number; scale: number } | null = null;
   const savePng = async (): Promise<void> => {
     const canvas = byId<HTMLCanvasElement>('scene-canvas') ?? el('canvas');
     const plan = store.state.plan;
     const step = playback.step;
-    const s = plan.schedule.valid ? plan.schedule.steps[step] : undefined;
-    const png = await composePng({
+    const { canvas: png, layout } = await composePng({
       canvas,
       scene,
       theme: view.theme,
       title: `Shardscope · ${describeState(store.state.params)} · ${plan.gpu.name}`,
-      caption: s ? s.caption : plan.valid ? '' : `Cannot run: ${plan.reason ?? ''}`,
+      lines: plan.valid ? readouts.summaryLines() : [`⚠ Cannot run: ${plan.reason ?? 'invalid parameters'}`],
       verification: verificationText,
       memory: readouts.memoryData(),
     });
     const filename = pngFilename(store.state.params, step);
-    lastPng = { width: png.width, height: png.height, filename };
+    lastPng = { width: png.width, height: png.height, filename, ...layout };
     await downloadCanvas(png, filename);
   };
 

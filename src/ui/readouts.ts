@@ -222,6 +222,13 @@ export class Readouts {
     setText(this.#verifyDetail, detail);
   }
 
+  /** The memory summary as plain lines, for the PNG's readout band. */
+  summaryLines(): string[] {
+    const lines = [this.#memSummary.textContent ?? '', this.#memCompare.textContent ?? ''];
+    if (!this.#oom.hidden) lines.push(this.#oom.textContent ?? '');
+    return lines.filter((l) => l.length > 0);
+  }
+
   /** One line for the PNG: "✓ sharded = unsharded · max |error| 2.4e-7 · GPU · 8 ranks × 256 tokens". */
   verificationShort(): string {
     const r = this.#verification.result;
@@ -248,7 +255,7 @@ export class Readouts {
       if (ctx && valid) fn(ctx, w);
     };
     const compact = document.body.classList.contains('embed');
-    const memH = compact ? Math.max(90, Math.min(200, Math.round(window.innerHeight * 0.24))) : 200;
+    const memH = compact ? Math.max(56, Math.min(180, Math.round(window.innerHeight * 0.2))) : 200;
     draw(this.#memCanvas, memH, (ctx, w) => drawMemoryChart(ctx, memoryData(input.plan, input.step), { x: 0, y: 0, w, h: memH }, style, { compact }));
     if (compact) return;
     const ranks = input.plan.params.ranks;

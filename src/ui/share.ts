@@ -41,24 +41,34 @@ export interface FrameSource {
 }
 
 export interface PngInput {
-  /** The scene canvas (its CSS size sets the PNG's size: 2× it). */
+  /** The scene canvas: the PNG is 2× its CSS width, and 2× its height plus the readout band. */
   readonly canvas: HTMLCanvasElement;
   readonly scene: FrameSource | null;
   readonly theme: Theme;
   readonly title: string;
-  readonly caption: string;
+  /** Memory lines under the title, e.g. "Peak 27.4 GB per rank · now 20.1 GB at step 1 of 19". */
+  readonly lines: readonly string[];
   readonly verification: string;
   readonly memory: MemoryData | null;
 }
 
-const SCALE = 2;
+export interface PngLayout {
+  /** CSS px of the scene frame (the PNG holds it at 2×). */
+  readonly sceneWidth: number;
+  readonly sceneHeight: number;
+  /** CSS px of the readout band under the frame. */
+  readonly bandHeight: number;
+  readonly scale: number;
+}
 
-function plate(ctx: CanvasRenderingContext2D, box: Box, color: string): void {
-  ctx.fillStyle = color;
-  const r = 6;
-  ctx.beginPath();
-  ctx.roundRect(box.x, box.y, box.w, box.h, r);
-  ctx.fill();
+export const PNG_SCALE = 2;
+
+/** Band height for a frame width: text beside the chart when wide, above it when narrow. */
+export function pngLayout(sceneWidth: number, sceneHeight: number): PngLayout {
+  const w = Math.max(1, Math.round(sceneWidth));
+  const h = Math.max(1, Math.round(sceneHeight));
+  const bandHeight = w >= 560 ? Math.round(Math.max(170, Math.min(260, w * 0.26))) : 300;
+  return { sceneWidth: w, sceneHeight: h, bandHeight, scale: PNG_SCALE };
 }
 
 function fitText(ctx: CanvasRenderingContext2D, text: string, maxWidth: number): string {
@@ -73,13 +83,39 @@ function fitText(ctx: CanvasRenderingContext2D, text: string, maxWidth: number):
   return `${text.slice(0, lo)}…`;
 }
 
-/** Composites the scene frame and the readouts onto one canvas of 2× the scene canvas's CSS size. */
-export async function composePng(input: PngInput): Promise<HTMLCanvasElement> {
-  const cssW = Math.max(1, Math.round(input.canvas.clientWidth || input.canvas.width));
-  const cssH = Math.max(1, Math.round(input.canvas.clientHeight || input.canvas.height));
+/** Greedy word wrap into at most `maxLines` lines. */
+function wrap(ctx: CanvasRenderingContext2D, text: string, maxWidth: number, maxLines: number): string[] {
+  const words = text.split(' ');
+  const lines: string[] = [];
+  let line = '';
+  for (const word of words) {
+    const next = line ? `${line} ${word}` : word;
+    if (ctx.measureText(next).width <= maxWidth || !line) line = next;
+    else {
+      lines.push(line);
+      line = word;
+    }
+  }
+  if (line) lines.push(line);
+  if (lines.length > maxLines) {
+    const kept = lines.slice(0, maxLines);
+    kept[maxLines - 1] = fitText(ctx, `${kept[maxLines - 1] ?? ''} ${lines.slice(maxLines).join(' ')}`, maxWidth);
+    return kept;
+  }
+  return lines;
+}
+
+/**
+ * The scene's current frame (scene.captureFrame(2), which carries the scene's own labels) with a
+ * band of readouts under it: title, memory summary, verification, and the memory-per-rank chart.
+ * Nothing is drawn over the scene, so its labels stay legible.
+ */
+export async function composePng(input: PngInput): Promise<{ canvas: HTMLCanvasElement; layout: PngLayout }> {
+  const layout = pngLayout(input.canvas.clientWidth || input.canvas.width, input.canvas.clientHeight || input.canvas.height);
+  const { sceneWidth: W, sceneHeight: H, bandHeight: B, scale } = layout;
   const out = document.createElement('canvas');
-  out.width = cssW * SCALE;
-  out.height = cssH * SCALE;
+  out.width = W * scale;
+  out.height = (H + B) * scale;
   const ctx = out.getContext('2d');
   if (!ctx) throw new Error('no 2D canvas context for the PNG');
   const style = chartStyle(input.theme);
@@ -89,58 +125,61 @@ export async function composePng(input: PngInput): Promise<HTMLCanvasElement> {
   }
   if (input.scene) {
     try {
-      const frame = await input.scene.captureFrame(SCALE);
-      ctx.drawImage(frame, 0, 0, out.width, out.height);
+      const frame = await input.scene.captureFrame(scale);
+      ctx.drawImage(frame, 0, 0, W * scale, H * scale);
     } catch {
       /* the readouts alone still make a useful image */
     }
   }
-  ctx.setTransform(SCALE, 0, 0, SCALE, 0, 0);
-  const pad = 12;
-  const fs = Math.max(11, Math.min(15, Math.round(cssW / 80)));
-  ctx.textBaseline = 'top';
-  ctx.textAlign = 'left';
-
-  // Title and step caption, top left.
-  ctx.font = `600 ${fs + 2}px ${style.font}`;
-  const titleTextW = ctx.measureText(input.title).width;
-  ctx.font = `400 ${fs}px ${style.font}`;
-  const captionTextW = ctx.measureText(input.caption).width;
-  const titleW = Math.min(cssW - 2 * pad, Math.max(titleTextW, captionTextW) + 16);
-  plate(ctx, { x: pad, y: pad, w: titleW, h: fs * 2 + 20 }, style.plate);
-  ctx.fillStyle = style.fg;
-  ctx.font = `600 ${fs + 2}px ${style.font}`;
-  ctx.fillText(fitText(ctx, input.title, titleW - 16), pad + 8, pad + 6);
-  ctx.font = `400 ${fs}px ${style.font}`;
-  ctx.fillStyle = style.muted;
-  ctx.fillText(fitText(ctx, input.caption, titleW - 16), pad + 8, pad + fs + 12);
-
-  // Memory chart, bottom right.
-  if (input.memory) {
-    const w = Math.min(cssW * 0.46, 480);
-    const h = Math.min(cssH * 0.5, 290);
-    const box: Box = { x: cssW - w - pad, y: cssH - h - pad, w, h };
-    plate(ctx, box, style.plate);
-    ctx.font = `600 ${fs}px ${style.font}`;
-    ctx.fillStyle = style.fg;
-    ctx.textBaseline = 'top';
-    ctx.fillText(fitText(ctx, `Memory per rank · peak ${input.memory.maxPeak === input.memory.minPeak ? formatBytes(input.memory.maxPeak) : `${formatBytes(input.memory.minPeak)} – ${formatBytes(input.memory.maxPeak)}`}`, box.w - 16), box.x + 8, box.y + 6);
-    drawMemoryChart(ctx, input.memory, { x: box.x + 6, y: box.y + fs + 10, w: box.w - 12, h: box.h - fs - 14 }, style, { legend: true, fontPx: Math.max(10, fs - 2) });
+  ctx.setTransform(scale, 0, 0, scale, 0, 0);
+  // The band.
+  if (input.theme !== 'transparent') {
+    ctx.fillStyle = input.theme === 'light' ? '#ffffff' : '#151821';
+    ctx.fillRect(0, H, W, B);
   }
+  ctx.strokeStyle = style.grid;
+  ctx.lineWidth = 1;
+  ctx.beginPath();
+  ctx.moveTo(0, H + 0.5);
+  ctx.lineTo(W, H + 0.5);
+  ctx.stroke();
 
-  // Verification, bottom left.
+  const pad = 12;
+  const fs = 13;
+  const wide = W >= 560;
+  const textW = wide ? Math.round(W * 0.4) - pad : W - 2 * pad;
+  ctx.textAlign = 'left';
+  ctx.textBaseline = 'top';
+  let y = H + pad;
+  ctx.font = `650 ${fs + 2}px ${style.font}`;
+  ctx.fillStyle = style.fg;
+  for (const line of wrap(ctx, input.title, textW, 3)) {
+    ctx.fillText(line, pad, y);
+    y += fs + 6;
+  }
+  y += 4;
+  ctx.font = `400 ${fs}px ${style.font}`;
+  for (const text of input.lines) {
+    ctx.fillStyle = text.startsWith('⚠') ? style.warn : style.fg;
+    for (const line of wrap(ctx, text, textW, 2)) {
+      ctx.fillText(line, pad, y);
+      y += fs + 4;
+    }
+  }
   if (input.verification) {
-    ctx.font = `400 ${fs}px ${style.font}`;
-    const maxW = input.memory ? cssW * 0.5 - 2 * pad : cssW - 2 * pad;
-    const text = fitText(ctx, input.verification, maxW - 16);
-    const w = ctx.measureText(text).width + 16;
-    plate(ctx, { x: pad, y: cssH - pad - fs - 12, w, h: fs + 12 }, style.plate);
-    ctx.fillStyle = style.fg;
-    ctx.textBaseline = 'middle';
-    ctx.fillText(text, pad + 8, cssH - pad - (fs + 12) / 2);
+    y += 4;
+    ctx.fillStyle = style.muted;
+    for (const line of wrap(ctx, input.verification, textW, 2)) {
+      ctx.fillText(line, pad, y);
+      y += fs + 4;
+    }
+  }
+  if (input.memory) {
+    const box: Box = wide ? { x: Math.round(W * 0.4) + pad, y: H + 6, w: W - Math.round(W * 0.4) - 2 * pad, h: B - 12 } : { x: pad, y: Math.min(y + 6, H + B - 150), w: W - 2 * pad, h: H + B - Math.min(y + 6, H + B - 150) - 6 };
+    drawMemoryChart(ctx, input.memory, box, style, { legend: true, fontPx: 11 });
   }
   ctx.setTransform(1, 0, 0, 1, 0, 0);
-  return out;
+  return { canvas: out, layout };
 }
 
 export async function downloadCanvas(canvas: HTMLCanvasElement, filename: string): Promise<void> {

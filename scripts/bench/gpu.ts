@@ -7,6 +7,10 @@
 //   - each strategy's sharded run at P = 8 (one dispatch per rank per step plus the copies its
 //     collectives imply) as a ratio to the unsharded run; goal: ≤ 1.3×.
 // Every output is checked against the flash kernel's before its time is reported.
+//   - in Chromium (WebGPU on the same SwiftShader), our kernel against ONNX Runtime Web's WebGPU
+//     GroupQueryAttention, whose output is checked before its time counts (scripts/bench/browser.ts;
+//     ORT is installed apart from the app: npm install --prefix scripts/bench/ort).
+//     SHARDSCOPE_BENCH_BROWSER=0 skips it; SHARDSCOPE_BENCH_BROWSER_SEQS picks its sizes (256,1024).
 // Times are GPU timestamps (timestamp-query) when the adapter has them, else wall time.
 // Env: SHARDSCOPE_BENCH_SEQS=1024,4096 picks sizes; SHARDSCOPE_BENCH_BUDGET_S (default 240) skips a
 // run whose time, extrapolated from the previous size (∝ s²), would exceed it; SHARDSCOPE_BENCH_REPEAT
@@ -23,6 +27,8 @@ import { createNodeGpu } from '../../src/gpu/node.ts';
 import { loadShaderSources } from '../../src/gpu/shaders.node.ts';
 import { GpuLimitError, kernelsFor } from '../../src/gpu/kernels.ts';
 import { AttentionRunner } from '../../src/gpu/AttentionRunner.ts';
+import { planWork, unshardedWork } from '../../src/gpu/tileWork.ts';
+import { runBrowserBench } from './browser.ts';
 
 const HEADS = 8;
 const HEAD_DIM = 64;
@@ -109,7 +115,8 @@ export async function run(): Promise<void> {
       console.log(`  sharded runs: skipped at this size (7 × ~${(flashMs / 1000).toFixed(0)} s over the budget)`);
       continue;
     }
-    console.log(`  sharded at P = ${RANKS} (ratio = sharded GPU time / unsharded; goal ≤ 1.3×):`);
+    console.log(`  sharded at P = ${RANKS} (ratio = sharded GPU time / unsharded; goal ≤ 1.3×; "work" = tile work / unsharded, load-independent):`);
+    const fullWork = unshardedWork(s, HEADS, tiles).pairs;
     for (const strategy of STRATEGY_IDS) {
       const params: Params = { ...DEFAULT_PARAMS, strategy, ranks: RANKS, ulysses: 2, heads: HEADS, kvHeads: HEADS, headDim: HEAD_DIM, seq: s, execSeq: s, model: 'custom' };
       const schedule = buildSchedule(params);
@@ -123,9 +130,10 @@ export async function run(): Promise<void> {
         const ms = time(r);
         const err = compare(r.o, flash.o).maxAbsError;
         const ratio = ms / flashMs;
-        const line = `${strategy.padEnd(12)} ${pad(ms.toFixed(1), 10)} ms  ${pad(ratio.toFixed(2), 5)}×  ${pad(String(r.dispatches), 3)} dispatches ${pad(String(r.copies), 5)} copies  err ${err.toExponential(1)}${err > TOLERANCE ? ' MISMATCH' : ''}  ${ratio <= 1.3 ? 'met' : 'NOT met'}`;
+        const work = planWork(plan, tiles).pairs / fullWork;
+        const line = `${strategy.padEnd(12)} ${pad(ms.toFixed(1), 10)} ms  ${pad(ratio.toFixed(2), 5)}×  work ${work.toFixed(2)}×  ${pad(String(r.dispatches), 3)} dispatches ${pad(String(r.copies), 5)} copies  err ${err.toExponential(1)}${err > TOLERANCE ? ' MISMATCH' : ''}  ${ratio <= 1.3 ? 'met' : 'NOT met'}`;
         console.log(`    ${line}`);
-        summary.push(`seq ${s} ${strategy}: ${ratio.toFixed(2)}× unsharded (${ratio <= 1.3 ? 'met' : 'not met'})`);
+        summary.push(`seq ${s} ${strategy}: ${ratio.toFixed(2)}× unsharded time, ${work.toFixed(2)}× its tile work (${ratio <= 1.3 ? 'met' : 'not met'})`);
       } catch (error) {
         console.log(`    ${strategy.padEnd(12)} ${error instanceof GpuLimitError ? 'over the limits' : 'failed'}: ${error instanceof Error ? error.message : String(error)}`);
       }
@@ -133,4 +141,14 @@ export async function run(): Promise<void> {
   }
   console.log(`\nsummary (${adapterName}):\n  ${summary.join('\n  ')}`);
   device.destroy();
+
+  // The peer in the browser: ONNX Runtime Web's WebGPU attention, output-checked before its time counts.
+  if (process.env.SHARDSCOPE_BENCH_BROWSER !== '0') {
+    const browserSeqs = (process.env.SHARDSCOPE_BENCH_BROWSER_SEQS ?? '256,1024').split(',').map(Number).filter((n) => n > 0);
+    const result = await runBrowserBench(browserSeqs, HEADS, HEAD_DIM, 1, 'webgpu');
+    if (result && !result.error && result.results.some((r) => !r.ortOk && !r.ortError)) {
+      console.log('  control: the same ONNX model on ORT\'s CPU (wasm) kernels, to show the model itself is right:');
+      await runBrowserBench(browserSeqs.slice(0, 1), HEADS, HEAD_DIM, 1, 'wasm');
+    }
+  }
 }

@@ -46,3 +46,25 @@ test('window.shardscope is read-only', async ({ page }) => {
   });
   expect(result.after).toBe(result.before);
 });
+
+test('a lost GPU device shows a message, and "Restart GPU" brings WebGPU back', async ({ page }) => {
+  const log = watchConsole(page);
+  await openApp(page);
+  await page.evaluate(() => (window as unknown as { __shardscopeTest: { loseDevice: () => void } }).__shardscopeTest.loseDevice());
+  const message = page.locator('.message[data-key="gpu-lost"]');
+  await expect(message).toContainText('GPU device was lost');
+  expect((await state<{ webgpu: boolean }>(page)).webgpu).toBe(false);
+
+  await message.getByRole('button', { name: 'Restart GPU' }).click();
+  await page.waitForFunction(() => (window.shardscope as { webgpu?: boolean }).webgpu === true, undefined, { timeout: 60_000 });
+  await expect(message).toHaveCount(0);
+  const s = await state<{ sceneInfo: { backend: string }; selfTest: { ok: boolean } }>(page);
+  expect(s.sceneInfo.backend).toBe('webgpu');
+  expect(s.selfTest.ok).toBe(true);
+  // The verification reruns on the new device.
+  await page.waitForFunction(() => (window.shardscope as { verification?: { backend?: string } | null }).verification?.backend === 'gpu', undefined, { timeout: 90_000 });
+  const shot = await page.screenshot();
+  expect(shot.byteLength).toBeGreaterThan(10_000);
+  // The loss itself is reported in state.errors, but nothing else went wrong on the console.
+  expect(log.errors.filter((e) => !/lost|destroyed/i.test(e))).toEqual([]);
+});

@@ -8,7 +8,7 @@ import { exposeField, installShardscope } from './app/expose.ts';
 import { VerificationController } from './app/verification.ts';
 import { requestGpu, runSelfTest } from './gpu/device.ts';
 import { createScene } from './scene/index.ts';
-import { attachKeyboard, attachPlaybackControls } from './scene/controls.ts';
+import { attachKeyboard, attachPlaybackControls, type PlaybackControls } from './scene/controls.ts';
 import type { Params } from './model/params.ts';
 import { createUi, readUrlState } from './ui/index.ts';
 
@@ -47,29 +47,45 @@ exposeField('playback', () => playback.state);
 // Panel, readouts, URL sync, embed mode, sharing: before the GPU, so the page is usable at once.
 const ui = createUi({ store, playback, messages, url });
 
-const gpu = await requestGpu(navigator.gpu);
+// One GPUDevice for the verification and the scene. A lost device gets a message and a
+// "Restart GPU" button that requests a new one and remounts both on it.
 let device: GPUDevice | null = null;
-if (gpu.ok) {
-  device = gpu.device;
+
+async function startGpu(): Promise<GPUDevice | null> {
+  const gpu = await requestGpu(navigator.gpu);
+  if (!gpu.ok) {
+    messages.show(
+      'no-webgpu',
+      'warning',
+      `WebGPU is unavailable: ${gpu.reason} The cost model and the animation still work; the attention check runs on the CPU instead. ` +
+        'For the GPU run, use Chrome or Edge 113+, Safari 26+ or Firefox 141+ (on Linux, Chrome may need chrome://flags/#enable-unsafe-webgpu).',
+    );
+    return null;
+  }
+  const next = gpu.device;
   runtime.webgpu = true;
   runtime.adapter = gpu.adapterName;
-  device.addEventListener('uncapturederror', (event) => reportError(`WebGPU error: ${(event as GPUUncapturedErrorEvent).error.message}`));
-  void device.lost.then((info) => {
-    if (info.reason === 'destroyed') return;
+  next.addEventListener('uncapturederror', (event) => reportError(`WebGPU error: ${(event as GPUUncapturedErrorEvent).error.message}`));
+  void next.lost.then((info) => {
+    if (next !== device) return; // a device we already replaced
     runtime.webgpu = false;
-    reportError(`The GPU device was lost (${info.message || info.reason}).`);
+    errors.push(`GPU device lost: ${info.message || info.reason}`);
+    ui.showGpuLost(`The GPU device was lost (${info.message || info.reason}). The cost model keeps working; restart the GPU to resume the animation on WebGPU and the attention check.`, restartGpu);
   });
-  runtime.selfTest = await runSelfTest(device);
+  runtime.selfTest = await runSelfTest(next);
   if (!runtime.selfTest.ok) reportError(`WebGPU self-test read back ${runtime.selfTest.got.join(', ')} instead of ${runtime.selfTest.expected.join(', ')}.`);
-} else {
-  messages.show(
-    'no-webgpu',
-    'warning',
-    `WebGPU is unavailable: ${gpu.reason} The cost model and the animation still work; the attention check runs on the CPU instead. ` +
-      'For the GPU run, use Chrome or Edge 113+, Safari 26+ or Firefox 141+ (on Linux, Chrome may need chrome://flags/#enable-unsafe-webgpu).',
-  );
+  return next;
 }
 
+async function restartGpu(): Promise<void> {
+  const next = await startGpu();
+  if (!next) throw new Error('no WebGPU device could be created; the page goes on without one.');
+  device = next;
+  verification.setDevice(device);
+  await mountScene(device);
+}
+
+device = await startGpu();
 const verification = new VerificationController(store, device);
 exposeField('verification', () => {
   const r = verification.status.result;
@@ -80,23 +96,44 @@ verification.schedule(0);
 ui.attachVerification(verification);
 
 // The scene: the current plan's schedule, animated on the app's own GPUDevice (WebGL2 without one).
-const scene = await createScene({ canvas: $<HTMLCanvasElement>('scene-canvas'), overlay: $('scene-overlay'), device });
-ui.attachScene(scene); // theme from the URL; PNG export captures its frames
+let scene: Awaited<ReturnType<typeof createScene>>;
+let sceneControls: PlaybackControls | null = null;
+async function mountScene(on: GPUDevice | null): Promise<void> {
+  let canvas = $<HTMLCanvasElement>('scene-canvas');
+  if (sceneControls) {
+    sceneControls.dispose();
+    scene.dispose();
+    // A canvas keeps the context type it was first given; a fresh one can take the new device.
+    const fresh = canvas.cloneNode(false) as HTMLCanvasElement;
+    canvas.replaceWith(fresh);
+    canvas = fresh;
+  }
+  scene = await createScene({ canvas, overlay: $('scene-overlay'), device: on });
+  ui.attachScene(scene); // theme from the URL; PNG export captures its frames
+  showSchedule();
+  scene.setVerification(verification.status.result);
+  sceneControls = attachPlaybackControls(scene.controlsSlot, playback);
+}
 function showSchedule(): void {
   const schedule = store.state.plan.schedule;
   scene.setSchedule(schedule, store.state.params);
   playback.setStepCount(schedule.valid ? schedule.steps.length : 1);
 }
+await mountScene(device);
 store.subscribe((state, previous) => {
   if (state.plan.schedule !== previous.plan.schedule) showSchedule();
 });
-showSchedule();
 verification.subscribe((status) => scene.setVerification(status.result));
-attachPlaybackControls(scene.controlsSlot, playback);
 attachKeyboard(window, playback);
 exposeField('sceneInfo', () => ({ ...scene.info(), backend: scene.backend, ...scene.stats() }));
 // Test hook (soak test): drive param changes without the UI.
-Object.defineProperty(window, '__shardscopeTest', { value: { setParams: (change: Partial<Params>) => store.setParams(change) } });
+// Test hooks: drive param changes without the UI (soak test); lose the device as a driver would.
+Object.defineProperty(window, '__shardscopeTest', {
+  value: {
+    setParams: (change: Partial<Params>) => store.setParams(change),
+    loseDevice: () => device?.destroy(),
+  },
+});
 
 let last = performance.now();
 function frame(now: number): void {

@@ -114,6 +114,7 @@ export class AttentionRunner {
     const device = this.device;
     const tracker = new BufferTracker(device);
     const localMask = opts.localMask ?? false;
+    let querySet: GPUQuerySet | null = null;
     try {
       // Uniforms: one 256-byte slot per block dispatch and per finalise dispatch.
       const blockOps = plan.steps.flatMap((s) => s.compute);
@@ -178,7 +179,7 @@ export class AttentionRunner {
       const traceBuf = tracker.create('AttentionRunner.trace', Math.max(1, plan.steps.length) * traceWidth * 4, GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST);
 
       const useTimestamps = (opts.timestamps ?? true) && device.features.has('timestamp-query');
-      const querySet = useTimestamps ? device.createQuerySet({ label: 'AttentionRunner.timestamps', type: 'timestamp', count: 2 }) : null;
+      querySet = useTimestamps ? device.createQuerySet({ label: 'AttentionRunner.timestamps', type: 'timestamp', count: 2 }) : null;
       // [2] u64 timestamps
       const queryBuf = querySet ? tracker.create('AttentionRunner.timestampResolve', 16, GPUBufferUsage.QUERY_RESOLVE | GPUBufferUsage.COPY_SRC) : null;
 
@@ -210,7 +211,7 @@ export class AttentionRunner {
         for (const p of piecesByAlloc.get(step.index) ?? []) allocate(p);
         const encoder = device.createCommandEncoder({ label: `AttentionRunner.encoder[step ${step.index}]` });
         if (querySet && step.index === 0) {
-          encoder.beginComputePass({ label: 'AttentionRunner.startPass', timestampWrites: { querySet, beginningOfPassWriteIndex: 0 } }).end();
+          encoder.beginComputePass({ label: 'AttentionRunner.startPass', timestampWrites: { querySet: querySet, beginningOfPassWriteIndex: 0 } }).end();
         }
         for (const c of step.assemble) encoder.copyBufferToBuffer(bufferOf(c.src), c.srcOffset * 4, bufferOf(c.dst), c.dstOffset * 4, c.count * 4);
         if (step.compute.length || step.finalise.length) {
@@ -304,7 +305,6 @@ export class AttentionRunner {
       await readback.mapAsync(GPUMapMode.READ);
       const mapped = readback.getMappedRange().slice(0);
       readback.unmap();
-      querySet?.destroy();
 
       let off = 0;
       const views = new Map<number, Float32Array>();
@@ -329,6 +329,7 @@ export class AttentionRunner {
       }
       return { o, trace: trace ? { rank: trace.rank, token: trace.token, head: trace.head, points } : null, gpuMs, wallMs, dispatches, copies, tiles };
     } finally {
+      querySet?.destroy();
       tracker.destroyAll();
     }
   }
@@ -347,6 +348,7 @@ export class AttentionRunner {
     }
     if (opts.naive && D > 128) throw new GpuLimitError(`The naive kernel keeps its accumulator in a 128-float private array; head dimension ${D} is larger.`);
     const tracker = new BufferTracker(device);
+    let querySet: GPUQuerySet | null = null;
     try {
       const upload = (label: string, data: Float32Array): GPUBuffer => {
         const b = tracker.create(label, data.byteLength, storageUsage());
@@ -363,7 +365,7 @@ export class AttentionRunner {
       const segs = tracker.create('AttentionRunner.fullSegments', 2 * SEG_BYTES, GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST); // [2] Seg
       const udata = new DataView(new ArrayBuffer(UNIFORM_SLOT));
       const useTimestamps = (opts.timestamps ?? true) && device.features.has('timestamp-query');
-      const querySet = useTimestamps ? device.createQuerySet({ label: 'AttentionRunner.fullTimestamps', type: 'timestamp', count: 2 }) : null;
+      querySet = useTimestamps ? device.createQuerySet({ label: 'AttentionRunner.fullTimestamps', type: 'timestamp', count: 2 }) : null;
       const queryBuf = querySet ? tracker.create('AttentionRunner.fullTimestampResolve', 16, GPUBufferUsage.QUERY_RESOLVE | GPUBufferUsage.COPY_SRC) : null; // [2] u64
       const encoder = device.createCommandEncoder({ label: 'AttentionRunner.fullEncoder' });
       const pass = encoder.beginComputePass({
@@ -452,7 +454,6 @@ export class AttentionRunner {
       await readback.mapAsync(GPUMapMode.READ);
       const mapped = readback.getMappedRange().slice(0);
       readback.unmap();
-      querySet?.destroy();
       let gpuMs: number | null = null;
       if (queryBuf) {
         const ts = new BigUint64Array(mapped, tsAt, 2);
@@ -461,6 +462,7 @@ export class AttentionRunner {
       }
       return { o: new Float32Array(mapped, 0, H * S * D), lse: lseBytes ? new Float32Array(mapped, outBytes, H * S) : null, gpuMs, wallMs };
     } finally {
+      querySet?.destroy();
       tracker.destroyAll();
     }
   }

@@ -63,12 +63,29 @@ export async function run(): Promise<void> {
   await runner.runUnsharded(warm);
   await runner.runUnsharded(warm, { naive: true });
 
+  const time = (r: { gpuMs: number | null; wallMs: number }): number => r.gpuMs ?? r.wallMs;
+
+  // Dispatch latency probe: ring at P = 8 over 64 tokens does almost no arithmetic, so its time is the
+  // cost of its dispatches and copies on this adapter and host (on SwiftShader under load, each
+  // dispatch waits for worker threads the OS may not schedule promptly).
+  {
+    const s = 64;
+    const probeInputs = generateInputs(3, HEADS, HEADS, s, HEAD_DIM);
+    const params: Params = { ...DEFAULT_PARAMS, strategy: 'ring', ranks: RANKS, heads: HEADS, kvHeads: HEADS, headDim: HEAD_DIM, seq: s, execSeq: s, model: 'custom' };
+    const plan = buildExecPlan(buildSchedule(params), params);
+    const u = await runner.runUnsharded(probeInputs);
+    const r = await runner.run(plan, probeInputs);
+    console.log(
+      `dispatch latency probe (ring, P = ${RANKS}, ${s} tokens): ${r.dispatches} dispatches + ${r.copies} copies take ${time(r).toFixed(1)} ms ` +
+        `against ${time(u).toFixed(1)} ms for the single unsharded dispatch: ~${((time(r) - time(u)) / r.dispatches).toFixed(2)} ms per dispatch here`,
+    );
+  }
+
   const estimate = new Map<string, { s: number; ms: number }>();
   const predicted = (kind: string, s: number): number => {
     const e = estimate.get(kind);
     return e ? (e.ms * (s * s)) / (e.s * e.s) : 0;
   };
-  const time = (r: { gpuMs: number | null; wallMs: number }): number => r.gpuMs ?? r.wallMs;
   const repeatsFor = (s: number): number => Number(process.env.SHARDSCOPE_BENCH_REPEAT ?? (s <= 1024 ? 3 : 1));
   const median = (xs: number[]): number => {
     const a = [...xs].sort((x, y) => x - y);

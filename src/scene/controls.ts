@@ -51,6 +51,7 @@ export function attachPlaybackControls(container: HTMLElement, playback: Playbac
   });
   const loopLabel = document.createElement('label');
   loopLabel.className = 'ss-loop';
+  loopLabel.title = 'Loop playback';
   const loop = document.createElement('input');
   loop.type = 'checkbox';
   loop.checked = playback.loop;

@@ -6,6 +6,9 @@ const inside = (r: { x: number; y: number; w: number; h: number }, W: number, H:
 describe('scene layout', () => {
   for (const [W, H] of [
     [880, 430],
+    [800, 332],
+    [610, 608],
+    [344, 407],
     [1280, 720],
     [1920, 1080],
   ] as const) {
@@ -22,11 +25,17 @@ describe('scene layout', () => {
         }
         for (let r = 1; r < P; r++) expect((L.lanes[r] as { y: number }).y).toBeGreaterThanOrEqual((L.lanes[r - 1] as { y: number; h: number }).y + (L.lanes[r - 1] as { h: number }).h);
         for (const rect of [L.matrix, L.bars, L.panel, L.legend, L.header, L.footer]) expect(inside(rect, W, H)).toBe(true);
-        // Lanes and the right-hand panels do not overlap.
+        // Lanes, matrix, bars and panel do not overlap: beside the lanes (side, wide) or under them (stacked).
         const lanesRight = Math.max(...L.columns.map((c) => c.x + c.w));
-        expect(lanesRight).toBeLessThan(L.matrix.x);
+        if (L.stacked) expect(L.legend.y + L.legend.h).toBeLessThan(L.matrix.y - 16);
+        else expect(lanesRight).toBeLessThan(L.matrix.x);
+        expect(L.stacked).toBe(W < 720);
         expect(L.matrix.y + L.matrix.h).toBeLessThan(L.bars.y);
-        expect(L.bars.y + L.bars.h).toBeLessThan(L.panel.y);
+        if (L.wide || L.stacked) expect(L.bars.x + L.bars.w).toBeLessThan(L.panel.x);
+        else expect(L.bars.y + L.bars.h).toBeLessThan(L.panel.y);
+        expect(L.bars.y + L.bars.h).toBeLessThanOrEqual(L.footer.y);
+        expect(L.panel.y + L.panel.h).toBeLessThanOrEqual(L.footer.y);
+        expect(L.panel.h).toBeGreaterThanOrEqual(80);
         // Lane labels at least ~12 px apart.
         const pitch = P > 1 ? (L.lanes[1] as { y: number }).y - (L.lanes[0] as { y: number }).y : 100;
         expect(pitch * L.labelEvery).toBeGreaterThanOrEqual(12);

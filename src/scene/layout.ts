@@ -32,6 +32,10 @@ export interface ColumnBox {
 export interface SceneLayout {
   readonly width: number;
   readonly height: number;
+  /** Narrow stage: matrix and panel under the lanes rather than beside them. */
+  readonly stacked: boolean;
+  /** Short stage: matrix+bars and the panel side by side, right of the lanes. */
+  readonly wide: boolean;
   /** DOM title row. */
   readonly header: Rect;
   /** DOM caption and controls. */
@@ -62,30 +66,47 @@ const TITLE_H = 18;
 const LEGEND_H = 24;
 const GROUP_GAP = 6;
 const LABEL_MIN_SPACING = 13;
+/** Below this stage width the matrix and the panel go under the lanes instead of beside them. */
+export const STACK_BELOW = 720;
 
-export function computeLayout(width: number, height: number, groupOfRank: readonly number[]): SceneLayout {
+export interface LayoutOptions {
+  /** Height of the caption + controls footer (taller when the captions wrap on a narrow stage). */
+  readonly footerH?: number;
+}
+
+export function computeLayout(width: number, height: number, groupOfRank: readonly number[], options: LayoutOptions = {}): SceneLayout {
   const w = Math.max(320, width);
   const h = Math.max(240, height);
   const ranks = Math.max(1, groupOfRank.length);
+  const footerH = Math.max(FOOTER_H - 20, Math.min(h * 0.4, options.footerH ?? FOOTER_H));
   const header: Rect = { x: 0, y: 0, w, h: HEADER_H };
-  const footer: Rect = { x: 0, y: h - FOOTER_H, w, h: FOOTER_H };
+  const footer: Rect = { x: 0, y: h - footerH, w, h: footerH };
   const top = HEADER_H + 4;
-  const bottom = h - FOOTER_H - 4;
+  const bottom = h - footerH - 4;
   const midH = bottom - top;
+  const stacked = w < STACK_BELOW;
+  // Short, wide stage (an embed): the right column cannot hold matrix, bars and panel one above
+  // the other, so matrix+bars and the panel become two columns beside the lanes.
+  const wide = !stacked && midH < 420;
+  const wideBarsH = Math.max(18, Math.min(32, midH * 0.1));
+  const wideSide = Math.max(48, Math.min(w * 0.22, midH - TITLE_H - 16 - wideBarsH - 4));
+  const widePanelW = Math.round(Math.min(460, Math.max(240, w * 0.3)));
 
-  const rightW = Math.round(Math.min(560, Math.max(200, w * 0.34)));
+  const rightW = stacked ? 0 : wide ? widePanelW + 14 + wideSide + 18 : Math.round(Math.min(560, Math.max(200, w * 0.34)));
   const rightX = w - MARGIN - rightW;
-  const labelW = w >= 1100 ? 70 : 58;
+  const labelW = w >= 1100 ? 70 : w >= 480 ? 58 : 50;
   let groupCount = 0;
   for (let r = 0; r < ranks; r++) if (r === 0 || groupOfRank[r] !== groupOfRank[r - 1]) groupCount++;
   // A narrow column for the (rotated) group names when there is more than one group.
   const groupCol = groupCount > 1 ? 16 : 0;
   const lanesX = MARGIN + groupCol + labelW;
-  const lanesW = rightX - 14 - lanesX;
+  const lanesW = stacked ? w - MARGIN - lanesX : rightX - 14 - lanesX;
+  // Stacked: the lanes take the top half of the middle, the matrix and the panel share the rest.
+  const lanesAreaBottom = stacked ? top + Math.round(midH * 0.5) : bottom;
 
   const titles: Rect = { x: lanesX, y: top, w: lanesW, h: TITLE_H };
   const lanesTop = top + TITLE_H;
-  const lanesBottom = bottom - LEGEND_H;
+  const lanesBottom = lanesAreaBottom - LEGEND_H;
   const legend: Rect = { x: lanesX, y: lanesBottom + 4, w: lanesW, h: LEGEND_H - 6 };
 
   // Groups (nodes, or Ulysses groups for the hybrid): a gap between consecutive groups.
@@ -119,17 +140,37 @@ export function computeLayout(width: number, height: number, groupOfRank: readon
   const colW = (lanesW - 2 * colGap) / 3;
   const columns: ColumnBox[] = (['q', 'kv', 'o'] as const).map((id, i) => ({ id, x: lanesX + i * (colW + colGap), w: colW }));
 
-  // Right: matrix on top (square, with room for axis labels), bars, then the DOM panel.
+  let matrix: Rect;
+  let bars: Rect;
+  let panel: Rect;
   const axisPad = 18;
-  const side = Math.max(60, Math.min(rightW - axisPad - 4, midH * 0.55));
-  const matrix: Rect = { x: rightX + axisPad, y: top + TITLE_H, w: side, h: side };
-  const barsH = Math.max(24, Math.min(44, midH * 0.1));
-  const bars: Rect = { x: rightX + axisPad, y: matrix.y + side + 16, w: rightW - axisPad, h: barsH };
-  const panelY = bars.y + barsH + 16;
-  const panel: Rect = { x: rightX, y: panelY, w: rightW, h: Math.max(40, bottom - panelY) };
+  if (wide) {
+    const px = w - MARGIN - widePanelW;
+    matrix = { x: px - 14 - wideSide, y: top + TITLE_H, w: wideSide, h: wideSide };
+    bars = { x: matrix.x, y: matrix.y + wideSide + 16, w: wideSide, h: wideBarsH };
+    panel = { x: px, y: top, w: widePanelW, h: Math.max(40, bottom - top) };
+  } else if (!stacked) {
+    // Right: matrix on top (square, with room for axis labels), bars, then the DOM panel.
+    const barsH = Math.max(24, Math.min(44, midH * 0.1));
+    // Leave the panel at least ~160 px.
+    const side = Math.max(60, Math.min(rightW - axisPad - 4, midH * 0.55, midH - TITLE_H - 32 - barsH - 160));
+    matrix = { x: rightX + axisPad, y: top + TITLE_H, w: side, h: side };
+    bars = { x: rightX + axisPad, y: matrix.y + side + 16, w: rightW - axisPad, h: barsH };
+    const panelY = bars.y + barsH + 16;
+    panel = { x: rightX, y: panelY, w: rightW, h: Math.max(40, bottom - panelY) };
+  } else {
+    // Under the lanes: the matrix (title above, bars below) on the left, the panel on its right.
+    const y0 = lanesAreaBottom + 6;
+    const barsH = Math.max(16, Math.min(32, (bottom - y0) * 0.12));
+    const side = Math.max(48, Math.min((w - 2 * MARGIN) * 0.42, bottom - y0 - TITLE_H - 16 - barsH - 2));
+    matrix = { x: MARGIN + axisPad - 4, y: y0 + TITLE_H, w: side, h: side };
+    bars = { x: matrix.x, y: matrix.y + side + 16, w: side, h: barsH };
+    const px = matrix.x + side + 14;
+    panel = { x: px, y: y0, w: Math.max(60, w - MARGIN - px), h: Math.max(40, bottom - y0) };
+  }
 
   const labelEvery = pitch >= LABEL_MIN_SPACING ? 1 : niceStep(Math.ceil(LABEL_MIN_SPACING / Math.max(0.5, pitch)));
-  return { width: w, height: h, header, footer, labels: { x: MARGIN + groupCol, y: lanesTop, w: labelW - 4, h: lanesBottom - lanesTop }, lanes, groups, columns, columnTitles: titles, legend, matrix, bars, panel, labelEvery };
+  return { width: w, height: h, stacked, wide, header, footer, labels: { x: MARGIN + groupCol, y: lanesTop, w: labelW - 4, h: lanesBottom - lanesTop }, lanes, groups, columns, columnTitles: titles, legend, matrix, bars, panel, labelEvery };
 }
 
 function niceStep(n: number): number {
@@ -235,6 +276,12 @@ export function matrixCells(seq: number, ranks: number): number {
   return Math.max(1, Math.min(seq, n));
 }
 
+/** 131072 → "131,072" (en-US grouping; toLocaleString is slow enough to show in the step bench). */
 export function formatTokens(n: number): string {
-  return Math.round(n).toLocaleString('en-US');
+  const v = Math.round(n);
+  if (!Number.isFinite(v)) return String(v);
+  const neg = v < 0;
+  let s = String(Math.abs(v));
+  for (let i = s.length - 3; i > 0; i -= 3) s = `${s.slice(0, i)},${s.slice(i)}`;
+  return neg ? `-${s}` : s;
 }

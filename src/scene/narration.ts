@@ -107,6 +107,13 @@ export const MISCONCEPTIONS: readonly string[] = [
   'The loss needs a reduction: all-reduce (loss sum, token count) over the group; averaging per-rank means is wrong when shards hold different numbers of labelled tokens.',
 ];
 
+/** The long form of the scene's short headers and legend (also in their tooltips). */
+export const READING_KEY: readonly string[] = [
+  'One lane per rank (GPU). Q: the rank’s query shard, which stays put. K / V: the key/value block it holds this step, keys in the top half, values in the bottom half. O · m, l: its output accumulator with the running softmax max m and sum l.',
+  'Colour = global token position (one ramp from token 0 to the last token), so contiguous, zigzag and striped layouts look different. Block height is proportional to bytes; slanted blocks (▱) are gradients.',
+  'Causal work matrix: query blocks down, key blocks across. Empty cells are masked (key after query) and skipped; a cell’s colour is the rank that computed it; bright cells are computed in the current step. The bars under it are each rank’s attention work so far (filled) out of its total (outline).',
+];
+
 export function narrationFor(strategy: StrategyId): Narration {
   return NARRATION[strategy];
 }

@@ -14,6 +14,57 @@ export interface Label {
   readonly color?: string;
   readonly size?: number;
   readonly bold?: boolean;
+  /** Tooltip (title attribute): the long form of a short label. Makes the label hoverable. */
+  readonly title?: string;
+  /** Never wider than this (px): clipped with an ellipsis as a last resort. */
+  readonly maxW?: number;
+}
+
+/** What a reused label node currently shows, so unchanged properties are not written again. */
+interface LabelNode {
+  readonly e: HTMLSpanElement;
+  cls: string;
+  text: string;
+  x: number;
+  y: number;
+  color: string;
+  size: number;
+  bold: boolean;
+  title: string;
+  maxW: number;
+  shown: boolean;
+}
+
+let measureCtx: CanvasRenderingContext2D | null | undefined;
+const widthCache = new Map<string, number>();
+
+/**
+ * Width in px of `text` in the overlay's font at `size` px (bold or not), via a 2D canvas: no DOM
+ * layout. Cached; falls back to an estimate where there is no 2D context.
+ */
+export function textWidth(text: string, size: number, bold = false): number {
+  const key = `${size}|${bold ? 1 : 0}|${text}`;
+  const hit = widthCache.get(key);
+  if (hit !== undefined) return hit;
+  if (measureCtx === undefined) measureCtx = typeof document === 'undefined' ? null : document.createElement('canvas').getContext('2d');
+  let w: number;
+  if (measureCtx) {
+    measureCtx.font = `${bold ? '600 ' : ''}${size}px system-ui, -apple-system, 'Segoe UI', Roboto, sans-serif`;
+    w = measureCtx.measureText(text).width;
+  } else {
+    w = text.length * size * 0.56;
+  }
+  // A little slack for font differences between the canvas and the DOM.
+  w = Math.ceil(w * 1.04 + 1);
+  if (widthCache.size > 4000) widthCache.clear();
+  widthCache.set(key, w);
+  return w;
+}
+
+/** The first of `variants` that fits in `width` px at `size` px, else the last one. */
+export function fitText(variants: readonly string[], width: number, size: number, bold = false): string {
+  for (const v of variants) if (textWidth(v, size, bold) <= width) return v;
+  return variants[variants.length - 1] ?? '';
 }
 
 export class OverlayDom {
@@ -26,11 +77,13 @@ export class OverlayDom {
   readonly footer: HTMLElement;
   readonly caption: HTMLElement;
   readonly badge: HTMLElement;
+  readonly captionRow: HTMLElement;
   readonly controlsSlot: HTMLElement;
   readonly notes: HTMLElement;
   readonly notesButton: HTMLButtonElement;
   readonly invalid: HTMLElement;
   #labels: Label[] = [];
+  readonly #nodes: LabelNode[] = [];
   readonly #created: HTMLElement[] = [];
 
   constructor(root: HTMLElement) {
@@ -54,9 +107,9 @@ export class OverlayDom {
     this.invalid.setAttribute('role', 'status');
     this.invalid.hidden = true;
     this.footer = el('div', 'ss-footer');
-    const captionRow = el('div', 'ss-caption-row', this.footer);
-    this.badge = el('span', 'ss-badge', captionRow);
-    this.caption = el('span', 'ss-caption', captionRow);
+    this.captionRow = el('div', 'ss-caption-row', this.footer);
+    this.badge = el('span', 'ss-badge', this.captionRow);
+    this.caption = el('span', 'ss-caption', this.captionRow);
     this.caption.setAttribute('aria-live', 'polite');
     const controlsRow = el('div', 'ss-controls-row', this.footer);
     this.controlsSlot = el('div', 'ss-controls-slot', controlsRow);
@@ -84,21 +137,67 @@ export class OverlayDom {
     element.style.height = `${r.h}px`;
   }
 
+  /**
+   * Shows `labels`, reusing the span of the same index: only changed text, position, class or
+   * style is written, and spare spans are hidden, so a step change costs little DOM work.
+   */
   setLabels(labels: Label[]): void {
     this.#labels = labels;
-    const frag = document.createDocumentFragment();
-    for (const l of labels) {
+    const nodes = this.#nodes;
+    while (nodes.length < labels.length) {
       const e = document.createElement('span');
-      e.className = `ss-label ss-a${l.align ?? 'l'}${l.cls ? ` ${l.cls}` : ''}`;
-      e.textContent = l.text;
-      e.style.left = `${l.x}px`;
-      e.style.top = `${l.y}px`;
-      if (l.color) e.style.color = l.color;
-      if (l.size) e.style.fontSize = `${l.size}px`;
-      if (l.bold) e.style.fontWeight = '600';
-      frag.append(e);
+      this.labels.append(e);
+      nodes.push({ e, cls: '', text: '', x: NaN, y: NaN, color: '', size: 0, bold: false, title: '', maxW: 0, shown: true });
     }
-    this.labels.replaceChildren(frag);
+    for (let i = 0; i < nodes.length; i++) {
+      const n = nodes[i] as LabelNode;
+      const l = labels[i];
+      if (!l) {
+        if (n.shown) {
+          n.e.hidden = true;
+          n.shown = false;
+        }
+        continue;
+      }
+      if (!n.shown) {
+        n.e.hidden = false;
+        n.shown = true;
+      }
+      const cls = `ss-label ss-a${l.align ?? 'l'}${l.cls ? ` ${l.cls}` : ''}${l.title ? ' ss-tip' : ''}${l.maxW ? ' ss-fit' : ''}`;
+      if (n.cls !== cls) n.e.className = n.cls = cls;
+      if (n.text !== l.text) n.e.textContent = n.text = l.text;
+      if (n.x !== l.x) {
+        n.x = l.x;
+        n.e.style.left = `${l.x}px`;
+      }
+      if (n.y !== l.y) {
+        n.y = l.y;
+        n.e.style.top = `${l.y}px`;
+      }
+      const color = l.color ?? '';
+      if (n.color !== color) n.e.style.color = n.color = color;
+      const size = l.size ?? 0;
+      if (n.size !== size) {
+        n.size = size;
+        n.e.style.fontSize = size ? `${size}px` : '';
+      }
+      const bold = l.bold ?? false;
+      if (n.bold !== bold) {
+        n.bold = bold;
+        n.e.style.fontWeight = bold ? '600' : '';
+      }
+      const title = l.title ?? '';
+      if (n.title !== title) {
+        n.title = title;
+        if (title) n.e.title = title;
+        else n.e.removeAttribute('title');
+      }
+      const maxW = l.maxW ?? 0;
+      if (n.maxW !== maxW) {
+        n.maxW = maxW;
+        n.e.style.maxWidth = maxW ? `${Math.max(0, maxW)}px` : '';
+      }
+    }
   }
 
   get labelData(): readonly Label[] {

@@ -8,6 +8,7 @@
 // and `rank`. src/model/reference.ts' SoftmaxTrace is { rank, token, head, points: [{ step, m, l, acc }] }.
 
 import { tokenCount, type ValidSchedule, type TokenSet } from '../model/schedule.ts';
+import { formatTokens } from './layout.ts';
 
 export interface SoftmaxRow {
   readonly step: number;
@@ -69,9 +70,9 @@ function blockName(set: TokenSet): string {
   if (set.length === 0) return 'none';
   const n = tokenCount(set);
   const first = set[0];
-  if (set.length === 1 && first && first.stride === 1) return `tokens ${first.start.toLocaleString('en-US')}–${(first.start + first.count - 1).toLocaleString('en-US')}`;
-  if (set.every((s) => s.stride > 1)) return `stripe from ${first?.start ?? 0} (${n.toLocaleString('en-US')} tok)`;
-  return `${set.length} chunks (${n.toLocaleString('en-US')} tok)`;
+  if (set.length === 1 && first && first.stride === 1) return `${formatTokens(first.start)}–${formatTokens(first.start + first.count - 1)}`;
+  if (set.every((s) => s.stride > 1)) return `stripe from ${formatTokens(first?.start ?? 0)} (${formatTokens(n)} tok)`;
+  return `${set.length} chunks (${formatTokens(n)} tok)`;
 }
 
 export function softmaxRows(schedule: ValidSchedule, rank: number, trace: unknown): SoftmaxRow[] {

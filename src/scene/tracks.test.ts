@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { ringFixture } from './fixture.ts';
-import { columnOf, deriveTracks, holdingsAt, kvHeadRange, tracksForStep } from './tracks.ts';
+import { columnOf, deriveTracks, holdingsAt, holdingsTimeline, kvHeadRange, tracksForStep } from './tracks.ts';
+import { buildSchedule as buildForTimeline } from '../model/strategies/index.ts';
+import { parseParams as parseForTimeline } from '../model/params.ts';
 import type { ValidSchedule } from '../model/schedule.ts';
 
 const key = (x: { src: number; dst: number; tensor: string; tokens: unknown; heads: unknown; bytes: number }): string =>
@@ -99,5 +101,19 @@ describe('softmax panel rows', () => {
     expect(rows[2]?.m).toBeNull();
     // Another rank's trace is not shown as this rank's.
     expect(softmaxRows(s, 2, trace).every((r) => r.m === null)).toBe(true);
+  });
+});
+
+describe('holdingsTimeline', () => {
+  it('equals holdingsAt at every step', () => {
+    for (const hash of ['strategy=ring&ranks=4', 'strategy=zigzag&ranks=8', 'strategy=ulysses&ranks=4', 'strategy=usp&ranks=4&ulysses=2']) {
+      const params = parseForTimeline(`#${hash}`).params;
+      const s = buildForTimeline(params);
+      if (!s.valid) continue;
+      const counts = { heads: params.heads, kvHeads: params.kvHeads };
+      const all = holdingsTimeline(s, counts);
+      expect(all.length).toBe(s.steps.length);
+      s.steps.forEach((_, i) => expect(all[i]).toEqual(holdingsAt(s, i, counts)));
+    }
   });
 });

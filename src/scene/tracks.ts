@@ -141,3 +141,35 @@ export function holdingsAt(schedule: ValidSchedule, stepIndex: number, counts: H
   }
   return out;
 }
+
+/**
+ * holdingsAt for every step of the schedule, in one pass over the steps (the scene precomputes
+ * this once per schedule instead of replaying the schedule on every step change). Same result
+ * as holdingsAt(schedule, i, counts) for each i.
+ */
+export function holdingsTimeline(schedule: ValidSchedule, counts: HeadCounts): Holding[][] {
+  const all: HeadRange = { start: 0, end: counts.heads };
+  const allKv: HeadRange = { start: 0, end: counts.kvHeads };
+  const last = new Map<number, { q: TokenSet; kv: TokenSet; heads: HeadRange; kvHeads: HeadRange }>();
+  for (const shard of schedule.shards) last.set(shard.rank, { q: shard.tokens, kv: shard.tokens, heads: all, kvHeads: allKv });
+  const out: Holding[][] = [];
+  for (const step of schedule.steps) {
+    const idle = new Set<number>();
+    for (const rc of step.compute) {
+      last.set(rc.rank, { q: rc.q, kv: rc.kv, heads: rc.heads, kvHeads: kvHeadRange(rc.heads, counts) });
+      if (rc.tiles.every((t) => t.pairs === 0)) idle.add(rc.rank);
+    }
+    const kinds = phaseTensors(step.phase);
+    const list: Holding[] = [];
+    for (const shard of schedule.shards) {
+      const h = last.get(shard.rank);
+      if (!h) continue;
+      const isIdle = idle.has(shard.rank);
+      list.push({ rank: shard.rank, column: 'q', tensor: kinds.q, tokens: h.q, heads: h.heads, idle: isIdle });
+      list.push({ rank: shard.rank, column: 'kv', tensor: kinds.kv, tokens: h.kv, heads: h.kvHeads, idle: isIdle });
+      list.push({ rank: shard.rank, column: 'o', tensor: kinds.o, tokens: h.q, heads: h.heads, idle: isIdle });
+    }
+    out.push(list);
+  }
+  return out;
+}

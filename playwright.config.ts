@@ -1,8 +1,8 @@
 import { existsSync } from 'node:fs';
 import { defineConfig } from '@playwright/test';
+import { CHROMIUM_PATH as chromiumPath, NO_WEBGPU_ARGS, WEBGPU_ARGS } from './scripts/chromium.ts';
 
 // The tests use the system Chromium (never `npx playwright install`, which downloads a browser).
-const chromiumPath = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 if (!existsSync(chromiumPath)) {
   throw new Error(
     `No Chromium at ${chromiumPath}. Install one (Debian: apt-get install -y chromium) ` +
@@ -10,15 +10,6 @@ if (!existsSync(chromiumPath)) {
   );
 }
 
-const quiet = ['--no-sandbox', '--disable-background-networking', '--disable-component-update', '--disable-quic'];
-// SwiftShader flags that give a working adapter and a working WebGPU canvas (shared/docs/headless-webgpu.md).
-const webgpu = [
-  '--enable-unsafe-webgpu',
-  '--enable-features=Vulkan',
-  '--use-vulkan=swiftshader',
-  '--use-webgpu-adapter=swiftshader',
-  '--use-angle=vulkan',
-];
 const port = Number(process.env.E2E_PORT ?? 4179);
 
 export default defineConfig({
@@ -46,12 +37,12 @@ export default defineConfig({
     {
       name: 'webgpu',
       testIgnore: /no-webgpu\.spec\.ts/,
-      use: { browserName: 'chromium', launchOptions: { executablePath: chromiumPath, args: [...quiet, ...webgpu] } },
+      use: { browserName: 'chromium', launchOptions: { executablePath: chromiumPath, args: WEBGPU_ARGS } },
     },
     {
       name: 'no-webgpu',
       testMatch: /no-webgpu\.spec\.ts/,
-      use: { browserName: 'chromium', launchOptions: { executablePath: chromiumPath, args: [...quiet, '--use-angle=swiftshader'] } },
+      use: { browserName: 'chromium', launchOptions: { executablePath: chromiumPath, args: NO_WEBGPU_ARGS } },
     },
   ],
 });

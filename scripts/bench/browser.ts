@@ -7,20 +7,10 @@
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { BenchResult } from './ort/page.ts';
+import { CHROMIUM_PATH, WEBGPU_ARGS } from '../chromium.ts';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 const ortDir = fileURLToPath(new URL('./ort/', import.meta.url));
-const WEBGPU_FLAGS = [
-  '--no-sandbox',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-quic',
-  '--enable-unsafe-webgpu',
-  '--enable-features=Vulkan',
-  '--use-vulkan=swiftshader',
-  '--use-webgpu-adapter=swiftshader',
-  '--use-angle=vulkan',
-];
 
 const fmt = (x: number | null, digits = 1): string => (x === null ? 'n/a' : x.toFixed(digits));
 
@@ -29,7 +19,7 @@ export async function runBrowserBench(seqs: readonly number[], heads: number, he
     console.log('ONNX Runtime Web comparison: skipped, ORT is not installed for the benchmark. Run: npm install --prefix scripts/bench/ort');
     return null;
   }
-  const chromiumPath = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+  const chromiumPath = CHROMIUM_PATH;
   if (!existsSync(chromiumPath)) {
     console.log(`ONNX Runtime Web comparison: skipped, no Chromium at ${chromiumPath} (set CHROMIUM_PATH).`);
     return null;
@@ -39,7 +29,7 @@ export async function runBrowserBench(seqs: readonly number[], heads: number, he
   const server = await createServer({ root, logLevel: 'error', server: { host: '127.0.0.1', port: 0, strictPort: false }, optimizeDeps: { noDiscovery: true, include: [] } });
   await server.listen();
   const base = server.resolvedUrls?.local[0];
-  const browser = await chromium.launch({ executablePath: chromiumPath, args: WEBGPU_FLAGS });
+  const browser = await chromium.launch({ executablePath: chromiumPath, args: WEBGPU_ARGS });
   try {
     if (!base) throw new Error('vite did not report its URL');
     const page = await browser.newPage();

@@ -10,18 +10,8 @@
 import { existsSync } from 'node:fs';
 import { chromium } from '@playwright/test';
 import { createServer } from 'vite';
+import { CHROMIUM_PATH, WEBGPU_ARGS } from '../chromium.ts';
 
-const FLAGS = [
-  '--no-sandbox',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-quic',
-  '--enable-unsafe-webgpu',
-  '--enable-features=Vulkan',
-  '--use-vulkan=swiftshader',
-  '--use-webgpu-adapter=swiftshader',
-  '--use-angle=vulkan',
-];
 
 const CASES = [
   { label: 'ring, 8 ranks', hash: 'strategy=ring&ranks=8&seq=1M' },
@@ -38,7 +28,7 @@ function pct(xs: number[], p: number): number {
 }
 
 export async function run(): Promise<void> {
-  const exe = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+  const exe = CHROMIUM_PATH;
   if (!existsSync(exe)) {
     console.log(`scene bench skipped: no Chromium at ${exe} (set CHROMIUM_PATH)`);
     return;
@@ -47,7 +37,7 @@ export async function run(): Promise<void> {
   const server = await createServer({ server: { port, strictPort: false, host: '127.0.0.1' }, logLevel: 'error' });
   await server.listen();
   const base = (server.resolvedUrls?.local[0] ?? `http://127.0.0.1:${port}/`).replace(/\/$/, '');
-  const browser = await chromium.launch({ executablePath: exe, args: FLAGS });
+  const browser = await chromium.launch({ executablePath: exe, args: WEBGPU_ARGS });
   try {
     const page = await browser.newPage({ viewport: { width: 1280, height: 720 } });
     console.log('scene update CPU time per frame (ms), 1280×720, headless Chromium, SwiftShader WebGPU; goal < 2 ms');

@@ -91,32 +91,57 @@ export function stepSentBytes(step: Step, rank: number): number {
  * every transfer (e.g. 1/t when TP ranks each move only their heads' share).
  */
 export function commPerRank(schedule: Schedule, scale = 1): RankComm[] {
-  const out: RankComm[] = [];
-  for (let r = 0; r < schedule.ranks; r++) {
-    out.push({ perLayer: { forward: 0, backward: 0 }, byKind: emptyByKind(), loss: 0, collectives: emptyByKind() });
-  }
-  if (!schedule.valid) return out;
-  for (const step of schedule.steps) {
-    const key = phaseKey(step.phase);
-    for (const c of step.collectives) {
-      const sentByRank = new Array<number>(schedule.ranks).fill(0);
-      for (const t of c.transfers) {
-        if (t.src === t.dst || t.src < 0 || t.src >= schedule.ranks) continue;
-        sentByRank[t.src] = (sentByRank[t.src] ?? 0) + t.bytes * scale;
-      }
-      for (const r of c.group) {
-        const rc = out[r];
-        if (!rc) continue;
-        const sent = sentByRank[r] ?? 0;
-        if (key === null) {
-          rc.loss += sent;
-          continue;
+  const ranks = schedule.ranks;
+  const kinds = COLLECTIVE_KINDS.length;
+  // Flat accumulators, [rank · 2 + phase] and [(rank · kinds + kind) · 2 + phase] with phase 0 =
+  // forward, 1 = backward; turned into the per-rank records at the end.
+  const perLayer = new Float64Array(ranks * 2);
+  const sentByKind = new Float64Array(ranks * kinds * 2);
+  const countByKind = new Float64Array(ranks * kinds * 2);
+  const loss = new Float64Array(ranks);
+  if (schedule.valid) {
+    const sentByRank = new Float64Array(ranks); // zeroed for every collective
+    for (const step of schedule.steps) {
+      const key = phaseKey(step.phase);
+      const phase = key === 'backward' ? 1 : 0;
+      for (const c of step.collectives) {
+        const kind = COLLECTIVE_KINDS.indexOf(c.kind);
+        sentByRank.fill(0);
+        for (const t of c.transfers) {
+          if (t.src === t.dst || t.src < 0 || t.src >= ranks) continue;
+          sentByRank[t.src] = (sentByRank[t.src] ?? 0) + t.bytes * scale;
         }
-        rc.perLayer[key] += sent;
-        rc.byKind[c.kind][key] += sent;
-        rc.collectives[c.kind][key] += 1;
+        for (const r of c.group) {
+          if (!(r >= 0 && r < ranks && Number.isInteger(r))) continue;
+          const sent = sentByRank[r] ?? 0;
+          if (key === null) {
+            loss[r] = (loss[r] ?? 0) + sent;
+            continue;
+          }
+          const at = (r * kinds + kind) * 2 + phase;
+          perLayer[r * 2 + phase] = (perLayer[r * 2 + phase] ?? 0) + sent;
+          sentByKind[at] = (sentByKind[at] ?? 0) + sent;
+          countByKind[at] = (countByKind[at] ?? 0) + 1;
+        }
       }
     }
+  }
+  const byKindOf = (table: Float64Array, r: number): ByKind => {
+    const out = {} as ByKind;
+    COLLECTIVE_KINDS.forEach((k, kind) => {
+      const at = (r * kinds + kind) * 2;
+      out[k] = { forward: table[at] ?? 0, backward: table[at + 1] ?? 0 };
+    });
+    return out;
+  };
+  const out: RankComm[] = [];
+  for (let r = 0; r < ranks; r++) {
+    out.push({
+      perLayer: { forward: perLayer[r * 2] ?? 0, backward: perLayer[r * 2 + 1] ?? 0 },
+      byKind: byKindOf(sentByKind, r),
+      loss: loss[r] ?? 0,
+      collectives: byKindOf(countByKind, r),
+    });
   }
   return out;
 }

@@ -22,12 +22,12 @@
 
 import type { GpuPreset, Params } from './params.ts';
 import { DTYPE_BYTES, gpuPreset } from './params.ts';
-import type { HeadRange, RankCompute, Schedule, Segment, Step, TokenSet, ValidSchedule } from './schedule.ts';
-import { computedPairs, tilesFor, tokenCount } from './schedule.ts';
+import type { HeadRange, RankCompute, Schedule, Segment, Step, TensorKind, TokenSet, ValidSchedule } from './schedule.ts';
+import { tilesFor, tokenCount } from './schedule.ts';
 import { buildSchedule } from './strategies/index.ts';
 import { type ByKind, type FwdBwd, commPerRank, emptyByKind } from './comm.ts';
 import { korthikantiRow, logitsBytes, modelStateBytes, parameterCounts, scoreBytesPerElement, tpDegree, zeroGroupSize, type ModelStateBytes } from './memory.ts';
-import { attentionFlops, backwardFlopFactor, buildTimeline, nodeOf, type Timeline } from './timeline.ts';
+import { attentionFlops, backwardFlopFactor, buildTimelineWithPairs, computedPairsByEntry, nodeOf, type Timeline } from './timeline.ts';
 
 export interface MemoryCategories {
   weights: number;
@@ -143,128 +143,204 @@ function segmentContains(outer: Segment, inner: Segment): boolean {
 }
 
 function tokensContained(set: TokenSet, inner: TokenSet): boolean {
-  return inner.every((seg) => set.some((outer) => segmentContains(outer, seg)));
+  for (const seg of inner) {
+    let found = false;
+    for (const outer of set) {
+      if (segmentContains(outer, seg)) {
+        found = true;
+        break;
+      }
+    }
+    if (!found) return false;
+  }
+  return true;
 }
 
-const KV_TENSORS = new Set(['K', 'V', 'dK', 'dV']);
+const isKvTensor = (t: TensorKind): boolean => t === 'K' || t === 'V' || t === 'dK' || t === 'dV';
 
-function zeroCategories(): MemoryCategories {
-  return { weights: 0, grads: 0, optimizer: 0, activations: 0, kvWorkingSet: 0, scores: 0, logits: 0 };
+/**
+ * Per rank and schedule step, what the memory and FLOP figures are made of, filled in one pass over
+ * the steps. Each table is flat, indexed [rank · steps + step]: no per-rank arrays, no Maps.
+ */
+interface StepTables {
+  /** Materialised score elements (flash off). */
+  readonly scoreElems: Float64Array;
+  /** K/V bytes held: attended blocks (and dK/dV accumulators backward) plus receive buffers. */
+  readonly kvHeld: Float64Array;
+  /** Attention FLOPs (backward steps include the backward factor). */
+  readonly flops: Float64Array;
+  /** Forward attention FLOPs per rank, summed over the forward steps. */
+  readonly causal: Float64Array;
 }
 
-function addAt(table: number[][], r: number, i: number, x: number): void {
-  const row = table[r];
-  if (row) row[i] = (row[i] ?? 0) + x;
+/** A plain array of a typed array's numbers, sized up front (Array.from goes through the iterator protocol). */
+function toArray(xs: Float64Array): number[] {
+  const out = new Array<number>(xs.length);
+  for (let i = 0; i < xs.length; i++) out[i] = xs[i] ?? 0;
+  return out;
+}
+
+function addAt(table: Float64Array, at: number, x: number): void {
+  table[at] = (table[at] ?? 0) + x;
+}
+
+function stepTables(ctx: PriceContext, schedule: ValidSchedule, pairsByEntry: Float64Array): StepTables {
+  const { params, e, headScale } = ctx;
+  const b = params.microBatch;
+  const kvElemBytes = params.headDim * e * b * headScale; // one token, one K/V head, one tensor
+  const bwdFactor = backwardFlopFactor(params.flash);
+  const nRanks = schedule.ranks;
+  const nSteps = schedule.steps.length;
+  const tables: StepTables = {
+    scoreElems: new Float64Array(params.flash ? 0 : nRanks * nSteps), // only read with flash off
+    kvHeld: new Float64Array(nRanks * nSteps),
+    flops: new Float64Array(nRanks * nSteps),
+    causal: new Float64Array(nRanks),
+  };
+  // The computes of each rank in the current step: attendingByRank[r][0 .. attendingCount[r]) (one,
+  // in every built-in strategy). Counts are reset per step; the lists are overwritten, never cleared.
+  const attendingByRank: RankCompute[][] = Array.from({ length: nRanks }, () => []);
+  const attendingCount = new Int32Array(nRanks);
+  const attendedByRank = (r: number, tokens: TokenSet): boolean => {
+    const computes = attendingByRank[r] as RankCompute[];
+    for (let k = 0; k < (attendingCount[r] ?? 0); k++) if (tokensContained((computes[k] as RankCompute).kv, tokens)) return true;
+    return false;
+  };
+  let entry = 0; // index into pairsByEntry
+  schedule.steps.forEach((step, i) => {
+    const bwd = step.phase === 'backward';
+    attendingCount.fill(0);
+    for (const rc of step.compute) {
+      const pairs = pairsByEntry[entry++] ?? 0; // computedPairs(rc)
+      const r = rc.rank;
+      if (r < 0 || r >= nRanks) continue;
+      const at = r * nSteps + i;
+      const attending = attendingCount[r] ?? 0;
+      (attendingByRank[r] as RankCompute[])[attending] = rc;
+      attendingCount[r] = attending + 1;
+      const nHeads = rc.heads.end - rc.heads.start;
+      if (!params.flash) {
+        // Score elements the unskipped tiles materialise (nothing reads them with flash on).
+        let elems = 0;
+        for (const tile of rc.tiles) if (tile.mask !== 'skipped') elems += tile.q.count * tile.kv.count * nHeads * b * headScale;
+        addAt(tables.scoreElems, at, elems);
+      }
+      // K and V (and the dK, dV accumulators in the backward) of the tokens attended to.
+      addAt(tables.kvHeld, at, tokenCount(rc.kv) * kvHeadsFor(rc.heads, params) * kvElemBytes * 2 * (bwd ? 2 : 1));
+      const fwdFlops = attentionFlops(pairs, params.headDim, b) * headScale;
+      addAt(tables.flops, at, bwd ? fwdFlops * bwdFactor : fwdFlops);
+      if (step.phase === 'forward') addAt(tables.causal, r, fwdFlops);
+    }
+    // Blocks arriving in this step that the rank is not already attending to: receive buffers.
+    for (const c of step.collectives) {
+      for (const tr of c.transfers) {
+        if (tr.src === tr.dst || tr.dst < 0 || tr.dst >= nRanks || !isKvTensor(tr.tensor)) continue;
+        if (attendedByRank(tr.dst, tr.tokens)) continue;
+        addAt(tables.kvHeld, tr.dst * nSteps + i, tr.bytes * headScale);
+      }
+    }
+  });
+  return tables;
 }
 
 /** Prices every rank of a valid schedule. */
-function priceRanks(ctx: PriceContext, schedule: ValidSchedule): RankCost[] {
+function priceRanks(ctx: PriceContext, schedule: ValidSchedule, pairsByEntry: Float64Array = computedPairsByEntry(schedule)): RankCost[] {
   const { params, e, t, headScale } = ctx;
   const L = params.layers;
   const b = params.microBatch;
   const comm = commPerRank(schedule, headScale);
   const sbe = scoreBytesPerElement(e);
-  const kvElemBytes = params.headDim * e * b * headScale; // one token, one K/V head, one tensor
   const steps: readonly Step[] = schedule.steps;
+  const nSteps = steps.length;
   const hasLossStep = steps.some((s) => s.phase === 'loss');
   let lastForward = -1;
   steps.forEach((s, i) => {
     if (s.phase === 'forward') lastForward = i;
   });
-  // One pass over the steps fills, per rank and step: materialised score elements, K/V bytes
-  // held, attention FLOPs (indexing by rank keeps this O(steps × (compute + transfers))).
+  const tables = stepTables(ctx, schedule, pairsByEntry);
   const nRanks = schedule.ranks;
-  const perRankSteps = () => Array.from({ length: nRanks }, () => new Array<number>(steps.length).fill(0));
-  const scoreElemsAll = perRankSteps();
-  const kvHeldAll = perRankSteps();
-  const flopsAll = perRankSteps();
-  const causalAll = new Array<number>(nRanks).fill(0);
-  steps.forEach((step, i) => {
-    const bwd = step.phase === 'backward';
-    const byRank = new Map<number, RankCompute[]>();
-    for (const rc of step.compute) {
-      const r = rc.rank;
-      if (r < 0 || r >= nRanks) continue;
-      const list = byRank.get(r);
-      if (list) list.push(rc);
-      else byRank.set(r, [rc]);
-      const nHeads = rc.heads.end - rc.heads.start;
-      let elems = 0;
-      for (const tile of rc.tiles) if (tile.mask !== 'skipped') elems += tile.q.count * tile.kv.count * nHeads * b * headScale;
-      addAt(scoreElemsAll, r, i, elems);
-      // K and V (and the dK, dV accumulators in the backward) of the tokens attended to.
-      addAt(kvHeldAll, r, i, tokenCount(rc.kv) * kvHeadsFor(rc.heads, params) * kvElemBytes * 2 * (bwd ? 2 : 1));
-      const fwdFlops = attentionFlops(computedPairs(rc), params.headDim, b) * headScale;
-      addAt(flopsAll, r, i, bwd ? fwdFlops * backwardFlopFactor(params.flash) : fwdFlops);
-      if (step.phase === 'forward') causalAll[r] = (causalAll[r] ?? 0) + fwdFlops;
+  const noSteps = new Float64Array(nSteps);
+  // Table 2 activations depend on the rank's token count only, and most ranks share one.
+  const activationsByTokens = new Map<number, { stored: number; transientLayer: number }>();
+  const activationsOf = (rowTokens: number): { stored: number; transientLayer: number } => {
+    let row = activationsByTokens.get(rowTokens);
+    if (!row) {
+      const rowBase = { s: rowTokens, b, h: params.hidden, a: params.heads, t, sp: ctx.sp, e };
+      row = {
+        // Stored per layer; with full recompute one layer's whole set is rebuilt transiently.
+        stored: korthikantiRow({ ...rowBase, recompute: params.recompute }).nonScore,
+        transientLayer: params.recompute === 'full' ? korthikantiRow({ ...rowBase, recompute: 'none' }).nonScore : 0,
+      };
+      activationsByTokens.set(rowTokens, row);
     }
-    // Blocks arriving in this step that the rank is not already attending to: receive buffers.
-    for (const c of step.collectives) {
-      for (const tr of c.transfers) {
-        if (tr.src === tr.dst || tr.dst < 0 || tr.dst >= nRanks || !KV_TENSORS.has(tr.tensor)) continue;
-        const mine = byRank.get(tr.dst);
-        if (mine && mine.some((rc) => tokensContained(rc.kv, tr.tokens))) continue;
-        addAt(kvHeldAll, tr.dst, i, tr.bytes * headScale);
-      }
-    }
-  });
+    return row;
+  };
 
   const out: RankCost[] = [];
   for (const shard of schedule.shards) {
     const r = shard.rank;
     const tokens = tokenCount(shard.tokens);
-    const rowBase = { s: ctx.rowTokens(tokens), b, h: params.hidden, a: params.heads, t, sp: ctx.sp, e };
-    // Stored per layer; with full recompute one layer's whole set is rebuilt transiently.
-    const stored = korthikantiRow({ ...rowBase, recompute: params.recompute }).nonScore;
-    const transientLayer = params.recompute === 'full' ? korthikantiRow({ ...rowBase, recompute: 'none' }).nonScore : 0;
+    const { stored, transientLayer } = activationsOf(ctx.rowTokens(tokens));
     const logits = logitsBytes(ctx.logitTokens(tokens), b, params.vocab, t);
-    const scoreElems = scoreElemsAll[r] ?? [];
-    const kvHeld = kvHeldAll[r] ?? [];
-    const flops = flopsAll[r] ?? [];
-    const causalFlops = causalAll[r] ?? 0;
+    const known = r >= 0 && r < nRanks;
+    const rowOf = (table: Float64Array): Float64Array => (known ? table.subarray(r * nSteps, (r + 1) * nSteps) : noSteps);
+    const scoreElems = rowOf(tables.scoreElems);
+    const kvHeld = rowOf(tables.kvHeld);
+    const flops = rowOf(tables.flops);
+    const causalFlops = known ? (tables.causal[r] ?? 0) : 0;
 
-    const scoresPerLayer = params.flash || params.recompute !== 'none' ? 0 : steps.reduce((acc, s, i) => acc + (s.phase === 'forward' ? (scoreElems[i] ?? 0) * sbe : 0), 0);
-    const staticBytes = { weights: ctx.state.weights, grads: ctx.state.grads, optimizer: ctx.state.optimizer };
-    // A plain loop with literal objects: this runs ranks × steps times on every slider move.
-    const byStep: MemoryCategories[] = [];
+    let scoresPerLayer = 0;
+    if (!(params.flash || params.recompute !== 'none')) for (let i = 0; i < nSteps; i++) scoresPerLayer += (steps[i] as Step).phase === 'forward' ? (scoreElems[i] ?? 0) * sbe : 0;
     const scoresStored = L * scoresPerLayer;
-    for (let i = 0; i < steps.length; i++) {
-      const phase = (steps[i] as Step).phase;
-      const computing = phase !== 'loss' && (flops[i] ?? 0) > 0;
-      let scores = 0;
-      if (!params.flash) scores = params.recompute === 'none' ? scoresStored : computing ? (scoreElems[i] ?? 0) * sbe : 0;
-      const isLogitStep = hasLossStep ? phase === 'loss' : i === lastForward;
-      byStep.push({
-        weights: staticBytes.weights,
-        grads: staticBytes.grads,
-        optimizer: staticBytes.optimizer,
-        activations: L * stored + (computing ? transientLayer : 0),
-        kvWorkingSet: kvHeld[i] ?? 0,
-        scores,
-        logits: isLogitStep ? logits : 0,
-      });
-    }
-    if (byStep.length === 0) byStep.push({ ...staticBytes, activations: L * stored, kvWorkingSet: 0, scores: 0, logits });
-    const sum = (c: MemoryCategories): number => c.weights + c.grads + c.optimizer + c.activations + c.kvWorkingSet + c.scores + c.logits;
-    const memoryByStep = byStep.map((c) => Math.ceil(sum(c)));
+    // Each category's bytes at step i, summed per step below and read again at the peak step. A
+    // schedule without steps is priced as one step holding the stored activations and the logits.
+    const computing = (i: number): boolean => i < nSteps && (steps[i] as Step).phase !== 'loss' && (flops[i] ?? 0) > 0;
+    const activationsAt = (i: number): number => L * stored + (computing(i) ? transientLayer : 0);
+    const kvAt = (i: number): number => kvHeld[i] ?? 0;
+    const scoresAt = (i: number): number => (params.flash ? 0 : params.recompute === 'none' ? scoresStored : computing(i) ? (scoreElems[i] ?? 0) * sbe : 0);
+    const isLogitStep = (i: number): boolean => nSteps === 0 || (hasLossStep ? (steps[i] as Step).phase === 'loss' : i === lastForward);
+    const logitsAt = (i: number): number => (isLogitStep(i) ? logits : 0);
+    const { weights, grads, optimizer } = ctx.state;
+
+    // A plain loop over numbers, no per-step objects: this runs ranks × steps times on every slider move.
+    const memoryByStep = new Array<number>(Math.max(1, nSteps));
     let peakStep = 0;
-    memoryByStep.forEach((m, i) => {
-      if (m > (memoryByStep[peakStep] ?? 0)) peakStep = i;
-    });
-    const maxOf = (k: keyof MemoryCategories): number => Math.ceil(Math.max(...byStep.map((c) => c[k])));
-    const atPeakRaw = byStep[peakStep] ?? zeroCategories();
-    const atPeak = zeroCategories();
-    for (const k of Object.keys(atPeak) as (keyof MemoryCategories)[]) atPeak[k] = atPeakRaw[k];
+    let maxActivations = -Infinity;
+    let maxKv = -Infinity;
+    let maxScores = -Infinity;
+    let maxLogits = -Infinity;
+    for (let i = 0; i < Math.max(1, nSteps); i++) {
+      const activations = activationsAt(i);
+      const kv = kvAt(i);
+      const scores = scoresAt(i);
+      const logitBytes = logitsAt(i);
+      const total = Math.ceil(weights + grads + optimizer + activations + kv + scores + logitBytes);
+      memoryByStep[i] = total;
+      if (total > (memoryByStep[peakStep] ?? 0)) peakStep = i;
+      maxActivations = Math.max(maxActivations, activations);
+      maxKv = Math.max(maxKv, kv);
+      maxScores = Math.max(maxScores, scores);
+      maxLogits = Math.max(maxLogits, logitBytes);
+    }
+    const atPeak: MemoryCategories = {
+      weights,
+      grads,
+      optimizer,
+      activations: activationsAt(peakStep),
+      kvWorkingSet: kvAt(peakStep),
+      scores: scoresAt(peakStep),
+      logits: logitsAt(peakStep),
+    };
     const memory: RankMemory = {
-      weights: Math.ceil(ctx.state.weights),
-      grads: Math.ceil(ctx.state.grads),
-      optimizer: Math.ceil(ctx.state.optimizer),
-      activations: maxOf('activations'),
+      weights: Math.ceil(weights),
+      grads: Math.ceil(grads),
+      optimizer: Math.ceil(optimizer),
+      activations: Math.ceil(maxActivations),
       activationsPerLayer: Math.ceil(stored),
-      kvWorkingSet: maxOf('kvWorkingSet'),
-      scores: maxOf('scores'),
+      kvWorkingSet: Math.ceil(maxKv),
+      scores: Math.ceil(maxScores),
       scoresPerLayer: Math.ceil(scoresPerLayer),
-      logits: maxOf('logits'),
+      logits: Math.ceil(maxLogits),
       peak: memoryByStep[peakStep] ?? 0,
       peakStep,
       atPeak,
@@ -281,7 +357,7 @@ function priceRanks(ctx: PriceContext, schedule: ValidSchedule): RankCost[] {
       collectivesByKind: rc ? rc.collectives : emptyByKind(),
       commLossBytes: rc ? rc.loss : 0,
       causalFlops,
-      flopsByStep: flops,
+      flopsByStep: known ? toArray(flops) : [],
       oom: memory.peak > ctx.gpu.memoryBytes,
     });
   }
@@ -351,11 +427,13 @@ export function priceSchedule(params: Params, schedule: Schedule): Plan {
   };
   const baseline = baselineOf(params, gpu);
   const parameters = parameterCounts(params).total;
-  const timeline = buildTimeline(params, schedule, gpu, ctx.headScale);
+  // Attention work per compute entry, read by both the timeline and the memory pricing.
+  const pairsByEntry = computedPairsByEntry(schedule);
+  const timeline = buildTimelineWithPairs(params, schedule, gpu, ctx.headScale, pairsByEntry);
   if (!schedule.valid) {
     return { params, schedule, valid: false, reason: schedule.reason, gpu, tp: t, zeroGroup, parameters, perRank: [], baseline, balance: { perRankFlops: [], maxOverMean: 1 }, timeline, oom: false };
   }
-  const perRank = priceRanks(ctx, schedule);
+  const perRank = priceRanks(ctx, schedule, pairsByEntry);
   const perRankFlops = perRank.map((r) => r.causalFlops);
   const mean = perRankFlops.reduce((a, x) => a + x, 0) / Math.max(1, perRankFlops.length);
   const maxOverMean = mean > 0 ? Math.max(...perRankFlops) / mean : 1;
@@ -375,7 +453,11 @@ export function priceSchedule(params: Params, schedule: Schedule): Plan {
   };
 }
 
-/** The schedule for params' strategy, priced. Pure and synchronous; block-granular, so 10M tokens plan as fast as 1K. */
+/**
+ * The schedule for params' strategy, priced. Pure and synchronous; block-granular, so 10M tokens plan as fast as 1K.
+ * Not memoised: the store already skips unchanged params, and keeping earlier plans alive (several
+ * MB each at 64 ranks) made every new plan slower through the garbage collector.
+ */
 export function plan(params: Params): Plan {
   return priceSchedule(params, buildSchedule(params));
 }

@@ -217,8 +217,13 @@ export function makeTile(q: Segment, kv: Segment): ComputeTile {
 
 /** All segment pairs of a rank's q and kv sets. */
 export function tilesFor(q: TokenSet, kv: TokenSet): ComputeTile[] {
-  const tiles: ComputeTile[] = [];
-  for (const qs of q) for (const ks of kv) if (qs.count > 0 && ks.count > 0) tiles.push(makeTile(qs, ks));
+  // Sized up front: a schedule holds thousands of these lists of one to a few tiles, and an array
+  // grown by push() reserves room for 16.
+  let n = 0;
+  for (const qs of q) for (const ks of kv) if (qs.count > 0 && ks.count > 0) n++;
+  const tiles = new Array<ComputeTile>(n);
+  let i = 0;
+  for (const qs of q) for (const ks of kv) if (qs.count > 0 && ks.count > 0) tiles[i++] = makeTile(qs, ks);
   return tiles;
 }
 

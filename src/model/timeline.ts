@@ -104,17 +104,26 @@ export interface LinkModel {
   readonly node: (rank: number) => number;
 }
 
+/** Per-rank accumulators of one collective's α-β time, reused from collective to collective. */
+class CollectiveScratch {
+  readonly sendTime: Float64Array;
+  readonly recvTime: Float64Array;
+  readonly sends: Float64Array;
+  readonly recvs: Float64Array;
+  constructor(ranks: number) {
+    this.sendTime = new Float64Array(ranks);
+    this.recvTime = new Float64Array(ranks);
+    this.sends = new Float64Array(ranks);
+    this.recvs = new Float64Array(ranks);
+  }
+}
+
 /**
- * α-β time of one collective for every rank of `ranks`: sends and receives run concurrently
- * (full-duplex links), each side pays α per message plus its bytes over the link's bandwidth —
- * NVLink inside a node, the NIC across nodes — and the slower side sets the time. One pass over
- * the transfers, so an all-gather of P² transfers costs O(P²), not O(P³).
+ * Adds the α-β seconds of collective `c` to `out[r]` for every rank r that sends or receives in it
+ * (the others' time is 0), and leaves `scratch` zeroed for the next collective.
  */
-export function collectiveSecondsAll(c: Collective, ranks: number, links: LinkModel, scale = 1): number[] {
-  const sendTime = new Array<number>(ranks).fill(0);
-  const recvTime = new Array<number>(ranks).fill(0);
-  const sends = new Array<number>(ranks).fill(0);
-  const recvs = new Array<number>(ranks).fill(0);
+function addCollectiveSeconds(c: Collective, ranks: number, links: LinkModel, scale: number, scratch: CollectiveScratch, out: Float64Array): void {
+  const { sendTime, recvTime, sends, recvs } = scratch;
   const { gpu } = links;
   for (const t of c.transfers) {
     if (t.src === t.dst) continue;
@@ -129,10 +138,26 @@ export function collectiveSecondsAll(c: Collective, ranks: number, links: LinkMo
       recvs[t.dst] = (recvs[t.dst] ?? 0) + 1;
     }
   }
-  return sendTime.map((st, r) => {
+  for (let r = 0; r < ranks; r++) {
     const n = Math.max(sends[r] ?? 0, recvs[r] ?? 0);
-    return n === 0 ? 0 : gpu.latency * n + Math.max(st, recvTime[r] ?? 0);
-  });
+    if (n !== 0) out[r] = (out[r] ?? 0) + (gpu.latency * n + Math.max(sendTime[r] ?? 0, recvTime[r] ?? 0));
+  }
+  sendTime.fill(0);
+  recvTime.fill(0);
+  sends.fill(0);
+  recvs.fill(0);
+}
+
+/**
+ * α-β time of one collective for every rank of `ranks`: sends and receives run concurrently
+ * (full-duplex links), each side pays α per message plus its bytes over the link's bandwidth —
+ * NVLink inside a node, the NIC across nodes — and the slower side sets the time. One pass over
+ * the transfers, so an all-gather of P² transfers costs O(P²), not O(P³).
+ */
+export function collectiveSecondsAll(c: Collective, ranks: number, links: LinkModel, scale = 1): number[] {
+  const seconds = new Float64Array(ranks);
+  addCollectiveSeconds(c, ranks, links, scale, new CollectiveScratch(ranks), seconds);
+  return Array.from(seconds);
 }
 
 /** collectiveSecondsAll for one rank. */
@@ -141,10 +166,37 @@ export function collectiveSeconds(c: Collective, rank: number, links: LinkModel,
 }
 
 /**
+ * computedPairs of every compute entry of a schedule, step after step in `step.compute` order. The
+ * timeline and plan.ts's memory pricing both need this work, so plan() derives it once for both.
+ */
+export function computedPairsByEntry(schedule: Schedule): Float64Array {
+  if (!schedule.valid) return new Float64Array(0);
+  let entries = 0;
+  for (const step of schedule.steps) entries += step.compute.length;
+  const out = new Float64Array(entries);
+  let k = 0;
+  for (const step of schedule.steps) for (const rc of step.compute) out[k++] = computedPairs(rc);
+  return out;
+}
+
+/** Distinct per-rank records a timeline step looks through before making a new one. */
+const DISTINCT_RECORDS_KEPT = 4;
+
+function findRecord(records: readonly RankStepTime[], compute: number, comm: number, exposed: number, idle: number): RankStepTime | undefined {
+  for (const d of records) if (Object.is(d.compute, compute) && Object.is(d.comm, comm) && Object.is(d.exposed, exposed) && Object.is(d.idle, idle)) return d;
+  return undefined;
+}
+
+/**
  * Builds the timeline of one layer. `scale` multiplies per-head work and bytes (1/t when each TP
  * rank carries only its share of the heads).
  */
 export function buildTimeline(params: Params, schedule: Schedule, gpu: GpuPreset, scale = 1): Timeline {
+  return buildTimelineWithPairs(params, schedule, gpu, scale, computedPairsByEntry(schedule));
+}
+
+/** buildTimeline, given computedPairsByEntry(schedule). */
+export function buildTimelineWithPairs(params: Params, schedule: Schedule, gpu: GpuPreset, scale: number, pairsByEntry: Float64Array): Timeline {
   // Node of every rank computed once: collectives look it up for each of up to P² transfers.
   const nodes = Array.from({ length: schedule.ranks }, (_, r) => nodeOf(r, params, gpu));
   const links: LinkModel = { gpu, node: (r) => nodes[r] ?? nodeOf(r, params, gpu) };
@@ -158,18 +210,23 @@ export function buildTimeline(params: Params, schedule: Schedule, gpu: GpuPreset
   let crossesNodes = false;
   let hasRing = false;
   if (schedule.valid) {
+    // Per-rank accumulators, zeroed and reused for every step.
+    const computeByRank = new Float64Array(ranks);
+    const blocking = new Float64Array(ranks);
+    const overlapping = new Float64Array(ranks);
+    const scratch = new CollectiveScratch(ranks);
+    let entry = 0; // index into pairsByEntry
     for (const step of schedule.steps) {
-      const computeByRank = new Array<number>(ranks).fill(0);
+      computeByRank.fill(0);
+      blocking.fill(0);
+      overlapping.fill(0);
       const bwd = step.phase === 'backward' ? backwardFlopFactor(params.flash) : 1;
       for (const rc of step.compute) {
-        if (rc.rank < ranks) computeByRank[rc.rank] = (computeByRank[rc.rank] ?? 0) + (attentionFlops(computedPairs(rc), params.headDim, params.microBatch) * scale * bwd) / gpu.flops;
+        const pairs = pairsByEntry[entry++] ?? 0;
+        if (rc.rank >= 0 && rc.rank < ranks) computeByRank[rc.rank] = (computeByRank[rc.rank] ?? 0) + (attentionFlops(pairs, params.headDim, params.microBatch) * scale * bwd) / gpu.flops;
       }
-      const blocking = new Array<number>(ranks).fill(0);
-      const overlapping = new Array<number>(ranks).fill(0);
       for (const c of step.collectives) {
-        const target = overlapsCompute(c) ? overlapping : blocking;
-        const seconds = collectiveSecondsAll(c, ranks, links, scale);
-        seconds.forEach((sec, r) => (target[r] = (target[r] ?? 0) + sec));
+        addCollectiveSeconds(c, ranks, links, scale, scratch, overlapsCompute(c) ? overlapping : blocking);
         if (c.kind === 'send-recv') {
           for (const t of c.transfers) {
             if (t.tensor !== 'K' || t.src === t.dst) continue;
@@ -179,19 +236,36 @@ export function buildTimeline(params: Params, schedule: Schedule, gpu: GpuPreset
           }
         }
       }
-      const perRank: { compute: number; comm: number; exposed: number; idle: number }[] = [];
+      // Wall first, so that each rank's record is made once, idle included.
       let wall = 0;
       let maxCompute = 0;
+      for (let r = 0; r < ranks; r++) {
+        const compute = computeByRank[r] ?? 0;
+        const over = overlapping[r] ?? 0;
+        const exposed = (blocking[r] ?? 0) + Math.max(0, over - compute);
+        wall = Math.max(wall, compute + exposed);
+        maxCompute = Math.max(maxCompute, compute);
+      }
+      // Most ranks of a step time out alike (the same block work over the same kind of link), so
+      // the step keeps a few distinct records and ranks share them instead of allocating P per
+      // step (records are never mutated).
+      const perRank = new Array<RankStepTime>(ranks);
+      const distinct: RankStepTime[] = [];
       for (let r = 0; r < ranks; r++) {
         const compute = computeByRank[r] ?? 0;
         const block = blocking[r] ?? 0;
         const over = overlapping[r] ?? 0;
         const exposed = block + Math.max(0, over - compute);
-        perRank.push({ compute, comm: block + over, exposed, idle: 0 });
-        wall = Math.max(wall, compute + exposed);
-        maxCompute = Math.max(maxCompute, compute);
+        const comm = block + over;
+        const idle = Math.max(0, wall - compute - exposed);
+        let record = findRecord(distinct, compute, comm, exposed, idle);
+        if (!record) {
+          record = { compute, comm, exposed, idle };
+          if (distinct.length === DISTINCT_RECORDS_KEPT) distinct.shift();
+          distinct.push(record);
+        }
+        perRank[r] = record;
       }
-      for (const pr of perRank) pr.idle = Math.max(0, wall - pr.compute - pr.exposed);
       steps.push({ index: step.index, phase: step.phase, perRank, wall });
       if (step.phase === 'forward') forward += wall;
       else if (step.phase === 'backward') backward += wall;

@@ -8,14 +8,18 @@
 import type { Params } from '../params.ts';
 import type { Collective, Schedule, TokenSet, Transfer } from '../schedule.ts';
 import { chunk, nonEmpty, zigzagLayout } from '../layout.ts';
-import { allHeads, collective, ctxOf, finish, lossDrafts, nodeByPreset, range, rankCompute, xfer, type Ctx, type Draft, draft } from './common.ts';
+import { allHeads, collective, ctxOf, finish, lossDrafts, nodeByPreset, pushXfer, range, rankCompute, type Ctx, type Draft, draft } from './common.ts';
 
-function gatherKV(ctx: Ctx, shards: readonly TokenSet[], label: string): Collective {
+/** Every rank's K and V shard to every other rank (the same transfers in the forward and the backward gather). */
+function gatherKVTransfers(ctx: Ctx, shards: readonly TokenSet[]): Transfer[] {
   const transfers: Transfer[] = [];
+  const heads = allHeads(ctx.kvHeads);
   for (const t of ['K', 'V'] as const)
-    for (let src = 0; src < ctx.P; src++)
-      for (let dst = 0; dst < ctx.P; dst++) transfers.push(...xfer(ctx, src, dst, t, shards[src] ?? [], allHeads(ctx.kvHeads)));
-  return collective('all-gather', range(ctx.P), label, transfers);
+    for (let src = 0; src < ctx.P; src++) {
+      const tokens = shards[src] ?? [];
+      for (let dst = 0; dst < ctx.P; dst++) pushXfer(transfers, ctx, src, dst, t, tokens, heads);
+    }
+  return transfers;
 }
 
 export function buildAllgather(params: Params): Schedule {
@@ -31,11 +35,14 @@ export function buildAllgather(params: Params): Schedule {
     forward.push(draft('forward', `one rank computes causal attention of all ${seq} tokens against themselves; nothing to gather.`, [], compute));
     backward.push(draft('backward', `one rank computes dQ, dK and dV for all ${seq} tokens; nothing to reduce.`, [], compute));
   } else {
+    // P·(P−1) transfers per tensor; the backward's gather repeats the forward's, so they share the list.
+    const kvGather = gatherKVTransfers(ctx, shards);
+    const gatherKV = (label: string): Collective => collective('all-gather', range(P), label, kvGather);
     forward.push(
       draft(
         'forward',
         `all-gather K and V over all ${P} ranks: every rank sends its two zigzag chunks (r and ${2 * P - 1}−r) of K and V to every other rank, so each ends with the K/V of the whole ${seq}-token sequence. Attention waits for it: this communication is exposed.`,
-        [gatherKV(ctx, shards, 'all-gather K,V')],
+        [gatherKV('all-gather K,V')],
         [],
       ),
     );
@@ -51,7 +58,7 @@ export function buildAllgather(params: Params): Schedule {
       draft(
         'backward',
         `backward: all-gather K and V again over all ${P} ranks (only the local chunks were saved in the forward pass, to keep full K/V out of activation memory).`,
-        [gatherKV(ctx, shards, 'all-gather K,V (again, for backward)')],
+        [gatherKV('all-gather K,V (again, for backward)')],
         [],
       ),
     );
@@ -64,8 +71,9 @@ export function buildAllgather(params: Params): Schedule {
       ),
     );
     const transfers: Transfer[] = [];
+    const kvHeads = allHeads(ctx.kvHeads);
     for (const t of ['dK', 'dV'] as const)
-      for (let src = 0; src < P; src++) for (let dst = 0; dst < P; dst++) transfers.push(...xfer(ctx, src, dst, t, shards[dst] ?? [], allHeads(ctx.kvHeads)));
+      for (let src = 0; src < P; src++) for (let dst = 0; dst < P; dst++) pushXfer(transfers, ctx, src, dst, t, shards[dst] ?? [], kvHeads);
     backward.push(
       draft(
         'backward',

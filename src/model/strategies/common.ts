@@ -7,6 +7,7 @@ import { DTYPE_BYTES, gpuPreset } from '../params.ts';
 import type {
   Collective,
   CollectiveKind,
+  ComputeTile,
   HeadRange,
   InvalidSchedule,
   Phase,
@@ -83,17 +84,24 @@ export function transferBytes(ctx: Ctx, tensor: TensorKind, tokens: number, head
 
 /** A transfer, or nothing when it would carry no tokens (empty shards when seq < P). */
 export function xfer(ctx: Ctx, src: number, dst: number, tensor: TensorKind, tokens: TokenSet, heads: HeadRange): Transfer[] {
+  const out: Transfer[] = [];
+  pushXfer(out, ctx, src, dst, tensor, tokens, heads);
+  return out;
+}
+
+/** xfer() appended to `out` in place: collectives of P² transfers are built without a throwaway array per transfer. */
+export function pushXfer(out: Transfer[], ctx: Ctx, src: number, dst: number, tensor: TensorKind, tokens: TokenSet, heads: HeadRange): void {
   const n = tokenCount(tokens);
-  if (src === dst || n === 0 || heads.end <= heads.start) return [];
-  return [{ src, dst, tensor, tokens, heads, bytes: transferBytes(ctx, tensor, n, heads) }];
+  if (src === dst || n === 0 || heads.end <= heads.start) return;
+  out.push({ src, dst, tensor, tokens, heads, bytes: transferBytes(ctx, tensor, n, heads) });
 }
 
 export function collective(kind: CollectiveKind, group: readonly number[], label: string, transfers: Transfer[]): Collective {
   return { kind, group, label, transfers };
 }
 
-export function rankCompute(rank: number, q: TokenSet, kv: TokenSet, heads: HeadRange): RankCompute {
-  return { rank, q, kv, heads, tiles: tilesFor(q, kv) };
+export function rankCompute(rank: number, q: TokenSet, kv: TokenSet, heads: HeadRange, tiles: readonly ComputeTile[] = tilesFor(q, kv)): RankCompute {
+  return { rank, q, kv, heads, tiles };
 }
 
 export const isQuerySide = (t: TensorKind): boolean => QUERY_SIDE.has(t);
@@ -110,12 +118,14 @@ export function draft(phase: Phase, text: string, collectives: readonly Collecti
   return { phase, text, collectives, compute };
 }
 
+const BACKWARD_PREFIX = 'backward: ';
+
 export function finish(ctx: Ctx, shards: readonly TokenSet[], nodeOf: (rank: number) => number, drafts: readonly Draft[]): ValidSchedule {
   const steps: Step[] = drafts.map((d, index) => ({
     index,
     phase: d.phase,
     // The phase is in the prefix already; texts may start with it for readability in code.
-    caption: `Step ${index + 1} of ${drafts.length} (${d.phase}): ${d.text.replace(/^backward: /, '')}`,
+    caption: `Step ${index + 1} of ${drafts.length} (${d.phase}): ${d.text.startsWith(BACKWARD_PREFIX) ? d.text.slice(BACKWARD_PREFIX.length) : d.text}`,
     collectives: d.collectives.filter((c) => c.transfers.length > 0 || c.kind === 'all-reduce'),
     compute: d.compute,
   }));
@@ -203,8 +213,11 @@ export interface HybridSpec {
 export function hybridDrafts(ctx: Ctx, spec: HybridSpec): { forward: Draft[]; backward: Draft[] } {
   const { U, R, groupSets, shards } = spec;
   const rankOf = (g: number, u: number): number => g * U + u;
-  const qHeads = (u: number): HeadRange => (U === 1 ? allHeads(ctx.heads) : queryHeadsOf(ctx, u, U));
-  const kvHeads = (u: number): HeadRange => (U === 1 ? allHeads(ctx.kvHeads) : kvHeadsFor(ctx, qHeads(u)));
+  // Head ranges of each head shard u, made once: every transfer and compute of shard u shares them.
+  const queryHeadsByShard = range(U).map((u) => (U === 1 ? allHeads(ctx.heads) : queryHeadsOf(ctx, u, U)));
+  const kvHeadsByShard = range(U).map((u) => (U === 1 ? allHeads(ctx.kvHeads) : kvHeadsFor(ctx, queryHeadsByShard[u] as HeadRange)));
+  const qHeads = (u: number): HeadRange => queryHeadsByShard[u] as HeadRange;
+  const kvHeads = (u: number): HeadRange => kvHeadsByShard[u] as HeadRange;
   const set = (g: number): TokenSet => groupSets[((g % R) + R) % R] ?? [];
   const groups = range(R).map((g) => range(U).map((u) => rankOf(g, u)));
   const rings = range(U).map((u) => range(R).map((g) => rankOf(g, u)));
@@ -214,11 +227,10 @@ export function hybridDrafts(ctx: Ctx, spec: HybridSpec): { forward: Draft[]; ba
     groups.map((members, g) => {
       const transfers: Transfer[] = [];
       for (const t of tensors)
-        for (let dst = 0; dst < U; dst++)
-          for (let src = 0; src < U; src++) {
-            const h = isQuerySide(t) ? qHeads(dst) : kvHeads(dst);
-            transfers.push(...xfer(ctx, rankOf(g, src), rankOf(g, dst), t, shards[rankOf(g, src)] ?? [], h));
-          }
+        for (let dst = 0; dst < U; dst++) {
+          const h = isQuerySide(t) ? qHeads(dst) : kvHeads(dst);
+          for (let src = 0; src < U; src++) pushXfer(transfers, ctx, rankOf(g, src), rankOf(g, dst), t, shards[rankOf(g, src)] ?? [], h);
+        }
       return collective('all-to-all', members, label, transfers);
     });
   // Head-sharded -> sequence-sharded: (g,u) sends the tokens of (g,u') for its heads back to (g,u').
@@ -226,41 +238,50 @@ export function hybridDrafts(ctx: Ctx, spec: HybridSpec): { forward: Draft[]; ba
     groups.map((members, g) => {
       const transfers: Transfer[] = [];
       for (const t of tensors)
-        for (let src = 0; src < U; src++)
-          for (let dst = 0; dst < U; dst++) {
-            const h = isQuerySide(t) ? qHeads(src) : kvHeads(src);
-            transfers.push(...xfer(ctx, rankOf(g, src), rankOf(g, dst), t, shards[rankOf(g, dst)] ?? [], h));
-          }
+        for (let src = 0; src < U; src++) {
+          const h = isQuerySide(t) ? qHeads(src) : kvHeads(src);
+          for (let dst = 0; dst < U; dst++) pushXfer(transfers, ctx, rankOf(g, src), rankOf(g, dst), t, shards[rankOf(g, dst)] ?? [], h);
+        }
       return collective('all-to-all', members, label, transfers);
     });
 
-  // Ring step t: rank (g,u) holds K/V of ring position g−t.
-  const computeAt = (t: number): RankCompute[] => {
+  // Ring step t: rank (g,u) holds K/V of ring position g−t. The U ranks of a group share q and kv,
+  // so they share one tile list; the backward repeats the forward's compute, so each step's list
+  // is built once and listed in both (consumers never mutate a schedule). Ranks come out in order.
+  const computeByRingStep = range(R).map((t): RankCompute[] => {
     const out: RankCompute[] = [];
-    for (let g = 0; g < R; g++) for (let u = 0; u < U; u++) out.push(rankCompute(rankOf(g, u), set(g), set(g - t), qHeads(u)));
-    return out.sort((a, b) => a.rank - b.rank);
-  };
+    for (let g = 0; g < R; g++) {
+      const q = set(g);
+      const kv = set(g - t);
+      const tiles = tilesFor(q, kv);
+      for (let u = 0; u < U; u++) out.push(rankCompute(rankOf(g, u), q, kv, qHeads(u), tiles));
+    }
+    return out;
+  });
+  const computeAt = (t: number): RankCompute[] => computeByRingStep[t] ?? [];
   const ringSend = (tensors: readonly TensorKind[], blockOf: (g: number) => TokenSet, label: string): Collective[] =>
     rings.map((members, u) => {
       const transfers: Transfer[] = [];
       for (const t of tensors)
-        for (let g = 0; g < R; g++) transfers.push(...xfer(ctx, rankOf(g, u), rankOf((g + 1) % R, u), t, blockOf(g), kvHeads(u)));
+        for (let g = 0; g < R; g++) pushXfer(transfers, ctx, rankOf(g, u), rankOf((g + 1) % R, u), t, blockOf(g), kvHeads(u));
       return collective('send-recv', members, label, transfers);
     });
 
+  // The K,V rotation of ring step t is the same in the forward and the backward pass: built once,
+  // listed in both.
+  const kvRotation = range(R).map((t) => (t < R - 1 ? ringSend(['K', 'V'], (g) => set(g - t), 'send K,V to next rank') : []));
+  const kvSendAt = (t: number): Collective[] => kvRotation[t] ?? [];
+
   const forward: Draft[] = [];
   if (U > 1) forward.push(draft('forward', spec.a2aText.qkv, toHeads(['Q', 'K', 'V'], 'all-to-all Q,K,V (sequence → heads)'), []));
-  for (let t = 0; t < R; t++) {
-    const sends = t < R - 1 ? ringSend(['K', 'V'], (g) => set(g - t), 'send K,V to next rank') : [];
-    forward.push(draft('forward', spec.ringText(t, 'forward'), sends, computeAt(t)));
-  }
+  for (let t = 0; t < R; t++) forward.push(draft('forward', spec.ringText(t, 'forward'), kvSendAt(t), computeAt(t)));
   if (U > 1) forward.push(draft('forward', spec.a2aText.o, toSeq(['O'], 'all-to-all O (heads → sequence)'), []));
 
   const backward: Draft[] = [];
   if (U > 1) backward.push(draft('backward', spec.a2aText.dO, toHeads(['dO'], 'all-to-all dO (sequence → heads)'), []));
   for (let t = 0; t < R; t++) {
     const sends: Collective[] = [];
-    if (t < R - 1) sends.push(...ringSend(['K', 'V'], (g) => set(g - t), 'send K,V to next rank'));
+    sends.push(...kvSendAt(t));
     // dK/dV of the block used in step t−1 follow it one hop behind, accumulating every rank's part.
     if (t >= 1) sends.push(...ringSend(['dK', 'dV'], (g) => set(g - (t - 1)), 'send dK,dV partial sums to next rank'));
     backward.push(draft('backward', spec.ringText(t, 'backward'), sends, computeAt(t)));

@@ -19,21 +19,21 @@ import {
   invalid,
   lossDrafts,
   nodeByPreset,
+  pushXfer,
   queryHeadsOf,
   range,
   rankCompute,
-  xfer,
   type Ctx,
   type Draft,
 } from './common.ts';
 
 /** All-gather: rank r's shard to everyone. Reduce-scatter: everyone's partial sum of shard j to j. */
-function xCollective(ctx: Ctx, shards: readonly TokenSet[], kind: 'all-gather' | 'reduce-scatter', label: string): Collective {
+function xTransfers(ctx: Ctx, shards: readonly TokenSet[], kind: 'all-gather' | 'reduce-scatter'): Transfer[] {
   const transfers: Transfer[] = [];
+  const heads = allHeads(ctx.heads);
   for (let src = 0; src < ctx.P; src++)
-    for (let dst = 0; dst < ctx.P; dst++)
-      transfers.push(...xfer(ctx, src, dst, 'X', (kind === 'all-gather' ? shards[src] : shards[dst]) ?? [], allHeads(ctx.heads)));
-  return collective(kind, range(ctx.P), label, transfers);
+    for (let dst = 0; dst < ctx.P; dst++) pushXfer(transfers, ctx, src, dst, 'X', (kind === 'all-gather' ? shards[src] : shards[dst]) ?? [], heads);
+  return transfers;
 }
 
 export function buildMegatronSp(params: Params): Schedule {
@@ -48,8 +48,12 @@ export function buildMegatronSp(params: Params): Schedule {
   const per = ctx.heads / P;
   const heads0 = headsText(queryHeadsOf(ctx, 0, P));
   const attn = `each rank projects the whole sequence to Q, K, V for its ${per} query head${per === 1 ? '' : 's'} (column-parallel; rank 0: ${heads0}) and runs ordinary causal attention over all ${seq} tokens: TP shards attention by heads, SP does not shard its sequence axis.`;
-  const ag = (label: string): Collective => xCollective(ctx, shards, 'all-gather', label);
-  const rs = (label: string): Collective => xCollective(ctx, shards, 'reduce-scatter', label);
+  // Every all-gather of X moves the same P·(P−1) transfers, and so does every reduce-scatter: each
+  // list is built once (only when P > 1) and shared by the collectives that repeat it.
+  let agTransfers: Transfer[] | undefined;
+  let rsTransfers: Transfer[] | undefined;
+  const ag = (label: string): Collective => collective('all-gather', range(P), label, (agTransfers ??= xTransfers(ctx, shards, 'all-gather')));
+  const rs = (label: string): Collective => collective('reduce-scatter', range(P), label, (rsTransfers ??= xTransfers(ctx, shards, 'reduce-scatter')));
   const sbh = `s·b·h = ${seq}·b·${ctx.hidden}`;
   let forward: Draft[];
   let backward: Draft[];

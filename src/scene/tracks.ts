@@ -6,7 +6,7 @@
 // (both are global, so only the lane changes: all-gather fans out, reduce-scatter converges,
 // all-to-all reshapes sequence shards into head shards, ring hops one lane at a time).
 
-import type { CollectiveKind, HeadRange, Phase, Schedule, TensorKind, TokenSet, ValidSchedule } from '../model/schedule.ts';
+import type { CollectiveKind, HeadRange, Phase, Schedule, TensorKind, TokenSet, Transfer, ValidSchedule } from '../model/schedule.ts';
 
 /** Lane columns: the query-side tensors, the key/value-side tensors, the output and softmax state. */
 export type ColumnId = 'q' | 'kv' | 'o';
@@ -34,18 +34,13 @@ export function isGradient(tensor: TensorKind): boolean {
   return tensor === 'dQ' || tensor === 'dK' || tensor === 'dV' || tensor === 'dO';
 }
 
-export interface Track {
+/** A Transfer placed in time: which step and collective moves it. */
+export interface Track extends Transfer {
   readonly step: number;
   /** Index of the collective within the step. */
   readonly collective: number;
   readonly kind: CollectiveKind;
   readonly label: string;
-  readonly src: number;
-  readonly dst: number;
-  readonly tensor: TensorKind;
-  readonly tokens: TokenSet;
-  readonly heads: HeadRange;
-  readonly bytes: number;
   /** src === dst: the block stays (a rank's own share of a collective); drawn without motion. */
   readonly local: boolean;
 }

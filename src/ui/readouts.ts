@@ -215,7 +215,7 @@ export class Readouts {
           ? `✗ With the local mask the result is wrong: ${err}. Masking by local position computes a different model.`
           : `✗ Sharded result differs from the unsharded one: ${err}.`;
       const where = r.backend === 'gpu' ? 'on the GPU (WebGPU)' : 'on the CPU (no WebGPU)';
-      detail = `${r.ranks} ranks × ${r.seqLen} tokens executed ${where}, ${r.heads} heads × ${r.headDim}` + (r.gpuMs != null ? `, ${formatSeconds(r.gpuMs / 1000)}` : '') + (status.running ? ' · rechecking…' : '');
+      detail = `${r.ranks} ranks × ${r.seqLen} tokens executed ${where}, ${r.heads} heads × ${r.headDim} in fp32 (dtype prices memory only)` + (r.gpuMs != null ? `, ${formatSeconds(r.gpuMs / 1000)}` : '') + (status.running ? ' · rechecking…' : '');
     }
     setText(this.#verify, headline);
     this.#verify.dataset.state = state;

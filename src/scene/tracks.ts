@@ -111,7 +111,7 @@ function phaseTensors(phase: Phase): { q: TensorKind; kv: TensorKind; o: TensorK
 export function holdingsAt(schedule: ValidSchedule, stepIndex: number, counts: HeadCounts): Holding[] {
   const all: HeadRange = { start: 0, end: counts.heads };
   const allKv: HeadRange = { start: 0, end: counts.kvHeads };
-  const last = new Map<number, { q: TokenSet; kv: TokenSet; heads: HeadRange; kvHeads: HeadRange }>();
+  const last = new Map<number, Held>();
   for (const shard of schedule.shards) last.set(shard.rank, { q: shard.tokens, kv: shard.tokens, heads: all, kvHeads: allKv });
   const idle = new Set<number>();
   for (let i = 0; i <= stepIndex && i < schedule.steps.length; i++) {
@@ -124,7 +124,14 @@ export function holdingsAt(schedule: ValidSchedule, stepIndex: number, counts: H
     }
   }
   const step = schedule.steps[Math.min(stepIndex, schedule.steps.length - 1)];
-  const kinds = phaseTensors(step?.phase ?? 'forward');
+  return listHoldings(schedule, last, idle, step?.phase ?? 'forward');
+}
+
+type Held = { q: TokenSet; kv: TokenSet; heads: HeadRange; kvHeads: HeadRange };
+
+/** The Q, K/V and O columns of every rank, from what each rank last worked on. */
+function listHoldings(schedule: ValidSchedule, last: ReadonlyMap<number, Held>, idle: ReadonlySet<number>, phase: Phase): Holding[] {
+  const kinds = phaseTensors(phase);
   const out: Holding[] = [];
   for (const shard of schedule.shards) {
     const h = last.get(shard.rank);
@@ -145,7 +152,7 @@ export function holdingsAt(schedule: ValidSchedule, stepIndex: number, counts: H
 export function holdingsTimeline(schedule: ValidSchedule, counts: HeadCounts): Holding[][] {
   const all: HeadRange = { start: 0, end: counts.heads };
   const allKv: HeadRange = { start: 0, end: counts.kvHeads };
-  const last = new Map<number, { q: TokenSet; kv: TokenSet; heads: HeadRange; kvHeads: HeadRange }>();
+  const last = new Map<number, Held>();
   for (const shard of schedule.shards) last.set(shard.rank, { q: shard.tokens, kv: shard.tokens, heads: all, kvHeads: allKv });
   const out: Holding[][] = [];
   for (const step of schedule.steps) {
@@ -154,17 +161,7 @@ export function holdingsTimeline(schedule: ValidSchedule, counts: HeadCounts): H
       last.set(rc.rank, { q: rc.q, kv: rc.kv, heads: rc.heads, kvHeads: kvHeadRange(rc.heads, counts) });
       if (rc.tiles.every((t) => t.pairs === 0)) idle.add(rc.rank);
     }
-    const kinds = phaseTensors(step.phase);
-    const list: Holding[] = [];
-    for (const shard of schedule.shards) {
-      const h = last.get(shard.rank);
-      if (!h) continue;
-      const isIdle = idle.has(shard.rank);
-      list.push({ rank: shard.rank, column: 'q', tensor: kinds.q, tokens: h.q, heads: h.heads, idle: isIdle });
-      list.push({ rank: shard.rank, column: 'kv', tensor: kinds.kv, tokens: h.kv, heads: h.kvHeads, idle: isIdle });
-      list.push({ rank: shard.rank, column: 'o', tensor: kinds.o, tokens: h.q, heads: h.heads, idle: isIdle });
-    }
-    out.push(list);
+    out.push(listHoldings(schedule, last, idle, step.phase));
   }
   return out;
 }

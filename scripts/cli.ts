@@ -4,6 +4,8 @@ export {};
 const commands: Record<string, () => Promise<{ run: (argv: string[]) => Promise<number> }>> = {
   plan: () => import('../src/cli/plan.ts'),
   attention: () => import('../src/cli/attention.ts'),
+  compare: () => import('../src/cli/compare.ts'),
+  fit: () => import('../src/cli/fit.ts'),
 };
 
 const [commandName, ...argv] = process.argv.slice(2);

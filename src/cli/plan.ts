@@ -6,6 +6,8 @@
 import { applyModelPreset, checkConsistency, DEFAULT_PARAMS, MODEL_PRESETS, parseField, STRATEGY_IDS, type Params } from '../model/params.ts';
 import { MEMORY_CATEGORIES, plan, planToJson, type Plan } from '../model/plan.ts';
 import { COLLECTIVE_KINDS } from '../model/comm.ts';
+import { readFileSync } from 'node:fs';
+import { applyHfShape, parseHfConfig } from '../model/hfConfig.ts';
 import { formatBandwidth, formatBytes, formatFlops, formatGB, formatMB, formatRatio, formatSeconds, formatTokens } from '../model/format.ts';
 
 /** Command-line flag → Params field. */
@@ -39,21 +41,55 @@ export const USAGE = `usage: npm run cli -- plan [--strategy ${STRATEGY_IDS.join
        [--model ${MODEL_PRESETS.map((m) => m.id).join('|')}|custom] [--layers N] [--hidden N] [--heads N]
        [--kv-heads N] [--head-dim N] [--vocab N] [--ffn-hidden N] [--micro-batch N]
        [--dtype fp32|bf16|fp16] [--tp N] [--ulysses N] [--flash[=0|1] | --no-flash]
-       [--recompute none|selective|full] [--zero 0|1|2|3] [--dp N] [--gpu a100|h100|h200|b200] [--json]
+       [--recompute none|selective|full] [--zero 0|1|2|3] [--dp N] [--gpu a100|h100|h200|b200]
+       [--config path/to/config.json] [--json]
 Defaults: ring, 128K tokens, 8 ranks, Llama 3 8B, bf16, flash, selective recompute, H100.
-Memory and communication are bytes per rank (--json) or GB / MB (table); communication is bytes SENT per layer.`;
+Memory and communication are bytes per rank (--json) or GB / MB (table); communication is bytes SENT per layer.
+--config reads a Hugging Face config.json for the model shape (explicit shape flags override it).`;
 
 export class UsageError extends Error {}
 
-/** Parses argv into Params with the same field validation as the URL (parseField). Throws UsageError. */
-export function parseArgs(argv: readonly string[]): { params: Params; json: boolean; help: boolean } {
+/** Reads a Hugging Face config.json into params' model shape, or throws UsageError naming the problem. */
+export function applyConfigFile(params: Params, path: string): Params {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (error) {
+    throw new UsageError(`--config: cannot read ${path}: ${error instanceof Error ? error.message : String(error)}`);
+  }
+  const r = parseHfConfig(text);
+  if (!r.ok) throw new UsageError(`--config ${path}: ${r.errors.join(' ')}`);
+  for (const note of r.notes) process.stderr.write(`--config ${path}: ${note}\n`);
+  return applyHfShape(params, r.shape);
+}
+
+/**
+ * Parses argv into Params with the same field validation as the URL (parseField). Throws UsageError.
+ * `extraFlags`: value-less flags a command adds (compare's --csv); they come back in `flags`.
+ * `given`: the Params fields set on the command line (fit decides what to search from them).
+ */
+export function parseArgs(
+  argv: readonly string[],
+  extraFlags: ReadonlySet<string> = new Set(),
+): { params: Params; json: boolean; help: boolean; flags: Set<string>; given: Set<keyof Params> } {
   const raw = new Map<keyof Params, string>();
   let json = false;
   let help = false;
+  let config: string | undefined;
+  const flags = new Set<string>();
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i] ?? '';
     if (arg === '--json') {
       json = true;
+      continue;
+    }
+    if (arg.startsWith('--') && extraFlags.has(arg.slice(2))) {
+      flags.add(arg.slice(2));
+      continue;
+    }
+    if (arg === '--config' || arg.startsWith('--config=')) {
+      config = arg.includes('=') ? arg.slice('--config='.length) : argv[++i];
+      if (!config || config.startsWith('--')) throw new UsageError('--config needs a path to a config.json');
       continue;
     }
     if (arg === '--help' || arg === '-h') {
@@ -69,7 +105,7 @@ export function parseArgs(argv: readonly string[]): { params: Params; json: bool
       value = '0';
     }
     const key = FLAGS[name];
-    if (!key) throw new UsageError(`unknown flag --${name}; known flags: ${Object.keys(FLAGS).map((f) => `--${f}`).join(' ')} --json`);
+    if (!key) throw new UsageError(`unknown flag --${name}; known flags: ${Object.keys(FLAGS).map((f) => `--${f}`).join(' ')} --config${[...extraFlags].map((f) => ` --${f}`).join('')} --json`);
     if (value === undefined) {
       const next = argv[i + 1];
       if (BOOL_FLAGS.has(name)) {
@@ -99,6 +135,7 @@ export function parseArgs(argv: readonly string[]): { params: Params; json: bool
     if ('issue' in r) fail('model', r.issue.message);
     else params = applyModelPreset(params, r.value);
   }
+  if (config !== undefined) params = applyConfigFile(params, config);
   for (const [key, value] of raw) {
     if (key === 'model') continue;
     const r = parseField(key, value);
@@ -111,7 +148,7 @@ export function parseArgs(argv: readonly string[]): { params: Params; json: bool
   const issues = checkConsistency(params);
   const first = issues[0];
   if (first) fail(flagOf(first.field as keyof Params), first.message);
-  return { params, json, help };
+  return { params, json, help, flags, given: new Set(raw.keys()) };
 }
 
 function pad(cells: readonly string[], widths: readonly number[], alignLeft: ReadonlySet<number>): string {

@@ -6,7 +6,7 @@
 import type { Params, StrategyId } from './params.ts';
 import { STRATEGY_IDS } from './params.ts';
 import { MEMORY_CATEGORIES, plan as planOf, type MemoryCategories, type Plan } from './plan.ts';
-import { maxSeqSearch, planPeak, runSearch, type MaxSeqResult } from './fit.ts';
+import { maxSeqSearch, planPeak, probe, runSearch, type MaxSeqResult, type Probe } from './fit.ts';
 import { formatBytes, formatRatio, formatSeconds, formatTokens } from './format.ts';
 import { STRATEGIES } from './strategies/index.ts';
 
@@ -130,6 +130,8 @@ export function withDistinct(rows: ComparisonRow[], categories: ReadonlyMap<Stra
 export interface CompareOptions {
   /** Plans a params object (default plan(); the page passes a cache). */
   readonly evaluate?: (params: Params) => Plan;
+  /** Probes a params object for the fit search (default probe(); the page passes a cache). */
+  readonly probe?: (params: Params) => Probe;
   /** Skip the max-seq search (rows get maxSeqThatFits: null). */
   readonly withoutFit?: boolean;
 }
@@ -143,7 +145,7 @@ export function compareStrategies(params: Params, options: CompareOptions = {}):
     const p = evaluate(sp);
     const cats = peakRankCategories(p);
     if (cats && p.valid) categories.set(strategy, cats);
-    const fit = options.withoutFit || !p.valid ? null : runSearch(maxSeqSearch(sp), evaluate);
+    const fit = options.withoutFit || !p.valid ? null : runSearch(maxSeqSearch(sp), options.probe ?? probe);
     return comparisonRow(p, fit);
   });
   return { params: { ...params }, rows: withDistinct(rows, categories) };

@@ -3,16 +3,16 @@
 // valid and every rank's priced peak is within the GPU's capacity (plan.oom is false). So these
 // answers move with any change to the cost model without a second copy of its formulas.
 //
-// The searches are generators that yield the Params they want priced and receive the Plan back.
-// runSearch() drives them synchronously (CLI, tests); the page drives the same generators a few
-// plans per frame so a 64-rank search never blocks a slider.
+// The searches are generators that yield the Params they want priced and receive that plan's
+// Probe back. runSearch() drives them synchronously (CLI, tests); the page drives the same
+// generators a few plans per slice, with a cache, so a 64-rank search never blocks a slider.
 
 import type { Params } from './params.ts';
 import { MAX_RANKS } from './params.ts';
-import { plan as planOf, type Plan } from './plan.ts';
+import { plan as planOf, type MemoryCategories, type Plan } from './plan.ts';
 
-/** A search asks for params to be priced (yield) and gets their plan back (next(plan)). */
-export type Search<T> = Generator<Params, T, Plan>;
+/** A search asks for params to be priced (yield) and gets their probe back (next(probe)). */
+export type Search<T> = Generator<Params, T, Probe>;
 
 /** Searching stops here: 2^40 tokens; above it a model "fits" at every length we would report. */
 export const SEQ_SEARCH_LIMIT = 2 ** 40;
@@ -24,6 +24,10 @@ export interface Probe {
   readonly peakBytes: number;
   readonly capacityBytes: number;
   readonly fits: boolean;
+  /** What is resident at the peak rank's peak step (sums to peakBytes); null when invalid. */
+  readonly atPeak: MemoryCategories | null;
+  /** The same model on one GPU without SP (plan.baseline). */
+  readonly baselinePeakBytes: number;
 }
 
 /** The highest peak over the ranks of a plan. */
@@ -35,13 +39,22 @@ export function planPeak(p: Plan): number {
 
 export function probeOf(p: Plan): Probe {
   const valid = p.valid && p.perRank.length > 0;
+  let worst = p.perRank[0];
+  for (const r of p.perRank) if (worst && r.memory.peak > worst.memory.peak) worst = r;
   return {
     valid,
     ...(valid ? {} : { reason: p.reason ?? 'invalid parameters' }),
     peakBytes: valid ? planPeak(p) : 0,
     capacityBytes: p.gpu.memoryBytes,
     fits: valid && !p.oom,
+    atPeak: valid && worst ? { ...worst.memory.atPeak } : null,
+    baselinePeakBytes: p.baseline.memory.peak,
   };
+}
+
+/** Prices params with plan() and keeps only the probe. */
+export function probe(params: Params): Probe {
+  return probeOf(planOf(params));
 }
 
 export interface MaxSeqResult {
@@ -63,9 +76,9 @@ export interface MaxSeqResult {
  */
 export function* maxSeqSearch(params: Params): Search<MaxSeqResult> {
   let probes = 0;
-  const at = function* (seq: number): Generator<Params, Probe, Plan> {
+  const at = function* (seq: number): Generator<Params, Probe, Probe> {
     probes++;
-    return probeOf(yield { ...params, seq });
+    return yield { ...params, seq };
   };
   const start = Math.min(SEQ_SEARCH_LIMIT, Math.max(1, Math.round(params.seq)));
   const first = yield* at(start);
@@ -152,9 +165,9 @@ export function* minRanksSearch(params: Params): Search<MinRanksResult> {
   let probes = 0;
   let anyValid = false;
   let lastReason: string | undefined;
-  const at = function* (ranks: number): Generator<Params, Probe, Plan> {
+  const at = function* (ranks: number): Generator<Params, Probe, Probe> {
     probes++;
-    const p = probeOf(yield { ...params, ranks });
+    const p = yield { ...params, ranks };
     if (p.valid) anyValid = true;
     else lastReason = p.reason;
     return p;
@@ -185,8 +198,8 @@ export function* minRanksSearch(params: Params): Search<MinRanksResult> {
 }
 
 /** Drives a search to its answer with synchronous plans (or another evaluator, e.g. a cache). */
-export function runSearch<T>(search: Search<T>, evaluate: (params: Params) => Plan = planOf): T {
-  let step = search.next(undefined as unknown as Plan);
+export function runSearch<T>(search: Search<T>, evaluate: (params: Params) => Probe = probe): T {
+  let step = search.next(undefined as unknown as Probe);
   while (!step.done) step = search.next(evaluate(step.value));
   return step.value;
 }
@@ -209,11 +222,11 @@ export interface FitAnswer {
  * (peakBytes is priced there); with 'minRanks', ranks is the fewest that fit params.seq. When
  * there is no answer, seq / ranks stay as given and fits is false.
  */
-export function fit(params: Params, mode: 'maxSeq' | 'minRanks', evaluate: (params: Params) => Plan = planOf): FitAnswer {
+export function fit(params: Params, mode: 'maxSeq' | 'minRanks', evaluate: (params: Params) => Probe = probe): FitAnswer {
   if (mode === 'maxSeq') {
     const r = runSearch(maxSeqSearch(params), evaluate);
     const seq = r.maxSeq !== null && r.maxSeq > 0 ? r.maxSeq : params.seq;
-    const at = probeOf(evaluate({ ...params, seq }));
+    const at = evaluate({ ...params, seq });
     return {
       strategy: params.strategy,
       ranks: params.ranks,
@@ -228,7 +241,7 @@ export function fit(params: Params, mode: 'maxSeq' | 'minRanks', evaluate: (para
   }
   const r = runSearch(minRanksSearch(params), evaluate);
   const ranks = r.minRanks ?? params.ranks;
-  const at = probeOf(evaluate({ ...params, ranks }));
+  const at = evaluate({ ...params, ranks });
   return {
     strategy: params.strategy,
     ranks,

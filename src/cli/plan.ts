@@ -179,7 +179,8 @@ export function formatPlan(p: Plan): string {
   const t = p.timeline;
   lines.push(
     '',
-    `Timeline per layer (attention at ${pr.attnEff}%, GEMMs at ${pr.gemmEff}% of peak FLOP/s; α-β links, NCCL rings): forward ${formatSeconds(t.forward)} (attention ${formatSeconds(t.attentionForward)} + GEMMs ${formatSeconds(t.gemmForward)}), backward ${formatSeconds(t.backward)}${t.recompute > 0 ? ` (incl. recomputed forward ${formatSeconds(t.recompute)})` : ''}, exposed communication ${formatSeconds(t.exposedPerLayer)}; loss ${formatSeconds(t.loss)}`,
+    `Timeline per layer (attention at ${pr.attnEff}%, GEMMs at ${pr.gemmEff}% of peak FLOP/s; α-β links, NCCL rings): forward ${formatSeconds(t.forward)}, backward ${formatSeconds(t.backward)}, exposed communication ${formatSeconds(t.exposedPerLayer)}; loss ${formatSeconds(t.loss)}`,
+    `  forward = attention ${formatSeconds(t.attentionForward)} + GEMMs ${formatSeconds(t.gemmForward)}; backward = attention ${formatSeconds(t.attentionBackward)} + GEMMs ${formatSeconds(t.gemmBackward)}${t.recompute > 0 ? ` + recomputed forward ${formatSeconds(t.recompute)}` : ''}`,
   );
   const o = p.overlap;
   lines.push(`Overlap: ${o.hides ? 'communication hides under compute' : 'communication is exposed'} (${formatSeconds(o.exposedSecondsPerLayer)} exposed per layer). ${o.condition}.`);

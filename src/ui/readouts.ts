@@ -182,7 +182,8 @@ export class Readouts {
     );
 
     const tl = timelineSummary(plan);
-    setText(this.#tlSummary, `Forward ${tl.forward} · backward ${tl.backward} · exposed communication ${tl.exposed} (slowest rank, per layer, attention + GEMMs)`);
+    setText(this.#tlSummary, `Forward ${tl.forward} · backward ${tl.backward} · exposed communication ${tl.exposed} (slowest rank, per layer)`);
+    this.#tlCanvas.title = 'Per layer: attention steps plus the projections and MLP (GEMMs), and the recomputed forward under full recompute.';
     this.#tlCanvas.setAttribute('aria-label', tl.aria);
     setText(this.#tlOverlap, tl.overlap);
     this.#tlOverlap.dataset.ok = tl.overlapOk === null ? '' : String(tl.overlapOk);

@@ -15,8 +15,8 @@ ${PLAN_USAGE.replace(/^usage: npm run cli -- plan /, '  ')}`;
 export async function run(argv: string[]): Promise<number> {
   let parsed: ReturnType<typeof parseArgs>;
   try {
-    parsed = parseArgs(argv, new Set(['csv', 'md']));
-    const formats = [parsed.json, parsed.flags.has('csv'), parsed.flags.has('md')].filter(Boolean).length;
+    parsed = parseArgs(argv, ['csv', 'md']);
+    const formats = [parsed.json, parsed.switches.get('csv') === true, parsed.switches.get('md') === true].filter(Boolean).length;
     if (formats > 1) throw new UsageError('pick one of --json, --csv, --md');
   } catch (err) {
     if (err instanceof UsageError) {
@@ -32,9 +32,9 @@ export async function run(argv: string[]): Promise<number> {
   const c = compareStrategies(parsed.params);
   const out = parsed.json
     ? JSON.stringify(comparisonToJson(c), null, 2)
-    : parsed.flags.has('csv')
+    : parsed.switches.get('csv') === true
       ? comparisonToCsv(c)
-      : parsed.flags.has('md')
+      : parsed.switches.get('md') === true
         ? comparisonToMarkdown(c)
         : comparisonToText(c);
   process.stdout.write(`${out}\n`);

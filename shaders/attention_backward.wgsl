@@ -198,17 +198,18 @@ fn main(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: v
         workgroupBarrier(); // the next tile overwrites the tiles
       }
     }
-    if (!valid) { return; }
-    let out = (wid.y * P.tkv + key) * d;
-    for (var c = 0u; c < D4; c++) {
-      let a = dk[c] * P.scale;
-      let b = dv[c];
-      for (var e = 0u; e < 4u; e++) {
-        let col = c * 4u + e;
-        if (col < d) { DK[out + col] = a[e]; DV[out + col] = b[e]; }
+    if (valid) {
+      let out = (wid.y * P.tkv + key) * d;
+      for (var c = 0u; c < D4; c++) {
+        let a = dk[c] * P.scale;
+        let b = dv[c];
+        for (var e = 0u; e < 4u; e++) {
+          let col = c * 4u + e;
+          if (col < d) { DK[out + col] = a[e]; DV[out + col] = b[e]; }
+        }
       }
     }
-    return;
+    return; // uniform: the whole workgroup leaves the dK/dV branch here
   }
 
   // ---------------- dQ: one invocation per query row ----------------

@@ -854,34 +854,41 @@ function moveGradient(planner: Planner, schedule: ValidSchedule, adds: CopyOp[],
     Planner.touch(b, t);
   };
   let missing = 0;
+  const n = positions.length;
+  const primary: (Piece | undefined)[] = new Array(n);
+  const primaryIndex = new Int32Array(n);
   for (let h = heads.start; h < heads.end; h++) {
     const cands = held.filter((p) => p.heads.start <= h && p.heads.end > h);
-    for (let i = 0; i < positions.length; i++) {
-      const g = positions[i] as number;
-      const dstIndex = mode === 'copy' ? i : planner.indexOf(dst, g);
-      let primary: { piece: Piece; index: number } | null = null;
-      for (const p of cands) {
-        const index = planner.indexOf(p, g);
+    primary.fill(undefined);
+    const dstIndex = (i: number): number => (mode === 'copy' ? i : planner.indexOf(dst, positions[i] as number));
+    // Piece by piece (runs stay contiguous): the first holder of an entry is its primary, later ones add to it.
+    for (const p of cands) {
+      const flags = planner.unsent.get(p.id) as Uint8Array;
+      for (let i = 0; i < n; i++) {
+        const index = planner.indexOf(p, positions[i] as number);
         if (index < 0) continue;
-        const flags = planner.unsent.get(p.id) as Uint8Array;
         const f = (h - p.heads.start) * p.positions.length + index;
         if (!flags[f]) continue;
         flags[f] = 0;
-        if (mode === 'sum') {
-          if (primary) push(adds, p, index, dst, dstIndex, h);
-          else push(copies, p, index, dst, dstIndex, h);
-          primary ??= { piece: p, index };
-        } else if (primary) push(adds, p, index, primary.piece, primary.index, h);
-        else primary = { piece: p, index };
+        const first = primary[i];
+        if (!first) {
+          primary[i] = p;
+          primaryIndex[i] = index;
+          if (mode === 'sum') push(copies, p, index, dst, dstIndex(i), h);
+        } else if (mode === 'sum') push(adds, p, index, dst, dstIndex(i), h);
+        else push(adds, p, index, first, primaryIndex[i] as number, h);
       }
-      if (!primary) {
+    }
+    for (let i = 0; i < n; i++) {
+      const first = primary[i];
+      if (!first) {
         if (mode === 'sum') {
           missing++;
           continue;
         }
-        throw new Error(`${schedule.strategy}: step ${t}: rank ${src} must hold a partial sum of ${tensor} for token ${g}, head ${h} to ${why}, but it holds none at that step (never computed, or already sent).`);
+        throw new Error(`${schedule.strategy}: step ${t}: rank ${src} must hold a partial sum of ${tensor} for token ${positions[i]}, head ${h} to ${why}, but it holds none at that step (never computed, or already sent).`);
       }
-      if (mode === 'copy') push(copies, primary.piece, primary.index, dst, dstIndex, h);
+      if (mode === 'copy') push(copies, first, primaryIndex[i] as number, dst, i, h);
     }
   }
   return missing;

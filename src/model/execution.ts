@@ -844,12 +844,19 @@ function planBackward(planner: Planner, schedule: ValidSchedule): BackwardPlan |
 function moveGradient(planner: Planner, schedule: ValidSchedule, adds: CopyOp[], copies: CopyOp[], src: number, tensor: GradientTensor, positions: Int32Array, heads: HeadRange, t: number, dst: Piece, mode: 'copy' | 'sum', why: string): number {
   const w = planner.dims.headDim;
   const held = (planner.byRank[src] ?? []).filter((p) => p.tensor === tensor && p.id !== dst.id && p.readyStep <= t && planner.unsent.has(p.id)).sort((a, b) => a.id - b.id);
+  // The latest op of each (list, src, dst): a run continues it even when other pairs' ops came in between.
+  const latest = new Map<string, number>();
   const push = (list: CopyOp[], a: Piece, aIndex: number, b: Piece, bIndex: number, h: number): void => {
     const srcOffset = ((h - a.heads.start) * a.positions.length + aIndex) * w;
     const dstOffset = ((h - b.heads.start) * b.positions.length + bIndex) * w;
-    const last = list[list.length - 1];
-    if (last && last.src === a.id && last.dst === b.id && last.srcOffset + last.count === srcOffset && last.dstOffset + last.count === dstOffset) list[list.length - 1] = { ...last, count: last.count + w };
-    else list.push({ src: a.id, srcOffset, dst: b.id, dstOffset, count: w });
+    const key = `${list === adds ? 'a' : 'c'}|${a.id}|${b.id}`;
+    const at = latest.get(key);
+    const last = at === undefined ? undefined : list[at];
+    if (at !== undefined && last && last.srcOffset + last.count === srcOffset && last.dstOffset + last.count === dstOffset) list[at] = { ...last, count: last.count + w };
+    else {
+      latest.set(key, list.length);
+      list.push({ src: a.id, srcOffset, dst: b.id, dstOffset, count: w });
+    }
     Planner.touch(a, t);
     Planner.touch(b, t);
   };

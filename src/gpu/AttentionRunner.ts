@@ -804,12 +804,12 @@ export class AttentionRunner {
    * backward dispatch over the whole sequence — or the naive one-thread-per-row backward (`naive`, d ≤ 128).
    * gpuMs covers the backward dispatches only.
    */
-  async runUnshardedBackward(inputs: AttentionInputs, outputGrad: Float32Array, opts: RunOptions & { naive?: boolean } = {}): Promise<UnshardedBackward> {
+  async runUnshardedBackward(inputs: AttentionInputs, outputGrad: Float32Array, opts: RunOptions & { naive?: boolean; forward?: { o: Float32Array; lse: Float32Array | null } } = {}): Promise<UnshardedBackward> {
     const { heads: H, kvHeads: KVH, seq: S, headDim: D } = inputs;
     const device = this.device;
     const maxGroups = device.limits.maxComputeWorkgroupsPerDimension;
     if (opts.naive && D > 128) throw new GpuLimitError(`The naive backward keeps its accumulators in 128-float private arrays; head dimension ${D} is larger.`);
-    const forward = await this.runUnsharded(inputs, { tiles: opts.tiles, timestamps: false, localMask: opts.localMask });
+    const forward = opts.forward?.lse ? opts.forward : await this.runUnsharded(inputs, { tiles: opts.tiles, timestamps: false, localMask: opts.localMask });
     const tracker = new BufferTracker(device);
     let querySet: GPUQuerySet | null = null;
     try {

@@ -180,7 +180,7 @@ export function runVerification(device: GPUDevice, params: Params, schedule: Sch
     try {
       sharded = await runner.run(plan, inputs, { localMask: params.localMask, ...(dO ? { outputGrad: dO } : {}) });
       if (!options.skipUnsharded) unsharded = await runner.runUnsharded(inputs);
-      if (dO && !options.skipUnsharded) unshardedBackward = await runner.runUnshardedBackward(inputs, dO);
+      if (dO && !options.skipUnsharded) unshardedBackward = await runner.runUnshardedBackward(inputs, dO, unsharded ? { forward: unsharded } : {});
     } finally {
       const validation = await device.popErrorScope();
       const oom = await device.popErrorScope();

@@ -12,6 +12,16 @@ export const DTYPE_BYTES: Record<Dtype, number> = { fp32: 4, bf16: 2, fp16: 2 };
 export const RECOMPUTE_MODES = ['none', 'selective', 'full'] as const;
 export type Recompute = (typeof RECOMPUTE_MODES)[number];
 
+/**
+ * Implementation profile: whose code the schedule and costs follow where real implementations
+ * differ (backward ring direction and dK/dV dtype, K/V re-communication, K/V working set, gradient
+ * dtype, which combinations are valid, knob names). 'auto' picks the default for the strategy
+ * (DEFAULT_IMPL in strategies/impl.ts, documented there and in the README).
+ */
+export const IMPL_IDS = ['auto', 'megatron-te', 'ring-flash-attn', 'pytorch', 'deepspeed'] as const;
+export type ImplChoice = (typeof IMPL_IDS)[number];
+export type ImplId = Exclude<ImplChoice, 'auto'>;
+
 /** ZeRO stage applied across the data-parallel group that the CP ranks join (0 = replicated). */
 export const ZERO_STAGES = [0, 1, 2, 3] as const;
 export type ZeroStage = (typeof ZERO_STAGES)[number];
@@ -91,8 +101,14 @@ export interface Params {
   zero: ZeroStage;
   /** Data-parallel size the optimizer state is sharded over when zero > 0 (CP ranks join it). */
   dp: number;
+  /** Implementation profile ('auto' = the strategy's default, see strategies/impl.ts). */
+  impl: ImplChoice;
   // Hardware
   gpu: GpuId;
+  /** Attention kernels' achieved fraction of peak FLOP/s, in percent (timeline.ts cites the default). */
+  attnEff: number;
+  /** Dense GEMMs' (projections, MLP) achieved fraction of peak FLOP/s, in percent. */
+  gemmEff: number;
   // Verification (what the GPU actually executes)
   /** Executed sequence length: the size the GPU runs to verify the strategy, capped by the adapter. */
   execSeq: number;
@@ -126,7 +142,10 @@ export const DEFAULT_PARAMS: Readonly<Params> = Object.freeze({
   recompute: 'full',
   zero: 1,
   dp: 1,
+  impl: 'auto',
   gpu: 'h100',
+  attnEff: 50,
+  gemmEff: 80,
   execSeq: 256,
   seed: 1,
   localMask: false,
@@ -156,7 +175,10 @@ export const PARAM_SPECS: { readonly [K in keyof Params]: FieldSpec } = {
   recompute: { kind: 'enum', values: RECOMPUTE_MODES, label: 'recompute' },
   zero: { kind: 'enum', values: ZERO_STAGES, label: 'ZeRO stage' },
   dp: { kind: 'int', min: 1, max: 65536, label: 'data-parallel size' },
+  impl: { kind: 'enum', values: IMPL_IDS, label: 'implementation' },
   gpu: { kind: 'enum', values: GPU_PRESETS.map((g) => g.id), label: 'GPU' },
+  attnEff: { kind: 'int', min: 1, max: 100, label: 'attention efficiency (% of peak)' },
+  gemmEff: { kind: 'int', min: 1, max: 100, label: 'GEMM efficiency (% of peak)' },
   execSeq: { kind: 'int', min: 1, max: MAX_EXEC_SEQ, label: 'executed sequence length' },
   seed: { kind: 'int', min: 0, max: 2 ** 31 - 1, label: 'seed' },
   localMask: { kind: 'bool', label: 'local mask (bug demo)' },

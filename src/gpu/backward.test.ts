@@ -8,6 +8,7 @@
 import { describe, expect, it } from 'vitest';
 import { DEFAULT_PARAMS, STRATEGY_IDS, type Params, type StrategyId } from '../model/params.ts';
 import { buildSchedule } from '../model/strategies/index.ts';
+import { IMPLS } from '../model/strategies/impl.ts';
 import { generateInputs } from '../model/random.ts';
 import { buildExecPlan } from '../model/execution.ts';
 import { executePlanCpu } from '../model/reference.ts';
@@ -124,6 +125,25 @@ describe.skipIf(!gpu)('sharded attention backward on the GPU', () => {
       lines.push(`${strategy} dQ ${vsRef.dq.toFixed(3)} dK ${vsRef.dk.toFixed(3)} dV ${vsRef.dv.toFixed(3)}`);
     }
     console.info(`local mask, P=4 seq=32: max |error| / max |gradient|:\n  ${lines.join('\n  ')}`);
+  }, 300_000);
+
+  it('the ring family under every implementation profile (forward ring, TE reversed ring with the saved block, PyTorch all-gather rotater) gives the reference gradients', async () => {
+    const lines: string[] = [];
+    for (const impl of IMPLS)
+      for (const strategy of ['ring', 'zigzag', 'usp'] as const) {
+        const params = { ...paramsFor(strategy, 4, 21, 16, 4, 2), impl };
+        const schedule = buildSchedule(params);
+        if (!schedule.valid) continue;
+        const plan = buildExecPlan(schedule, params);
+        expect(plan.backwardError, `${strategy} ${impl}`).toBeNull();
+        const inputs = generateInputs(params.seed, 4, 2, 21, 16);
+        const dO = outputGradient(params.seed, 4, 21, 16);
+        const run = await runner.run(plan, inputs, { outputGrad: dO, timestamps: false });
+        const e = errors(run.backward as AttentionGradients, causalAttentionBackward(inputs, dO), params);
+        for (const t of TENSORS) expect(e[t], `${strategy} ${impl} ${t}`).toBeLessThan(TOLERANCE);
+        lines.push(`${strategy}/${impl}: ${run.backward?.dispatches} dispatches (${run.backward?.reductions} reductions), ${Math.max(e.dq, e.dk, e.dv).toExponential(1)}`);
+      }
+    console.info(`ring family per implementation profile, P=4:\n  ${lines.join('\n  ')}`);
   }, 300_000);
 
   it('small tiles and small workgroups (1–2 streamed rows, 16 invocations) give the same gradients', async () => {

@@ -668,10 +668,11 @@ export function buildExecPlan(schedule: Schedule, dims: PlanDims): ExecPlan {
 // - After the last backward step each rank sums the partial sums it holds of its own shard's tokens
 //   (all heads) into its final dQ, dK, dV. Entries nobody delivered (missing) and partial sums left
 //   elsewhere (stranded) are counted: both are 0 when the schedule moves gradients correctly.
-// - Megatron SP: the last X collective before the attention backward (the all-gather of the attention
-//   output's gradient) delivers the dO rows of the destination's heads; the first X collective after
-//   it (the reduce-scatter of the QKV input gradient) moves the source's dQ, dK, dV rows, as the
-//   forward treats its X collectives.
+// - Megatron SP: the last X all-gather before the attention backward (of the attention output's
+//   gradient) delivers the dO rows of the destination's heads; the first X reduce-scatter after it (of
+//   the QKV input gradient) moves the source's dQ, dK, dV rows, as the forward treats its X
+//   collectives. Other X collectives (the MLP's, the re-gathers of X for weight gradients) carry no
+//   attention data.
 
 const GRADIENTS: readonly GradientTensor[] = ['dQ', 'dK', 'dV'];
 
@@ -694,9 +695,9 @@ function planBackward(planner: Planner, schedule: ValidSchedule): BackwardPlan |
   const computing = bwd.filter((s) => s.compute.length > 0);
   const firstCompute = computing[0]?.index ?? Infinity;
   const lastCompute = computing[computing.length - 1]?.index ?? -Infinity;
-  const movesX = (s: (typeof bwd)[number]): boolean => s.collectives.some((c) => c.transfers.some((tr) => tr.tensor === 'X'));
-  const xIn = [...bwd].reverse().find((s) => s.index < firstCompute && movesX(s))?.index;
-  const xOut = bwd.find((s) => s.index > lastCompute && movesX(s))?.index;
+  const movesX = (s: (typeof bwd)[number], kind: 'all-gather' | 'reduce-scatter'): boolean => s.collectives.some((c) => c.kind === kind && c.transfers.some((tr) => tr.tensor === 'X'));
+  const xIn = [...bwd].reverse().find((s) => s.index < firstCompute && movesX(s, 'all-gather'))?.index;
+  const xOut = bwd.find((s) => s.index > lastCompute && movesX(s, 'reduce-scatter'))?.index;
   const headsOf = new Map<number, HeadRange>();
   for (const s of computing) for (const rc of s.compute) if (!headsOf.has(rc.rank)) headsOf.set(rc.rank, rc.heads);
 
@@ -782,10 +783,10 @@ function planBackward(planner: Planner, schedule: ValidSchedule): BackwardPlan |
             sends.push({ src: tr.src, dst: tr.dst, tensor: tr.tensor, positions, heads: tr.heads });
             break;
           case 'X': {
-            if (t === xIn) {
+            if (t === xIn && collective.kind === 'all-gather') {
               const h = headsOf.get(tr.dst);
               if (h) deliveries.push({ transfer: tr, tensor: 'dO', heads: h, positions });
-            } else if (t === xOut) {
+            } else if (t === xOut && collective.kind === 'reduce-scatter') {
               const h = headsOf.get(tr.src);
               if (h) for (const tensor of GRADIENTS) sends.push({ src: tr.src, dst: tr.dst, tensor, positions, heads: tensor === 'dQ' ? h : kvOf(h) });
             }

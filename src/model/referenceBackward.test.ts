@@ -6,6 +6,7 @@ import { causalAttentionBackward, gradientError, outputGradient, referenceKvHead
 import { finiteDifferenceGradients } from './gradcheck.ts';
 import { DEFAULT_PARAMS, STRATEGY_IDS } from './params.ts';
 import { buildSchedule } from './strategies/index.ts';
+import { IMPLS } from './strategies/impl.ts';
 import { buildExecPlan } from './execution.ts';
 import { executePlanCpu } from './reference.ts';
 
@@ -53,14 +54,15 @@ describe('attention backward, float64 reference', () => {
 });
 
 describe('the backward ExecPlan on the CPU executor', () => {
-  it('every strategy over P ∈ {1,2,3,4,7,8}: gradients equal the reference, nothing missing or stranded', () => {
+  it('every strategy and implementation profile over P ∈ {1,2,3,4,7,8}: gradients equal the reference, nothing missing or stranded', () => {
+    for (const impl of ['auto', ...IMPLS] as const)
     for (const strategy of STRATEGY_IDS)
-      for (const P of [1, 2, 3, 4, 7, 8]) {
-        const params = { ...DEFAULT_PARAMS, strategy, ranks: P, seq: 19, execSeq: 19, heads: 8, kvHeads: 2, headDim: 4, ulysses: P % 2 === 0 ? 2 : 1 };
+      for (const P of impl === 'auto' ? [1, 2, 3, 4, 7, 8] : [2, 3, 8]) {
+        const params = { ...DEFAULT_PARAMS, impl, strategy, ranks: P, seq: 19, execSeq: 19, heads: 8, kvHeads: 2, headDim: 4, ulysses: P % 2 === 0 ? 2 : 1 };
         const schedule = buildSchedule(params);
         if (!schedule.valid) continue;
         const plan = buildExecPlan(schedule, params);
-        const label = `${strategy} P=${P}`;
+        const label = `${strategy} (${impl}) P=${P}`;
         expect(plan.backwardError, label).toBeNull();
         expect(plan.backward?.missing, label).toBe(0);
         expect(plan.backward?.stranded, label).toBe(0);

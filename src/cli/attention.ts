@@ -251,7 +251,7 @@ export async function run(argv: string[]): Promise<number> {
     }
   }
   if (!withinTolerance) {
-    for (const f of files) console.log(`not writing ${f.prepared.flag} ${f.prepared.path}: the results failed the check against the reference.`);
+    for (const f of files) console.log(`not writing ${f.prepared.flag} ${f.prepared.path}: the output failed the check against the reference.`);
   } else {
     for (const f of files) {
       try {

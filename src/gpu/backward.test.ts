@@ -61,7 +61,7 @@ describe.skipIf(!gpu)('sharded attention backward on the GPU', () => {
   });
 
   for (const [index, strategy] of STRATEGY_IDS.entries()) {
-    it(`${strategy}: dQ, dK, dV match the float64 reference over P ∈ {1,2,3,4,7,8} × head dim ∈ {16,64,128}, seq ${SEQ}, GQA 8:2`, async () => {
+    it(`${strategy}: dQ, dK, dV match the float64 reference over P ∈ {1,2,3,4,7,8} × head dim ∈ {16,64,128}, seq ${SEQ}, GQA 8:4`, async () => {
       let worst = 0;
       let worstLabel = '';
       let runs = 0;
@@ -69,7 +69,7 @@ describe.skipIf(!gpu)('sharded attention backward on the GPU', () => {
       const { errors: gpuErrors } = await withErrorScopes(device, async () => {
         for (const d of HEAD_DIMS)
           for (const P of RANKS) {
-            const params = paramsFor(strategy, P, SEQ + 2 * ((index + P) % 3), d, 8, 2); // seq 19, 21 or 23
+            const params = paramsFor(strategy, P, SEQ + 2 * ((index + P) % 3), d, 8, 4); // seq 19, 21 or 23; GQA 8:4 lets DeepSpeed's Ulysses run 4 ranks
             const label = `${strategy} P=${P} seq=${params.execSeq} d=${d}`;
             const schedule = buildSchedule(params);
             if (!schedule.valid) {
@@ -81,7 +81,7 @@ describe.skipIf(!gpu)('sharded attention backward on the GPU', () => {
             expect(plan.backwardError, label).toBeNull();
             expect(plan.backward?.missing, label).toBe(0);
             expect(plan.backward?.stranded, label).toBe(0);
-            const inputs = generateInputs(params.seed, 8, 2, params.execSeq, d);
+            const inputs = generateInputs(params.seed, 8, 4, params.execSeq, d);
             const dO = outputGradient(params.seed, 8, params.execSeq, d);
             const run = await runner.run(plan, inputs, { outputGrad: dO, timestamps: false });
             const b = run.backward;
@@ -106,11 +106,12 @@ describe.skipIf(!gpu)('sharded attention backward on the GPU', () => {
   it('the local-mask switch corrupts the gradients too (the GPU bug = the CPU executor bug); Ulysses and Megatron SP are immune', async () => {
     const lines: string[] = [];
     for (const strategy of STRATEGY_IDS) {
-      const params = { ...paramsFor(strategy, 4, 32, 16, 4, 2), localMask: true };
+      // 8 query heads on 4 K/V heads: every strategy (DeepSpeed's Ulysses too) runs 4 ranks.
+      const params = { ...paramsFor(strategy, 4, 32, 16, 8, 4), localMask: true };
       const schedule = buildSchedule(params);
       const plan = buildExecPlan(schedule, params);
-      const inputs = generateInputs(params.seed, 4, 2, 32, 16);
-      const dO = outputGradient(params.seed, 4, 32, 16);
+      const inputs = generateInputs(params.seed, 8, 4, 32, 16);
+      const dO = outputGradient(params.seed, 8, 32, 16);
       const run = await runner.run(plan, inputs, { localMask: true, outputGrad: dO, timestamps: false });
       const cpu = executePlanCpu(plan, inputs, true, dO);
       const ref = causalAttentionBackward(inputs, dO);

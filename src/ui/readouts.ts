@@ -229,7 +229,7 @@ export class Readouts {
       headline = pass
         ? `✓ Forward: sharded attention equals the unsharded result: ${err}.`
         : r.localMask
-          ? `✗ With the local mask the result is wrong: ${err}. Masking by local position computes a different model.`
+          ? `✗ Forward with the local mask: the result is wrong: ${err}. Masking by local position computes a different model.`
           : `✗ Forward: the sharded result differs from the unsharded one: ${err}.`;
       const where = r.backend === 'gpu' ? 'on the GPU (WebGPU)' : 'on the CPU (no WebGPU)';
       detail = `${r.ranks} ranks × ${r.seqLen} tokens executed ${where}, ${r.heads} heads × ${r.headDim} in fp32 (dtype prices memory only)` + (r.gpuMs != null ? `, ${formatSeconds(r.gpuMs / 1000)}` : '') + (status.running ? ' · rechecking…' : '');

@@ -93,8 +93,15 @@ device = await startGpu();
 const verification = new VerificationController(store, device);
 exposeField('verification', () => {
   const r = verification.status.result;
-  return r && { strategy: r.strategy, ranks: r.ranks, seqLen: r.seqLen, heads: r.heads, headDim: r.headDim, maxAbsError: r.maxAbsError, maxRelError: r.maxRelError, gpuMs: r.gpuMs, backend: r.backend, localMask: r.localMask, maxAbsErrorVsCpu: r.maxAbsErrorVsCpu };
+  const b = r?.backward;
+  return r && {
+    strategy: r.strategy, ranks: r.ranks, seqLen: r.seqLen, heads: r.heads, headDim: r.headDim, maxAbsError: r.maxAbsError, maxRelError: r.maxRelError, gpuMs: r.gpuMs, backend: r.backend, localMask: r.localMask, maxAbsErrorVsCpu: r.maxAbsErrorVsCpu,
+    backward: b ? { maxAbsErrorDq: b.maxAbsErrorDq, maxAbsErrorDk: b.maxAbsErrorDk, maxAbsErrorDv: b.maxAbsErrorDv, gpuMs: b.gpuMs, relativeError: b.relativeError, relativeErrorVsCpu: b.relativeErrorVsCpu, maxGradient: b.maxGradient, unshardedGpuMs: b.unshardedGpuMs, dispatches: b.dispatches, reductions: b.reductions } : null,
+    backwardError: r.backwardError,
+  };
 });
+// Per backward step, per rank: the dQ/dK/dV buffers held and their L2 norms (data for the scene).
+exposeField('gradientNorms', () => verification.status.result?.backward?.gradientNorms ?? null);
 exposeField('verificationError', () => verification.status.error);
 verification.schedule(0);
 ui.attachVerification(verification);

@@ -6,7 +6,7 @@ import { readFile } from 'node:fs/promises';
 import { promisify } from 'node:util';
 import { expect, test, type Page } from '@playwright/test';
 import { expectNoConsoleErrors, openApp, saveScreenshot, state, watchConsole } from './fixtures.ts';
-import { formatBytes, formatFlops, formatRatio, formatSeconds } from '../src/model/format.ts';
+import { formatBytes, formatFlops, formatGB, formatMB, formatRatio, formatSeconds } from '../src/model/format.ts';
 import { formatRange, gb, mb } from '../src/ui/readoutData.ts';
 
 const run = promisify(execFile);
@@ -121,10 +121,11 @@ for (const [i, hash] of SETS.entries()) {
       const values = expected.perRank.map((r) => r.memory[category] ?? NaN);
       await expect(page.locator(`#ro-mem-legend li[data-category="${category}"] .ro-legend-value`)).toHaveText(formatRange(values, gb));
     }
-    for (const value of expected.perRank.map((r) => r.memory.weights ?? NaN)) expect(table).toContain(gb(value).replace(' GB', ''));
+    // The CLI's table has fixed GB / MB columns; the page picks the unit (issue 11).
+    for (const value of expected.perRank.map((r) => r.memory.weights ?? NaN)) expect(table).toContain(formatGB(value));
     await expect(page.locator('#ro-comm-fwd')).toHaveText(formatRange(expected.perRank.map((r) => r.commBytesPerLayer.forward), mb));
     await expect(page.locator('#ro-comm-bwd')).toHaveText(formatRange(expected.perRank.map((r) => r.commBytesPerLayer.backward), mb));
-    for (const r of expected.perRank) expect(table).toContain(mb(r.commBytesPerLayer.forward).replace(' MB', ''));
+    for (const r of expected.perRank) expect(table).toContain(formatMB(r.commBytesPerLayer.forward));
 
     // Ratio, seconds and FLOPs, as the CLI's text prints them.
     const ratio = /max\/mean (\S+×)/.exec(table)?.[1];

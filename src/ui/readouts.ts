@@ -3,7 +3,7 @@
 // canvas for the charts (each with an aria-label that says what it shows).
 
 import type { Plan } from '../model/plan.ts';
-import { formatBytes, formatRatio, formatSeconds } from '../model/format.ts';
+import { countOf, formatBytes, formatRatio, formatSeconds, formatSpan } from '../model/format.ts';
 import { balanceSummary, commSummary, memoryData, memorySummary, perIterationSummary, timelineSummary, type MemoryData } from './readoutData.ts';
 import { drawBalanceChart, drawMemoryChart, drawTimelineChart, prepareCanvas } from './charts.ts';
 import { CATEGORY_COLOR, CATEGORY_LABEL, CATEGORY_ORDER, chartStyle, TIMELINE_COLOR } from './palette.ts';
@@ -174,7 +174,7 @@ export class Readouts {
       this.#oom,
       oomRanks.length === 0
         ? ''
-        : `⚠ Out of memory on ${oomRanks.length === data.ranks.length ? 'every rank' : `${oomRanks.length} of ${data.ranks.length} ranks`}: ${formatBytes(data.maxPeak)} > ${mem.capacity}. Try more ranks, ZeRO, recompute or flash attention.`,
+        : `⚠ Out of memory on ${oomRanks.length === data.ranks.length ? 'every rank' : `${oomRanks.length} of ${countOf(data.ranks.length, 'rank')}`}: ${formatBytes(data.maxPeak)} > ${mem.capacity}. Try more ranks, ZeRO, recompute or flash attention.`,
     );
     this.#memCanvas.setAttribute('aria-label', mem.aria);
     mem.rows.forEach((row, i) => {
@@ -232,7 +232,7 @@ export class Readouts {
           ? `✗ Forward with the local mask: the result is wrong: ${err}. Masking by local position computes a different model.`
           : `✗ Forward: the sharded result differs from the unsharded one: ${err}.`;
       const where = r.backend === 'gpu' ? 'on the GPU (WebGPU)' : 'on the CPU (no WebGPU)';
-      detail = `${r.ranks} ranks × ${r.seqLen} tokens executed ${where}, ${r.heads} heads × ${r.headDim} in fp32 (dtype prices memory only)` + (r.gpuMs != null ? `, ${formatSeconds(r.gpuMs / 1000)}` : '') + (status.running ? ' · rechecking…' : '');
+      detail = `${countOf(r.ranks, 'rank')} × ${r.seqLen} tokens executed ${where}, ${r.heads} heads × ${r.headDim} in fp32 (dtype prices memory only)` + (r.gpuMs != null ? `, ${formatSeconds(r.gpuMs / 1000)}` : '') + (status.running ? ' · rechecking…' : '');
     }
     setText(this.#verify, headline);
     this.#verify.dataset.state = state;
@@ -256,7 +256,7 @@ export class Readouts {
     if (!r) return '';
     const pass = r.maxAbsError < PASS_ABS_ERROR;
     const bw = r.backward ? ` · backward ${r.backward.relativeError <= PASS_BACKWARD_RELATIVE ? '✓' : '✗'} dQ/dK/dV ${Math.max(r.backward.maxAbsErrorDq, r.backward.maxAbsErrorDk, r.backward.maxAbsErrorDv).toExponential(1)}` : '';
-    return `${pass ? '✓ sharded = unsharded' : r.localMask ? '✗ local mask: wrong result' : '✗ sharded ≠ unsharded'} · max |error| ${r.maxAbsError.toExponential(1)}${bw} · ${r.backend === 'gpu' ? 'WebGPU' : 'CPU'} · ${r.ranks} ranks × ${r.seqLen} tokens`;
+    return `${pass ? '✓ sharded = unsharded' : r.localMask ? '✗ local mask: wrong result' : '✗ sharded ≠ unsharded'} · max |error| ${r.maxAbsError.toExponential(1)}${bw} · ${r.backend === 'gpu' ? 'WebGPU' : 'CPU'} · ${countOf(r.ranks, 'rank')} × ${r.seqLen} tokens`;
   }
 
   get verification(): VerificationView {
@@ -316,7 +316,5 @@ function backwardLine(r: VerificationView['result']): { text: string; state: 'pa
 
 function formatRange(values: readonly number[]): string {
   if (values.length === 0) return '–';
-  const lo = Math.min(...values);
-  const hi = Math.max(...values);
-  return lo === hi ? formatBytes(lo) : `${formatBytes(lo)} – ${formatBytes(hi)}`;
+  return formatSpan(Math.min(...values), Math.max(...values), formatBytes);
 }

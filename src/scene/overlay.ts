@@ -77,6 +77,8 @@ export class OverlayDom {
   readonly footer: HTMLElement;
   readonly caption: HTMLElement;
   readonly badge: HTMLElement;
+  /** What the picture aggregates or leaves out this step (never a silent drop). */
+  readonly aggregate: HTMLElement;
   readonly captionRow: HTMLElement;
   readonly controlsSlot: HTMLElement;
   readonly notes: HTMLElement;
@@ -111,6 +113,7 @@ export class OverlayDom {
     this.badge = el('span', 'ss-badge', this.captionRow);
     this.caption = el('span', 'ss-caption', this.captionRow);
     this.caption.setAttribute('aria-live', 'polite');
+    this.aggregate = el('span', 'ss-aggregate', this.captionRow);
     const controlsRow = el('div', 'ss-controls-row', this.footer);
     this.controlsSlot = el('div', 'ss-controls-slot', controlsRow);
     this.notesButton = document.createElement('button');
@@ -217,4 +220,12 @@ export function text(parent: HTMLElement, tag: string, content: string, cls?: st
   e.textContent = content;
   parent.append(e);
   return e;
+}
+
+/** Line height of the DOM panels' small text. */
+export const PANEL_LINE = 15;
+
+/** Lines `t` takes at `size` px in `w` px (word wrap wastes a little of each line). */
+export function linesOf(t: string, size: number, w: number, bold = false): number {
+  return Math.max(1, Math.ceil((textWidth(t, size, bold) * 1.08) / Math.max(40, w)));
 }

@@ -1,0 +1,82 @@
+// Words around the picture: the title row, the step's badge and caption, and the Explain notes
+// (how to say it, misconceptions, and the framework knobs).
+
+import type { Step, ValidSchedule } from '../model/schedule.ts';
+import { setText, type SceneContext } from './context.ts';
+import { formatTokens } from './layout.ts';
+import { MISCONCEPTIONS, READING_KEY, narrationFor } from './narration.ts';
+import { text, textWidth } from './overlay.ts';
+
+export const CAPTION_FONT = 12.5;
+export const CAPTION_LINE = 16;
+
+/** "forward · ring send/recv": the phase and the collectives of a step. */
+export function badgeText(step: Step): string {
+  const kinds = [...new Set(step.collectives.map((c) => c.label))];
+  return `${step.phase}${kinds.length ? ` · ${kinds.join(' · ')}` : ' · compute only'}`;
+}
+
+/** Widest badge + caption of the schedule, in px at the caption font: sizes the footer. */
+export function captionWidth(schedule: ValidSchedule): number {
+  let w = 0;
+  for (const st of schedule.steps) w = Math.max(w, textWidth(badgeText(st), 11, true) + 18 + textWidth(st.caption, CAPTION_FONT));
+  return w;
+}
+
+/** The step's badge and caption, and `note`: what is aggregated or not drawn ('' when nothing). */
+export function renderCaption(ctx: SceneContext, stepIndex: number, note = ''): void {
+  const { dom, model: m } = ctx;
+  setText(dom.aggregate, note ? ` (${note})` : '');
+  if (!m) {
+    setText(dom.caption, ctx.invalidReason ?? '');
+    setText(dom.badge, '');
+    return;
+  }
+  const step = m.schedule.steps[stepIndex];
+  setText(dom.caption, step?.caption ?? '');
+  setText(dom.badge, step ? badgeText(step) : '');
+  const phase = step?.phase ?? '';
+  if (dom.badge.dataset.phase !== phase) dom.badge.dataset.phase = phase;
+}
+
+export function renderHeader(ctx: SceneContext, strategyTitle: string): void {
+  const { dom, model: m } = ctx;
+  if (!m) {
+    dom.title.textContent = strategyTitle;
+    dom.subtitle.textContent = '';
+    return;
+  }
+  const p = m.params;
+  dom.title.textContent = narrationFor(m.schedule.strategy).title;
+  dom.subtitle.textContent = ` · ${m.schedule.ranks} rank${m.schedule.ranks === 1 ? '' : 's'} · ${formatTokens(m.schedule.seq)} tokens · ${p.heads} heads (${p.kvHeads} K/V)`;
+  dom.header.title = `${dom.title.textContent}${dom.subtitle.textContent}`;
+}
+
+export function renderNotes(ctx: SceneContext): void {
+  const { dom, model: m } = ctx;
+  dom.notes.replaceChildren();
+  if (!m) return;
+  const n = narrationFor(m.schedule.strategy);
+  text(dom.notes, 'h3', n.title);
+  text(dom.notes, 'h4', 'Say it out loud');
+  text(dom.notes, 'p', n.sayIt);
+  text(dom.notes, 'p', n.stateAndAxis, 'ss-state');
+  text(dom.notes, 'h4', 'Reading the picture');
+  const key = document.createElement('ul');
+  for (const line of READING_KEY) text(key, 'li', line);
+  dom.notes.append(key);
+  text(dom.notes, 'h4', 'Common misconceptions');
+  const ul = document.createElement('ul');
+  for (const mc of MISCONCEPTIONS) text(ul, 'li', mc);
+  dom.notes.append(ul);
+  text(dom.notes, 'h4', 'From picture to code');
+  const dl = document.createElement('dl');
+  for (const k of n.knobs) {
+    text(dl, 'dt', k.framework);
+    const dd = document.createElement('dd');
+    text(dd, 'code', k.code);
+    if (k.note) text(dd, 'div', k.note, 'ss-small-block');
+    dl.append(dd);
+  }
+  dom.notes.append(dl);
+}

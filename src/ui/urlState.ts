@@ -65,9 +65,10 @@ export function parseView(query: URLSearchParams): { view: ViewState; issues: Pa
   const step = query.get('step');
   if (step !== null) {
     const n = Number(step.trim());
-    if (step.trim() === '' || !Number.isInteger(n) || n < 0 || n > MAX_URL_STEP) {
-      issues.push({ field: 'step', message: `step must be an integer from 0 to the schedule's last step; got "${step.slice(0, 40)}", using 0.` });
-    } else view.step = n;
+    // 1-based in the URL, like the on-screen counter ("step=3" shows "3 / 8"); 0-based inside.
+    if (step.trim() === '' || !Number.isInteger(n) || n < 1 || n > MAX_URL_STEP) {
+      issues.push({ field: 'step', message: `step must be an integer from 1 to the schedule's step count; got "${step.slice(0, 40)}", using 1.` });
+    } else view.step = n - 1;
   }
   const theme = query.get('theme');
   if (theme !== null) {
@@ -104,7 +105,7 @@ export function serializeUrlState(params: Params, view: ViewState, omit: readonl
   out.set('ranks', String(params.ranks));
   const rest = new URLSearchParams(serializeParams(params));
   for (const [key, value] of rest) if (!out.has(key)) out.set(key, value);
-  if (view.step !== DEFAULT_VIEW.step) out.set('step', String(view.step));
+  if (view.step !== DEFAULT_VIEW.step) out.set('step', String(view.step + 1));
   if (view.embed) out.set('embed', '1');
   if (view.theme !== DEFAULT_VIEW.theme) out.set('theme', view.theme);
   if (view.autoplay) out.set('autoplay', '1');
@@ -119,5 +120,5 @@ export function serializeUrlState(params: Params, view: ViewState, omit: readonl
 export function clampStep(step: number, stepCount: number): { step: number; issue?: ParamIssue } {
   const last = Math.max(0, stepCount - 1);
   if (step <= last) return { step };
-  return { step: last, issue: { field: 'step', message: `step must be from 0 to ${last} for this schedule; got ${step}, using ${last}.` } };
+  return { step: last, issue: { field: 'step', message: `step must be from 1 to ${last + 1} for this schedule; got ${step + 1}, using ${last + 1}.` } };
 }

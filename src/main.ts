@@ -8,7 +8,7 @@ import { exposeField, installShardscope } from './app/expose.ts';
 import { VerificationController } from './app/verification.ts';
 import { requestGpu, runSelfTest } from './gpu/device.ts';
 import { createScene } from './scene/index.ts';
-import { attachKeyboard, attachPlaybackControls, type PlaybackControls } from './scene/controls.ts';
+import { attachKeyboard, attachMessageMark, attachPlaybackControls, type PlaybackControls } from './scene/controls.ts';
 import type { Params } from './model/params.ts';
 import { createUi, readUrlState } from './ui/index.ts';
 
@@ -26,11 +26,18 @@ function reportError(text: string): void {
   errors.push(text);
   messages.show(`error-${errors.length}`, 'error', text);
 }
-window.addEventListener('error', (event) => reportError(`Unexpected error: ${event.message}`));
+// A harmless browser notice (a resize settling over two frames), not an error of the app.
+const BENIGN = /ResizeObserver loop (completed with undelivered notifications|limit exceeded)/;
+window.addEventListener('error', (event) => {
+  if (BENIGN.test(event.message)) return;
+  reportError(`Unexpected error: ${event.message}`);
+});
 window.addEventListener('unhandledrejection', (event) => reportError(`Unexpected error: ${String(event.reason)}`));
 
 // Params and view state (step, embed, theme, …) from the URL's query and hash; bad values become messages (createUi).
 const url = readUrlState();
+// On a slide, messages never cover the picture: a small mark in the corner counts them and opens them.
+if (url.view.embed) attachMessageMark(messages, $('messages'));
 const store = new Store(url.params);
 const playback = new Playback();
 playback.reducedMotion = matchMedia('(prefers-reduced-motion: reduce)').matches;

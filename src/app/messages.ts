@@ -11,6 +11,7 @@ export interface MessageAction {
 export class Messages {
   readonly #root: HTMLElement;
   readonly #byKey = new Map<string, HTMLElement>();
+  readonly #listeners = new Set<(keys: readonly string[]) => void>();
 
   constructor(root: HTMLElement) {
     this.#root = root;
@@ -42,11 +43,23 @@ export class Messages {
     item.append(close);
     this.#root.append(item);
     this.#byKey.set(key, item);
+    this.#emit();
   }
 
   dismiss(key: string): void {
     this.#byKey.get(key)?.remove();
-    this.#byKey.delete(key);
+    if (this.#byKey.delete(key)) this.#emit();
+  }
+
+  /** Called with the shown keys whenever a message comes or goes (the embed's message mark). */
+  subscribe(listener: (keys: readonly string[]) => void): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  }
+
+  #emit(): void {
+    const keys = this.keys();
+    for (const l of this.#listeners) l(keys);
   }
 
   keys(): string[] {

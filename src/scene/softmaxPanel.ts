@@ -65,7 +65,7 @@ export function createSoftmaxPanel(ctx: SceneContext): SoftmaxPanelView {
       ? `Query token ${trace.token ?? '?'}, head ${trace.head ?? '?'}, read back from the ${ctx.verification?.backend === 'cpu' ? 'CPU reference' : 'GPU'} run at ${ctx.verification?.seqLen ?? '?'} executed tokens (the blocks above are the modelled ones). At the end O = acc / l.`
       : ctx.verification
         ? 'This run did not trace a row; at the end O = acc / l.'
-        : 'Waiting for the ctx.verification run for real numbers. At the end O = acc / l.';
+        : 'Waiting for the verification run for real numbers. At the end O = acc / l.';
     const formulaOne = FORMULA.join('   ');
     const title = fitText([`online softmax merge on rank ${rank}, as each K/V block arrives`, `online softmax merge on rank ${rank}`, `softmax merge, rank ${rank}`], W, 12, true);
     // Height budget: title, formula (1 or 3 lines, or only in the tooltip), table, note (or only in the tooltip).

@@ -1,4 +1,5 @@
-// The scene on a slide (issue 8): for every strategy, in embed mode at 640×360, 960×540 and
+// The scene on a slide (issue 8), on the WebGL2 path (deterministic on a loaded CI machine; the
+// labels are DOM either way): for every strategy, in embed mode at 640×360, 960×540 and
 // 1280×720, pressing → lands on the end of the next step's motion within the step's duration,
 // the scene's text labels neither overlap nor leave the frame (measured from the DOM), and a
 // screenshot of each is kept as a test artifact (and in SCENE_SHOTS_DIR when set).

@@ -116,6 +116,7 @@ async function mountScene(on: GPUDevice | null): Promise<void> {
     canvas = fresh;
   }
   scene = await createScene({ canvas, overlay: $('scene-overlay'), device: on });
+  scene.setPresentation(url.view.embed || url.view.present, url.view.ink);
   ui.attachScene(scene); // theme from the URL; PNG export captures its frames
   showSchedule();
   scene.setVerification(verification.status.result);

@@ -16,11 +16,25 @@ export function badgeText(step: Step): string {
   return `${step.phase}${kinds.length ? ` · ${kinds.join(' · ')}` : ' · compute only'}`;
 }
 
-/** Widest badge + caption of the schedule, in px at the caption font: sizes the footer. */
-export function captionWidth(schedule: ValidSchedule): number {
+/** The caption shown for a step: the one-line form on a slide, the full narration otherwise. */
+export function captionOf(step: Step, present: boolean): string {
+  return present ? (step.short ?? step.caption) : step.caption;
+}
+
+/** Widest badge + caption of the schedule, in px at `font` (unscaled px): sizes the footer. */
+export function captionWidth(schedule: ValidSchedule, present = false, font = CAPTION_FONT): number {
   let w = 0;
-  for (const st of schedule.steps) w = Math.max(w, textWidth(badgeText(st), 11, true) + 18 + textWidth(st.caption, CAPTION_FONT));
+  for (const st of schedule.steps) w = Math.max(w, (present ? 0 : textWidth(badgeText(st), 11, true) + 18) + textWidth(captionOf(st, present), font));
   return w;
+}
+
+/** "FORWARD 3 / 8": the step's place within its phase, for the big counter on a slide. Pure. */
+export function roundText(schedule: ValidSchedule, stepIndex: number): string {
+  const step = schedule.steps[stepIndex];
+  if (!step) return '';
+  const same = schedule.steps.filter((s) => s.phase === step.phase);
+  const i = same.indexOf(step);
+  return `${step.phase.toUpperCase()} ${i + 1} / ${same.length}`;
 }
 
 /** The step's badge and caption, and `note`: what is aggregated or not drawn ('' when nothing). */
@@ -33,8 +47,10 @@ export function renderCaption(ctx: SceneContext, stepIndex: number, note = ''): 
     return;
   }
   const step = m.schedule.steps[stepIndex];
-  setText(dom.caption, step?.caption ?? '');
+  setText(dom.caption, step ? captionOf(step, ctx.present) : '');
+  dom.captionRow.title = ctx.present && step ? step.caption : '';
   setText(dom.badge, step ? badgeText(step) : '');
+  setText(dom.round, ctx.present ? roundText(m.schedule, stepIndex) : '');
   const phase = step?.phase ?? '';
   if (dom.badge.dataset.phase !== phase) dom.badge.dataset.phase = phase;
 }
@@ -79,4 +95,30 @@ export function renderNotes(ctx: SceneContext): void {
     dl.append(dd);
   }
   dom.notes.append(dl);
+}
+
+/** Presentation mode: a key for every colour the stage uses (the token ramp has its own row). */
+export function renderLegendKey(ctx: SceneContext, at: { x: number; y: number; w: number; h: number } | null): void {
+  const key = ctx.dom.legendKey;
+  const show = ctx.present && ctx.model !== null && at !== null && at.h >= 16 * ctx.k;
+  key.hidden = !show;
+  if (!show || !at) return;
+  ctx.dom.place(key, at);
+  const ink = ctx.palette.highlight;
+  const css = (c: readonly number[]): string => `rgb(${c.map((v) => Math.round(v * 255)).join(',')})`;
+  const items: [string, string][] = [
+    [`linear-gradient(90deg, ${['#e69f00', '#56b4e9', '#009e73', '#f0e442'].join(',')})`, 'rank (matrix, bars)'],
+    [`${css(ctx.palette.lane)}; outline: 1px solid ${css(ink)}`, 'moving block'],
+    ['repeating-linear-gradient(120deg, #cc79a7 0 3px, transparent 3px 5px)', 'gradient dK, dV'],
+    [css(ctx.palette.emptyEdge), 'idle / not yet'],
+  ];
+  key.replaceChildren();
+  key.style.flexDirection = at.w < 260 * ctx.k ? 'column' : 'row';
+  for (const [swatch, label] of items) {
+    const item = document.createElement('span');
+    const i = document.createElement('i');
+    i.setAttribute('style', `background: ${swatch}`);
+    item.append(i, document.createTextNode(label));
+    key.append(item);
+  }
 }

@@ -127,6 +127,10 @@ export interface SceneContext {
   invalidReason: string | null;
   verification: SceneVerification | null;
   labelBug: boolean;
+  /** Presentation mode (embed or present=1): large type, one-line captions, a big step counter. */
+  present: boolean;
+  /** Type scale of the overlay (1 on the page; grows with the frame in presentation mode). */
+  k: number;
   /** Set to -1 to have the frame rebuild the current step's static content. */
   builtStep: number;
   /** blockY results for the current layout and schedule (cleared on relayout and schedule change). */
@@ -144,6 +148,8 @@ export function createContext(dom: OverlayDom): SceneContext {
     invalidReason: null,
     verification: null,
     labelBug: false,
+    present: false,
+    k: 1,
     builtStep: -1,
     blockYCache: new Map(),
   };

@@ -16,17 +16,17 @@ import { Color, LinearSRGBColorSpace, OrthographicCamera, Scene } from 'three';
 import { WebGPURenderer } from 'three/webgpu';
 import type { Params } from '../model/params.ts';
 import type { Schedule } from '../model/schedule.ts';
-import { PALETTES, type Theme } from './colors.ts';
+import { PALETTES, type Palette, type Theme } from './colors.ts';
 import { buildModel, createContext, poolList, type SceneVerification } from './context.ts';
 import { computeLayout } from './layout.ts';
-import { OverlayDom, textWidth, type Label } from './overlay.ts';
+import { OverlayDom, setTextScale, textWidth, type Label } from './overlay.ts';
 import { narrationFor } from './narration.ts';
 import { buildStage, buildStageBase } from './stage.ts';
 import { createMotion } from './motion.ts';
 import { createMatrixView } from './matrixView.ts';
 import { createSoftmaxPanel } from './softmaxPanel.ts';
 import { createLossView } from './lossPanel.ts';
-import { CAPTION_FONT, CAPTION_LINE, captionWidth, renderCaption, renderHeader, renderNotes } from './captions.ts';
+import { CAPTION_FONT, CAPTION_LINE, captionWidth, renderCaption, renderHeader, renderLegendKey, renderNotes } from './captions.ts';
 import { captureFrame } from './export.ts';
 import './scene.css';
 
@@ -58,6 +58,8 @@ export interface SceneView {
   readonly backend: 'webgpu' | 'webgl2';
   /** Where main attaches the playback controls (see ./controls.ts). */
   readonly controlsSlot: HTMLElement;
+  /** Presentation mode (embed, present=1): type grows with the frame, one-line captions, a big counter; `ink` for theme=transparent. */
+  setPresentation(on: boolean, ink?: 'auto' | 'dark' | 'light'): void;
   /** Shows the per-shard label-shift bug in the loss step. */
   setLabelBug(on: boolean): void;
   /** Instances drawn in the last frame, and how many were dropped by the cap. */
@@ -90,7 +92,7 @@ export async function createScene({ canvas, overlay, device }: { canvas: HTMLCan
 
   let width = 0;
   let height = 0;
-  let captionW = 0;
+  let ink: 'auto' | 'dark' | 'light' = 'auto';
   let strategyTitle = '';
   let baseBuilt = false;
   let lastKey = '';
@@ -99,9 +101,14 @@ export async function createScene({ canvas, overlay, device }: { canvas: HTMLCan
   let sizeDirty = true;
 
   const applyTheme = (): void => {
+    // A transparent stage on a light slide (ink=dark) draws its lanes in the light theme's colours.
+    const base: Palette = ctx.theme === 'transparent' && ink === 'dark' ? PALETTES.light : PALETTES[ctx.theme];
+    ctx.palette = ctx.theme === 'transparent' ? { ...base, clear: PALETTES.transparent.clear, clearAlpha: 0 } : base;
     const p = ctx.palette;
     renderer.setClearColor(new Color(p.clear[0], p.clear[1], p.clear[2]), p.clearAlpha);
     overlay.dataset.theme = ctx.theme;
+    if (ctx.theme === 'transparent' && ink !== 'auto') overlay.dataset.ink = ink;
+    else delete overlay.dataset.ink;
   };
   applyTheme();
 
@@ -122,23 +129,43 @@ export async function createScene({ canvas, overlay, device }: { canvas: HTMLCan
     return true;
   }
 
+  /** Caption font in px: on a slide ≥ 3.2% of the frame height (readable from the back of a room). */
+  function captionFont(): number {
+    return ctx.present ? Math.max(CAPTION_FONT, 0.032 * height) : CAPTION_FONT;
+  }
+
   /** Footer height for this width: the longest caption of the schedule must fit without clipping. */
   function footerHeight(w: number): number {
     const avail = Math.max(100, w - 20);
-    const capW = ctx.model ? captionW : ctx.invalidReason ? textWidth(ctx.invalidReason, CAPTION_FONT) : 0;
-    // Word wrap wastes part of each line; one more line for the aggregation note.
-    const lines = Math.max(2, Math.min(7, Math.ceil((capW * 1.1) / avail)));
-    return 4 + lines * CAPTION_LINE + 4 + 26 + 8;
+    const font = captionFont();
+    // textWidth applies the type scale: measure at font / k so the result is at `font`.
+    const capW = ctx.model ? captionWidth(ctx.model.schedule, ctx.present, font / ctx.k) : ctx.invalidReason ? textWidth(ctx.invalidReason, font / ctx.k) : 0;
+    // Word wrap wastes part of each line; the full page keeps a line for the aggregation note.
+    const lines = Math.max(ctx.present ? 1 : 2, Math.min(ctx.present ? 2 : 7, Math.ceil((capW * 1.1) / avail)));
+    const line = ctx.present ? font * 1.28 : CAPTION_LINE;
+    return Math.ceil(4 + lines * line + 4 + 26 * ctx.k + 8);
   }
 
   function relayout(): void {
     const groups = ctx.model ? ctx.model.groups : [0];
-    ctx.layout = computeLayout(width, height, groups, { footerH: footerHeight(width) });
+    // Presentation: type grows with the frame (1× at 640×360, ~1.25× at 960×540, ~1.7× at 1280×720).
+    ctx.k = ctx.present ? Math.max(1, Math.min(1.7, height / 430, width / 760)) : 1;
+    setTextScale(ctx.k);
+    overlay.style.setProperty('--ss-k', String(ctx.k));
+    overlay.style.setProperty('--ss-cap', `${captionFont()}px`);
+    overlay.style.setProperty('--ss-round', `${Math.round(Math.max(16, 0.045 * height))}px`);
+    // A slide has no room for the softmax panel below ~1000×560 of unscaled space.
+    const panel = !ctx.present || (width / ctx.k >= 1000 && height / ctx.k >= 560);
+    ctx.layout = computeLayout(width, height, groups, { footerH: footerHeight(width), textScale: ctx.k, panel });
     const layout = ctx.layout;
+    dom.panel.hidden = !panel;
     dom.place(dom.header, layout.header);
     dom.place(dom.footer, layout.footer);
     dom.place(dom.panel, layout.panel);
-    dom.captionRow.style.height = `${layout.footer.h - 4 - 4 - 26 - 8}px`;
+    dom.captionRow.style.height = `${layout.footer.h - 4 - 4 - 26 * ctx.k - 8}px`;
+    const B = layout.bars;
+    const keyY = B.y + B.h + 8 * ctx.k;
+    renderLegendKey(ctx, panel ? null : { x: B.x, y: keyY, w: Math.max(B.w, layout.width - 8 - B.x), h: layout.footer.y - 4 - keyY });
     overlay.dataset.size = layout.width < 480 ? 'narrow' : layout.stacked ? 'stacked' : layout.wide ? 'wide' : 'side';
     dom.notes.style.bottom = `${layout.footer.h + 6}px`;
     baseBuilt = false;
@@ -197,7 +224,6 @@ export async function createScene({ canvas, overlay, device }: { canvas: HTMLCan
       ctx.invalidReason = null;
       dom.invalid.hidden = true;
       ctx.model = buildModel(schedule, params);
-      captionW = captionWidth(schedule);
     }
     measure();
     relayout();
@@ -255,8 +281,18 @@ export async function createScene({ canvas, overlay, device }: { canvas: HTMLCan
     resize: onResize,
     setTheme(next) {
       ctx.theme = next;
-      ctx.palette = PALETTES[next];
       applyTheme();
+      baseBuilt = false;
+      ctx.builtStep = -1;
+    },
+    setPresentation(on, nextInk = 'auto') {
+      ctx.present = on;
+      ink = nextInk;
+      if (on) overlay.dataset.present = '';
+      else delete overlay.dataset.present;
+      applyTheme();
+      width = 0; // re-measure and re-lay out at the new type scale
+      sizeDirty = true;
       baseBuilt = false;
       ctx.builtStep = -1;
     },

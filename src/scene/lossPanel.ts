@@ -78,7 +78,7 @@ export function createLossView(ctx: SceneContext): LossView {
       if (lane.h >= 11) {
         const n = formatTokens(ctx.labelBug ? Math.max(0, tokenCount(shard.tokens) - 1) : tokenCount(labelled));
         const x = oc.x + oc.w * 0.15 + size;
-        labels.push({ text: fitText([`Σℓ over ${n} labels`, `Σℓ, ${n}`], oc.x + oc.w - x - 2, 11), x, y: lane.y + lane.h / 2 - 7, align: 'l', cls: 'ss-small', maxW: oc.x + oc.w - x });
+        labels.push({ text: fitText([`Σℓ over ${n} labels`, `Σℓ, ${n}`], oc.x + oc.w - x - 2, 11), x, y: lane.y + lane.h / 2, align: 'l', cls: 'ss-small ss-vm', maxW: oc.x + oc.w - x });
       }
     });
     const lastStep = s.steps[stepIndex];

@@ -124,16 +124,16 @@ export function createMatrixView(ctx: SceneContext): MatrixView {
     ];
     const titleRight = layout.stacked || layout.wide ? layout.panel.x - 10 : layout.width - 8;
     const matrixTip = `Causal work matrix: query blocks down, key blocks across; each cell is coloured by the rank that computed it. ${notes.map((v) => v[0]).join('; ')}.`;
-    labels.push({ text: fitText(['causal work: query ↓ × key →, colour = rank', 'causal work: q ↓ × k →, colour = rank', 'causal work: q ↓ × k →', 'causal work', 'work'], titleRight - R.x, 12, true), x: R.x, y: R.y - 17, align: 'l', cls: 'ss-coltitle', title: matrixTip, maxW: titleRight - R.x });
-    labels.push({ text: 'q', x: R.x - 10, y: R.y + R.h / 2 - 7, align: 'c', cls: 'ss-small' });
+    labels.push({ text: fitText(['causal work: query ↓ × key →, colour = rank', 'causal work: q ↓ × k →, colour = rank', 'causal work: q ↓ × k →', 'causal work', 'work'], titleRight - R.x, 12, true), x: R.x, y: R.y - 17 * ctx.k, align: 'l', cls: 'ss-coltitle', title: matrixTip, maxW: titleRight - R.x });
+    labels.push({ text: 'q', x: R.x - 10 * ctx.k, y: R.y + R.h / 2, align: 'c', cls: 'ss-small ss-vm' });
     // Notes sit in the empty (masked) upper triangle, on a backdrop, only where they clear the cells.
     let line = 0;
     for (const variants of notes) {
-      const y = R.y + 3 + line * 15;
-      const row = Math.floor((y + 15 - R.y) / cellPx);
+      const y = R.y + 3 + line * 15 * ctx.k;
+      const row = Math.floor((y + 15 * ctx.k - R.y) / cellPx);
       const avail = R.w - (row + 1) * cellPx - 8;
       const fit = variants.find((v) => textWidth(v, 11) + 6 <= avail);
-      if (!fit || y + 15 > R.y + R.h) break;
+      if (!fit || y + 15 * ctx.k > R.y + R.h) break;
       labels.push({ text: fit, x: R.x + R.w - 2, y, align: 'r', cls: 'ss-small ss-note' });
       line++;
     }
@@ -153,7 +153,7 @@ export function createMatrixView(ctx: SceneContext): MatrixView {
     labels.push({
       text: fitText([`attention work per rank (busiest/idlest ${rs})`, `work per rank (busiest/idlest ${rs})`, `work per rank, max/min ${rs}`, `max/min ${rs}`, rs], barsRight - B.x, 11),
       x: B.x,
-      y: B.y - 16,
+      y: B.y - 16 * ctx.k,
       align: 'l',
       cls: 'ss-small',
       title: `Attention work per rank: the coloured part is done so far, the outline is the rank's total. Busiest rank / idlest rank = ${rs}.`,

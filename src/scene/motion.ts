@@ -190,7 +190,7 @@ export function createMotion(ctx: SceneContext): MotionView {
       const w = tl.col.w - 6;
       const text = fitText(tl.variants, w, 11);
       if (textWidth(text, 11) > w) continue;
-      labels.push({ text, x: tl.col.x + tl.col.w - 3, y: lane.y + lane.h / 2 - 7, align: 'r', cls: `ss-xfer${tl.sum ? ' ss-sum' : ''}`, title: tl.tip, maxW: w });
+      labels.push({ text, x: tl.col.x + tl.col.w - 3, y: lane.y + lane.h / 2, align: 'r', cls: `ss-xfer ss-vm${tl.sum ? ' ss-sum' : ''}`, title: tl.tip, maxW: w });
       shownLabels++;
     }
     const dsts = new Set(labelled.map((l) => l.dst)).size;

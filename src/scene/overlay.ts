@@ -36,13 +36,20 @@ interface LabelNode {
 }
 
 let measureCtx: CanvasRenderingContext2D | null | undefined;
+/** The overlay's type scale (CSS --ss-k): every size passed to textWidth is multiplied by it. */
+let textScale = 1;
+
+export function setTextScale(k: number): void {
+  textScale = k;
+}
 const widthCache = new Map<string, number>();
 
 /**
  * Width in px of `text` in the overlay's font at `size` px (bold or not), via a 2D canvas: no DOM
  * layout. Cached; falls back to an estimate where there is no 2D context.
  */
-export function textWidth(text: string, size: number, bold = false): number {
+export function textWidth(text: string, baseSize: number, bold = false): number {
+  const size = baseSize * textScale;
   const key = `${size}|${bold ? 1 : 0}|${text}`;
   const hit = widthCache.get(key);
   if (hit !== undefined) return hit;
@@ -70,6 +77,10 @@ export function fitText(variants: readonly string[], width: number, size: number
 export class OverlayDom {
   readonly root: HTMLElement;
   readonly header: HTMLElement;
+  /** Presentation mode: the big "FORWARD 3 / 8" counter at the header's right. */
+  readonly round: HTMLElement;
+  /** Presentation mode: a key for every colour on screen. */
+  readonly legendKey: HTMLElement;
   readonly title: HTMLElement;
   readonly subtitle: HTMLElement;
   readonly labels: HTMLElement;
@@ -100,9 +111,12 @@ export class OverlayDom {
       return e;
     };
     this.header = el('div', 'ss-header');
+    this.round = el('span', 'ss-round', this.header);
     this.title = el('span', 'ss-title', this.header);
     this.subtitle = el('span', 'ss-subtitle', this.header);
     this.labels = el('div', 'ss-labels');
+    this.legendKey = el('div', 'ss-legend-key');
+    this.legendKey.hidden = true;
     this.labels.setAttribute('aria-hidden', 'true');
     this.panel = el('div', 'ss-panel');
     this.invalid = el('div', 'ss-invalid');

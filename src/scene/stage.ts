@@ -116,7 +116,7 @@ export function buildStage(ctx: SceneContext, stepIndex: number, labels: Label[]
 
   for (const r of labelledLanes(L)) {
     const lane = L.lanes[r];
-    if (lane) labels.push({ text: L.labelEvery === 1 ? `rank ${r}` : `r${r}`, x: L.labels.x + L.labels.w, y: lane.y + lane.h / 2 - 7, align: 'r', cls: 'ss-rank' });
+    if (lane) labels.push({ text: L.labelEvery === 1 ? `rank ${r}` : `r${r}`, x: L.labels.x + L.labels.w, y: lane.y + lane.h / 2, align: 'r', cls: 'ss-rank ss-vm' });
   }
   if (L.groups.length > 1) {
     const groupNoun = GROUP_NOUN[s.strategy] ?? GROUP_NOUN.default ?? 'node';
@@ -143,6 +143,6 @@ export function buildStage(ctx: SceneContext, stepIndex: number, labels: Label[]
       const y = blockY(ctx, lane, h.tensor, h.heads, m);
       drawSet(ctx, blocks, col, h.tokens, y.y, y.h, m, dim);
     }
-    if (h.idle && h.column === 'o' && lane.h >= 11) labels.push({ text: idleText, x: col.x + col.w - 4, y: lane.y + lane.h / 2 - 7, align: 'r', cls: 'ss-idle', maxW: col.w - 4 });
+    if (h.idle && h.column === 'o' && lane.h >= 11) labels.push({ text: idleText, x: col.x + col.w - 4, y: lane.y + lane.h / 2, align: 'r', cls: 'ss-idle ss-vm', maxW: col.w - 4 });
   }
 }

@@ -11,7 +11,7 @@ describe('URL state codec', () => {
 
   it('round-trips params and view state', () => {
     const params: Params = { ...DEFAULT_PARAMS, strategy: 'usp', seq: 1048576, ranks: 16, ulysses: 4, dtype: 'fp16', flash: false, recompute: 'full', zero: 3, dp: 8, gpu: 'b200', execSeq: 512, seed: 7, localMask: true, microBatch: 2 };
-    const view: ViewState = { step: 5, embed: true, theme: 'transparent', autoplay: true, loop: false, panel: true };
+    const view: ViewState = { step: 5, embed: true, theme: 'transparent', autoplay: true, loop: false, panel: true, present: true, ink: 'dark' };
     const text = serializeUrlState(params, view);
     expect(text).toContain('seq=1M');
     const back = parseUrlState('', `#${text}`);

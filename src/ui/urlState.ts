@@ -18,7 +18,14 @@ export interface ViewState {
   loop: boolean;
   /** In embed mode: show a collapsed controls panel. */
   panel: boolean;
+  /** Presentation mode on a full page (embed implies it): large type, one-line captions. */
+  present: boolean;
+  /** Text colour for theme=transparent: the slide's ink ('auto': light text, as on a dark slide). */
+  ink: Ink;
 }
+
+export const INKS = ['auto', 'dark', 'light'] as const;
+export type Ink = (typeof INKS)[number];
 
 export const DEFAULT_VIEW: Readonly<ViewState> = Object.freeze({
   step: 0,
@@ -27,9 +34,11 @@ export const DEFAULT_VIEW: Readonly<ViewState> = Object.freeze({
   autoplay: false,
   loop: true,
   panel: false,
+  present: false,
+  ink: 'auto',
 });
 
-export const VIEW_KEYS = ['step', 'embed', 'theme', 'autoplay', 'loop', 'panel'] as const;
+export const VIEW_KEYS = ['step', 'embed', 'theme', 'autoplay', 'loop', 'panel', 'present', 'ink'] as const;
 
 /** Upper bound for a step in the URL before the schedule is known (steps are per block, so small). */
 export const MAX_URL_STEP = 100_000;
@@ -77,7 +86,13 @@ export function parseView(query: URLSearchParams): { view: ViewState; issues: Pa
     if (hit) view.theme = hit;
     else issues.push({ field: 'theme', message: `theme must be one of ${THEMES.join(', ')}; got "${theme.slice(0, 40)}", using dark.` });
   }
-  for (const key of ['embed', 'autoplay', 'loop', 'panel'] as const) {
+  const ink = query.get('ink');
+  if (ink !== null) {
+    const hit = INKS.find((x) => x === ink.trim().toLowerCase());
+    if (hit) view.ink = hit;
+    else issues.push({ field: 'ink', message: `ink must be one of ${INKS.join(', ')}; got "${ink.slice(0, 40)}", using auto.` });
+  }
+  for (const key of ['embed', 'autoplay', 'loop', 'panel', 'present'] as const) {
     const raw = query.get(key);
     if (raw !== null) view[key] = parseBool(key, raw, DEFAULT_VIEW[key], issues);
   }
@@ -111,6 +126,8 @@ export function serializeUrlState(params: Params, view: ViewState, omit: readonl
   if (view.autoplay) out.set('autoplay', '1');
   if (view.loop !== DEFAULT_VIEW.loop) out.set('loop', view.loop ? '1' : '0');
   if (view.panel) out.set('panel', '1');
+  if (view.present) out.set('present', '1');
+  if (view.ink !== DEFAULT_VIEW.ink) out.set('ink', view.ink);
   for (const key of omit) out.delete(key);
   // URLSearchParams encodes ',' and '/' which never occur in our values; keep the text readable.
   return out.toString();

@@ -3,7 +3,28 @@
 // that the frame clips (or that an ellipsis cuts), as readable strings (empty when all is well).
 import type { Page } from '@playwright/test';
 
+/** Waits until the overlay's labels stop moving (a resize relays them out on a later frame). */
+export async function settleLabels(page: Page): Promise<void> {
+  const signature = (): Promise<string> =>
+    page.evaluate(() =>
+      [...document.querySelectorAll('#scene-overlay .ss-label, #scene-overlay .ss-caption-row, #scene-overlay .ss-legend-key')]
+        .map((e) => {
+          const r = e.getBoundingClientRect();
+          return `${Math.round(r.left)},${Math.round(r.top)},${Math.round(r.width)}`;
+        })
+        .join(';'),
+    );
+  let before = await signature();
+  for (let i = 0; i < 20; i++) {
+    await page.waitForTimeout(250);
+    const now = await signature();
+    if (now === before) return;
+    before = now;
+  }
+}
+
 export async function overlappingLabels(page: Page): Promise<string[]> {
+  await settleLabels(page);
   return page.evaluate(() => {
     interface Box {
       name: string;

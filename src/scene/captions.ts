@@ -113,8 +113,13 @@ export function renderLegendKey(ctx: SceneContext, at: { x: number; y: number; w
     [css(ctx.palette.emptyEdge), 'idle / not yet'],
   ];
   key.replaceChildren();
-  key.style.flexDirection = at.w < 260 * ctx.k ? 'column' : 'row';
-  for (const [swatch, label] of items) {
+  // As many items as fit: one per row in a narrow column, else side by side.
+  const column = at.w < 420 * ctx.k;
+  key.style.flexDirection = column ? 'column' : 'row';
+  key.style.gap = column ? '0' : '';
+  const rows = Math.floor(at.h / (15 * ctx.k));
+  const shown = column ? items.slice(0, Math.max(0, rows)) : items;
+  for (const [swatch, label] of shown) {
     const item = document.createElement('span');
     const i = document.createElement('i');
     i.setAttribute('style', `background: ${swatch}`);

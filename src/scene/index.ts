@@ -131,7 +131,13 @@ export async function createScene({ canvas, overlay, device }: { canvas: HTMLCan
 
   /** Caption font in px: on a slide ≥ 3.2% of the frame height (readable from the back of a room). */
   function captionFont(): number {
-    return ctx.present ? Math.max(CAPTION_FONT, 0.032 * height) : CAPTION_FONT;
+    return ctx.present ? Math.max(CAPTION_FONT, 0.032 * frame().h) : CAPTION_FONT;
+  }
+
+  /** The slide: the whole frame (iframe or window), of which the stage is a part. */
+  function frame(): { w: number; h: number } {
+    const d = document.documentElement;
+    return { w: Math.max(width, d.clientWidth), h: Math.max(height, d.clientHeight) };
   }
 
   /** Footer height for this width: the longest caption of the schedule must fit without clipping. */
@@ -149,11 +155,12 @@ export async function createScene({ canvas, overlay, device }: { canvas: HTMLCan
   function relayout(): void {
     const groups = ctx.model ? ctx.model.groups : [0];
     // Presentation: type grows with the frame (1× at 640×360, ~1.25× at 960×540, ~1.7× at 1280×720).
-    ctx.k = ctx.present ? Math.max(1, Math.min(1.7, height / 430, width / 760)) : 1;
+    const f = frame();
+    ctx.k = ctx.present ? Math.max(1, Math.min(1.7, f.h / 430, f.w / 760, height / 300)) : 1;
     setTextScale(ctx.k);
     overlay.style.setProperty('--ss-k', String(ctx.k));
     overlay.style.setProperty('--ss-cap', `${captionFont()}px`);
-    overlay.style.setProperty('--ss-round', `${Math.round(Math.max(16, 0.045 * height))}px`);
+    overlay.style.setProperty('--ss-round', `${Math.round(Math.max(16, 0.042 * f.h))}px`);
     // A slide has no room for the softmax panel below ~1000×560 of unscaled space.
     const panel = !ctx.present || (width / ctx.k >= 1000 && height / ctx.k >= 560);
     ctx.layout = computeLayout(width, height, groups, { footerH: footerHeight(width), textScale: ctx.k, panel });

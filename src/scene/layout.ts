@@ -165,7 +165,7 @@ export function computeLayout(width: number, height: number, groupOfRank: readon
     const barsH = Math.max(24, Math.min(44, midH * 0.1));
     const gap = 16 * k;
     // Leave the panel at least ~160 px (when there is one).
-    const side = Math.max(60, Math.min(rightW - axisPad - 4, withPanel ? midH * 0.55 : midH, midH - TITLE_H - 2 * gap - barsH - (withPanel ? 160 : 0)));
+    const side = Math.max(60, Math.min(rightW - axisPad - 4, withPanel ? midH * 0.55 : midH, midH - TITLE_H - 2 * gap - barsH - (withPanel ? 160 : 48 * k)));
     matrix = { x: rightX + axisPad, y: top + TITLE_H, w: side, h: side };
     bars = { x: rightX + axisPad, y: matrix.y + side + gap, w: withPanel ? rightW - axisPad : side, h: barsH };
     const panelY = bars.y + barsH + gap;

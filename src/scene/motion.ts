@@ -150,6 +150,25 @@ export function transferLabels(geos: readonly MotionGeo[]): { dst: number; col: 
   return out;
 }
 
+/** Widest free stretch of [x0, x1] that none of `occupied` covers (intervals in px). Pure. */
+export function widestGap(x0: number, x1: number, occupied: readonly (readonly [number, number])[]): { x: number; w: number } {
+  const sorted = [...occupied].filter(([a, b]) => b > x0 && a < x1).sort((p, q) => p[0] - q[0]);
+  let best = { x: x0, w: 0 };
+  let at = x0;
+  for (const [a, b] of sorted) {
+    if (a - at > best.w) best = { x: at, w: a - at };
+    at = Math.max(at, b);
+  }
+  if (x1 - at > best.w) best = { x: at, w: x1 - at };
+  return best;
+}
+
+/** Pixel spans of a piece list in a column. */
+function spansOf(pieces: PieceList, col: ColumnBox, seq: number, out: [number, number][]): void {
+  const k = col.w / seq;
+  for (let i = 0; i < pieces.rects.length; i += 2) out.push([col.x + (pieces.rects[i] as number) * k, col.x + (pieces.rects[i + 1] as number) * k]);
+}
+
 export interface MotionView {
   /** Plans the step's motion and adds its transfer labels (once per step). */
   prepare(stepIndex: number, labels: Label[]): void;
@@ -183,14 +202,28 @@ export function createMotion(ctx: SceneContext): MotionView {
     const every = Math.max(1, Math.ceil(15 / Math.max(1, pitch)));
     const labelled = transferLabels(plan.geos);
     let shownLabels = 0;
+    const holdings = m.holdings[stepIndex] ?? [];
     for (const tl of labelled) {
       if (tl.dst % every !== 0 && every > 1) continue;
       const lane = L.lanes[tl.dst];
       if (!lane) continue;
+      // Beside the blocks, not over them: the widest stretch of the lane that nothing occupies at the end of the step.
+      const occupied: [number, number][] = [];
+      for (const h of holdings) if (h.rank === tl.dst && h.column === tl.col.id) spansOf(piecesOf(h.tokens, m), tl.col, m.schedule.seq, occupied);
+      for (const g of plan.geos) if (g.tr.dst === tl.dst && g.col === tl.col) spansOf(g.pieces, tl.col, m.schedule.seq, occupied);
+      const gap = widestGap(tl.col.x + 2, tl.col.x + tl.col.w - 2, occupied);
+      const free = fitText(tl.variants, gap.w - 4, 11);
+      const cls = `ss-xfer ss-vm${tl.sum ? ' ss-sum' : ''}`;
+      if (textWidth(free, 11) <= gap.w - 4) {
+        labels.push({ text: free, x: gap.x + gap.w / 2, y: lane.y + lane.h / 2, align: 'c', cls, title: tl.tip });
+        shownLabels++;
+        continue;
+      }
+      // No free stretch (a striped comb): over the blocks, on a backdrop, at the column's right.
       const w = tl.col.w - 6;
       const text = fitText(tl.variants, w, 11);
       if (textWidth(text, 11) > w) continue;
-      labels.push({ text, x: tl.col.x + tl.col.w - 3, y: lane.y + lane.h / 2, align: 'r', cls: `ss-xfer ss-vm${tl.sum ? ' ss-sum' : ''}`, title: tl.tip, maxW: w });
+      labels.push({ text, x: tl.col.x + tl.col.w - 3, y: lane.y + lane.h / 2, align: 'r', cls, title: tl.tip, maxW: w });
       shownLabels++;
     }
     const dsts = new Set(labelled.map((l) => l.dst)).size;

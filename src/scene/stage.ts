@@ -128,7 +128,7 @@ export function buildStage(ctx: SceneContext, stepIndex: number, labels: Label[]
   const { blocks } = ctx.pools;
   const holdings = m.holdings[stepIndex] ?? [];
   const oc = column(ctx, 'o');
-  const idleText = fitText(['idle: block fully masked', 'idle: masked', 'idle'], oc.w - 8, 11);
+  const idleText = fitText(['idle: block fully masked', 'idle: masked', 'idle'], oc.w - 14, 11);
   for (const h of holdings) {
     const lane = laneOf(ctx, h.rank);
     if (!lane) continue;

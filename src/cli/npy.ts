@@ -102,3 +102,29 @@ export function writeNpy(data: Float32Array, shape: readonly number[]): Uint8Arr
   for (let i = 0; i < data.length; i++) view.setFloat32(at + i * 4, data[i] as number, true);
   return out;
 }
+
+/** The C-order index of a flat position, e.g. 37 in (2, 24, 8) -> [0, 4, 5]. */
+export function unravelIndex(flat: number, shape: readonly number[]): number[] {
+  const index = new Array<number>(shape.length).fill(0);
+  let rest = flat;
+  for (let d = shape.length - 1; d >= 0; d--) {
+    const n = shape[d] as number;
+    index[d] = n > 0 ? rest % n : 0;
+    rest = n > 0 ? Math.floor(rest / n) : 0;
+  }
+  return index;
+}
+
+/** Refuses an array holding NaN or ±Infinity, naming the file, the first bad value and its index. */
+export function assertFinite(array: NpyArray, name = 'the file'): void {
+  const { data, shape } = array;
+  for (let i = 0; i < data.length; i++) {
+    const x = data[i] as number;
+    if (Number.isFinite(x)) continue;
+    let count = 0;
+    for (let j = i; j < data.length; j++) if (!Number.isFinite(data[j] as number)) count++;
+    throw new NpyError(
+      `${name} holds ${count} non-finite value${count === 1 ? '' : 's'}; the first is ${String(x)} at index [${unravelIndex(i, shape).join(', ')}] (flat ${i}). Inputs must be finite float32.`,
+    );
+  }
+}

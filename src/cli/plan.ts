@@ -3,12 +3,15 @@
 // aligned table. Exit codes: 0 for an answer (also when the strategy cannot run these params:
 // that is a valid:false answer with its reason), 2 for bad arguments.
 
-import { applyModelPreset, checkConsistency, DEFAULT_PARAMS, MODEL_PRESETS, parseField, STRATEGY_IDS, type Params } from '../model/params.ts';
+import { applyModelPreset, checkConsistency, DEFAULT_PARAMS, issueProblem, MODEL_PRESETS, parseField, STRATEGY_IDS, type ParamIssue, type Params } from '../model/params.ts';
+import { ownValue, parseFlags, UsageError } from './args.ts';
 import { MEMORY_CATEGORIES, plan, planToJson, type Plan } from '../model/plan.ts';
 import { COLLECTIVE_KINDS } from '../model/comm.ts';
 import { formatBandwidth, formatBytes, formatFlops, formatGB, formatMB, formatRatio, formatSeconds, formatTokens } from '../model/format.ts';
 
-/** Command-line flag → Params field. */
+export { UsageError };
+
+/** Command-line flag → Params field (looked up with own properties only). */
 const FLAGS: Readonly<Record<string, keyof Params>> = {
   strategy: 'strategy',
   seq: 'seq',
@@ -32,8 +35,7 @@ const FLAGS: Readonly<Record<string, keyof Params>> = {
   gpu: 'gpu',
 };
 
-const BOOL_FLAGS = new Set(['flash']);
-const BOOL_VALUE = /^(0|1|true|false|on|off)$/i;
+const BOOL_FLAGS: ReadonlySet<string> = new Set(['flash']);
 
 export const USAGE = `usage: npm run cli -- plan [--strategy ${STRATEGY_IDS.join('|')}] [--seq 128k] [--ranks 8]
        [--model ${MODEL_PRESETS.map((m) => m.id).join('|')}|custom] [--layers N] [--hidden N] [--heads N]
@@ -41,68 +43,39 @@ export const USAGE = `usage: npm run cli -- plan [--strategy ${STRATEGY_IDS.join
        [--dtype fp32|bf16|fp16] [--tp N] [--ulysses N] [--flash[=0|1] | --no-flash]
        [--recompute none|selective|full] [--zero 0|1|2|3] [--dp N] [--gpu a100|h100|h200|b200] [--json]
 Defaults: ring, 128K tokens, 8 ranks, Llama 3 8B, bf16, flash, selective recompute, H100.
+Flags: --name value or --name=value.
 Memory and communication are bytes per rank (--json) or GB / MB (table); communication is bytes SENT per layer.`;
-
-export class UsageError extends Error {}
 
 /** Parses argv into Params with the same field validation as the URL (parseField). Throws UsageError. */
 export function parseArgs(argv: readonly string[]): { params: Params; json: boolean; help: boolean } {
+  const flags = parseFlags(argv, { values: Object.keys(FLAGS).filter((f) => !BOOL_FLAGS.has(f)), switches: [...BOOL_FLAGS, 'json'] });
   const raw = new Map<keyof Params, string>();
-  let json = false;
-  let help = false;
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i] ?? '';
-    if (arg === '--json') {
-      json = true;
-      continue;
-    }
-    if (arg === '--help' || arg === '-h') {
-      help = true;
-      continue;
-    }
-    const m = /^--([a-z][a-z-]*)(?:=(.*))?$/s.exec(arg);
-    if (!m) throw new UsageError(`unexpected argument "${arg}" (flags look like --seq 128k)`);
-    let name = m[1] ?? '';
-    let value = m[2];
-    if (name.startsWith('no-') && BOOL_FLAGS.has(name.slice(3)) && value === undefined) {
-      name = name.slice(3);
-      value = '0';
-    }
-    const key = FLAGS[name];
-    if (!key) throw new UsageError(`unknown flag --${name}; known flags: ${Object.keys(FLAGS).map((f) => `--${f}`).join(' ')} --json`);
-    if (value === undefined) {
-      const next = argv[i + 1];
-      if (BOOL_FLAGS.has(name)) {
-        if (next !== undefined && BOOL_VALUE.test(next)) {
-          value = next;
-          i++;
-        } else value = '1';
-      } else {
-        if (next === undefined || next.startsWith('--')) throw new UsageError(`--${name} needs a value`);
-        value = next;
-        i++;
-      }
-    }
-    raw.set(key, value);
+  for (const [name, value] of flags.values) {
+    const key = ownValue(FLAGS, name);
+    if (key) raw.set(key, value);
+  }
+  for (const [name, on] of flags.switches) {
+    const key = ownValue(FLAGS, name);
+    if (key) raw.set(key, on ? '1' : '0');
   }
 
   let params: Params = { ...DEFAULT_PARAMS };
-  const fail = (flag: string, message: string): never => {
-    // parseField's message ends with the fallback the page would use; the CLI refuses instead.
-    throw new UsageError(`--${flag}: ${message.replace(/, using [^,]*\.$/, '.')}`);
+  const fail = (flag: string, issue: ParamIssue): never => {
+    // The page falls back to a default; the CLI refuses, so it never says "using …".
+    throw new UsageError(`--${flag}: ${issueProblem(issue)}`);
   };
   const flagOf = (key: keyof Params): string => Object.keys(FLAGS).find((f) => FLAGS[f] === key) ?? key;
   // A preset first, so that explicit shape flags override it (as the URL does).
   const model = raw.get('model');
   if (model !== undefined) {
     const r = parseField('model', model);
-    if ('issue' in r) fail('model', r.issue.message);
+    if ('issue' in r) fail('model', r.issue);
     else params = applyModelPreset(params, r.value);
   }
   for (const [key, value] of raw) {
     if (key === 'model') continue;
     const r = parseField(key, value);
-    if ('issue' in r) fail(flagOf(key), r.issue.message);
+    if ('issue' in r) fail(flagOf(key), r.issue);
     else (params as unknown as Record<string, unknown>)[key] = r.value;
   }
   const preset = MODEL_PRESETS.find((m) => m.id === params.model);
@@ -110,8 +83,8 @@ export function parseArgs(argv: readonly string[]): { params: Params; json: bool
   if (preset && shapeKeys.some((k) => params[k] !== preset[k])) params.model = 'custom';
   const issues = checkConsistency(params);
   const first = issues[0];
-  if (first) fail(flagOf(first.field as keyof Params), first.message);
-  return { params, json, help };
+  if (first) fail(flagOf(first.field as keyof Params), first);
+  return { params, json: flags.switches.get('json') ?? false, help: flags.help };
 }
 
 function pad(cells: readonly string[], widths: readonly number[], alignLeft: ReadonlySet<number>): string {

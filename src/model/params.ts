@@ -168,6 +168,19 @@ export interface ParamIssue {
   field: string;
   /** Human-readable: names the field, its allowed range and the value used instead. */
   message: string;
+  /** The same sentence without the value used instead, for callers that refuse the input (the CLI). */
+  problem?: string;
+}
+
+/** An issue whose message is `problem` plus the value used instead: one sentence, one period. */
+export function fieldIssue(field: string, problem: string, fallback: unknown): ParamIssue {
+  const body = problem.replace(/\.$/, '');
+  return { field, problem: `${body}.`, message: `${body}, using ${String(fallback)}.` };
+}
+
+/** The sentence for a caller that refuses bad input instead of falling back. */
+export function issueProblem(issue: ParamIssue): string {
+  return issue.problem ?? issue.message;
 }
 
 export interface ParseResult {
@@ -210,10 +223,7 @@ export function parseField<K extends keyof Params>(key: K, raw: unknown): { valu
   const spec = PARAM_SPECS[key];
   const fallback = DEFAULT_PARAMS[key];
   const fail = (): { issue: ParamIssue } => ({
-    issue: {
-      field: key,
-      message: `${spec.label} (${key}) must be ${describeRange(spec)}; got "${String(raw).slice(0, 40)}", using ${String(fallback)}.`,
-    },
+    issue: fieldIssue(key, `${spec.label} (${key}) must be ${describeRange(spec)}; got "${String(raw).slice(0, 40)}"`, fallback),
   });
   switch (spec.kind) {
     case 'int': {
@@ -280,10 +290,7 @@ export function parseParams(search: string | URLSearchParams): ParseResult {
 export function checkConsistency(params: Params): ParamIssue[] {
   const issues: ParamIssue[] = [];
   if (params.kvHeads > params.heads || params.heads % params.kvHeads !== 0) {
-    issues.push({
-      field: 'kvHeads',
-      message: `K/V heads (kvHeads) must divide the ${params.heads} query heads; got ${params.kvHeads}, using ${params.heads}.`,
-    });
+    issues.push(fieldIssue('kvHeads', `K/V heads (kvHeads) must divide the ${params.heads} query heads; got ${params.kvHeads}`, params.heads));
     params.kvHeads = params.heads;
   }
   return issues;

@@ -182,6 +182,13 @@ export function blockY(ctx: SceneContext, lane: LaneBox, tensor: string, heads: 
 
 /** K sits in the top half of the K/V block, V in the bottom; Q/O span their heads; X spans the lane. Pure. */
 export function tensorBlockY(lane: Rect, tensor: string, heads: HeadRange, totalHeads: number, kvHeads: number): { y: number; h: number } {
+  const b = tensorBlockYUnclamped(lane, tensor, heads, totalHeads, kvHeads);
+  // Never outside the lane (a minimum height on a 6 px lane would reach into the next one).
+  const y = Math.max(lane.y, Math.min(b.y, lane.y + lane.h - 0.3));
+  return { y, h: Math.max(0.3, Math.min(b.h, lane.y + lane.h - y)) };
+}
+
+function tensorBlockYUnclamped(lane: Rect, tensor: string, heads: HeadRange, totalHeads: number, kvHeads: number): { y: number; h: number } {
   const scales = tensorScales(totalHeads, kvHeads);
   const col = columnOf(tensor as never);
   if (col === 'kv') {

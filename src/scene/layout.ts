@@ -243,7 +243,8 @@ export function segmentPieces(seg: Segment, block: number, cap = 256): Piece[] {
   const base = first - residue;
   for (let c = base; c < end; c += cell) {
     const t0 = c + (residue / stride) * cell;
-    const t1 = t0 + cell / stride;
+    // The last tooth stops at the segment end (never past the sequence: it would leave its column).
+    const t1 = Math.min(end, t0 + cell / stride);
     if (t1 <= first || t0 >= end) continue;
     out.push({ t0, t1, mid: Math.min(end - 1, c + cell / 2) });
   }

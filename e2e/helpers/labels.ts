@@ -6,14 +6,16 @@ import type { Page } from '@playwright/test';
 /** Waits until the overlay's labels stop moving (a resize relays them out on a later frame). */
 export async function settleLabels(page: Page): Promise<void> {
   const signature = (): Promise<string> =>
-    page.evaluate(() =>
-      [...document.querySelectorAll('#scene-overlay .ss-label, #scene-overlay .ss-caption-row, #scene-overlay .ss-legend-key')]
+    page.evaluate(async () => {
+      // Two frames: a resize is laid out on the frame after the ResizeObserver fires.
+      await new Promise((done) => requestAnimationFrame(() => requestAnimationFrame(done)));
+      return [...document.querySelectorAll('#scene-overlay .ss-label, #scene-overlay .ss-caption-row, #scene-overlay .ss-legend-key')]
         .map((e) => {
           const r = e.getBoundingClientRect();
           return `${Math.round(r.left)},${Math.round(r.top)},${Math.round(r.width)}`;
         })
-        .join(';'),
-    );
+        .join(';');
+    });
   let before = await signature();
   for (let i = 0; i < 20; i++) {
     await page.waitForTimeout(250);

@@ -121,7 +121,11 @@ export function buildStage(ctx: SceneContext, stepIndex: number, labels: Label[]
   if (L.groups.length > 1) {
     const groupNoun = GROUP_NOUN[s.strategy] ?? GROUP_NOUN.default ?? 'node';
     // Rotated along the group's bracket, centred on the group.
-    for (const g of L.groups) if (g.h >= 40) labels.push({ text: `${groupNoun} ${g.group}`, x: L.labels.x - 12, y: g.y + g.h / 2, align: 'c', cls: 'ss-group' });
+    // Along the bracket: the longest form that fits the group's height (rotated text runs vertically).
+    for (const g of L.groups) {
+      const text = fitText([`${groupNoun} ${g.group}`, `${groupNoun.split(' ')[0]} ${g.group}`, `g${g.group}`], g.h - 6, 10.5);
+      if (textWidth(text, 10.5) <= g.h - 6) labels.push({ text, x: L.labels.x - 12, y: g.y + g.h / 2, align: 'c', cls: 'ss-group' });
+    }
   }
   if (phase === 'loss') return;
 

@@ -11,6 +11,7 @@
 //   lossPanel.ts    the loss step and its panel
 //   captions.ts     title, caption, badge, notes
 //   export.ts       a frame as a PNG-ready canvas
+//   presentation.ts type scale and footer on a slide; view.ts the SceneView interface
 
 import { Color, LinearSRGBColorSpace, OrthographicCamera, Scene } from 'three';
 import { WebGPURenderer } from 'three/webgpu';
@@ -19,53 +20,23 @@ import type { Schedule } from '../model/schedule.ts';
 import { PALETTES, type Palette, type Theme } from './colors.ts';
 import { buildModel, createContext, poolList, type SceneVerification } from './context.ts';
 import { computeLayout } from './layout.ts';
-import { OverlayDom, setTextScale, textWidth, type Label } from './overlay.ts';
+import { OverlayDom, setTextScale, type Label } from './overlay.ts';
 import { narrationFor } from './narration.ts';
 import { buildStage, buildStageBase } from './stage.ts';
 import { createMotion } from './motion.ts';
 import { createMatrixView } from './matrixView.ts';
 import { createSoftmaxPanel } from './softmaxPanel.ts';
 import { createLossView } from './lossPanel.ts';
-import { CAPTION_FONT, CAPTION_LINE, captionWidth, renderCaption, renderHeader, renderLegendKey, renderNotes } from './captions.ts';
+import { renderCaption, renderHeader, renderLegendKey, renderNotes } from './captions.ts';
+import { footerHeight, presentation } from './presentation.ts';
 import { captureFrame } from './export.ts';
+import type { PlaybackView, SceneView } from './view.ts';
 import './scene.css';
 
 export type { Theme } from './colors.ts';
 export type { SceneVerification } from './context.ts';
 
-export interface PlaybackView {
-  readonly position: number;
-  readonly step: number;
-  readonly progress: number;
-}
-
-export interface SceneInfo {
-  readonly geometries: number;
-  readonly textures: number;
-  readonly programs?: number;
-}
-
-export interface SceneView {
-  setSchedule(schedule: Schedule, params: Params): void;
-  setVerification(v: SceneVerification | null): void;
-  render(playback: PlaybackView): void;
-  /** The CPU part of render() (instance buffers, labels), without drawing: for the bench. */
-  update(playback: PlaybackView): void;
-  resize(): void;
-  setTheme(theme: Theme): void;
-  captureFrame(scale: number): Promise<HTMLCanvasElement>;
-  info(): SceneInfo;
-  readonly backend: 'webgpu' | 'webgl2';
-  /** Where main attaches the playback controls (see ./controls.ts). */
-  readonly controlsSlot: HTMLElement;
-  /** Presentation mode (embed, present=1): type grows with the frame, one-line captions, a big counter; `ink` for theme=transparent. */
-  setPresentation(on: boolean, ink?: 'auto' | 'dark' | 'light'): void;
-  /** Shows the per-shard label-shift bug in the loss step. */
-  setLabelBug(on: boolean): void;
-  /** Instances drawn in the last frame, and how many were dropped by the cap. */
-  stats(): { instances: number; dropped: number; updateMs: number };
-  dispose(): void;
-}
+export type { PlaybackView, SceneInfo, SceneView } from './view.ts';
 
 export async function createScene({ canvas, overlay, device }: { canvas: HTMLCanvasElement; overlay: HTMLElement; device: GPUDevice | null }): Promise<SceneView> {
   const renderer = device ? new WebGPURenderer({ canvas, device, antialias: false, alpha: true }) : new WebGPURenderer({ canvas, forceWebGL: true, antialias: false, alpha: true });
@@ -129,41 +100,23 @@ export async function createScene({ canvas, overlay, device }: { canvas: HTMLCan
     return true;
   }
 
-  /** Caption font in px: on a slide ≥ 3.2% of the frame height (readable from the back of a room). */
-  function captionFont(): number {
-    return ctx.present ? Math.max(CAPTION_FONT, 0.032 * frame().h) : CAPTION_FONT;
-  }
-
   /** The slide: the whole frame (iframe or window), of which the stage is a part. */
   function frame(): { w: number; h: number } {
     const d = document.documentElement;
     return { w: Math.max(width, d.clientWidth), h: Math.max(height, d.clientHeight) };
   }
 
-  /** Footer height for this width: the longest caption of the schedule must fit without clipping. */
-  function footerHeight(w: number): number {
-    const avail = Math.max(100, w - 20);
-    const font = captionFont();
-    // textWidth applies the type scale: measure at font / k so the result is at `font`.
-    const capW = ctx.model ? captionWidth(ctx.model.schedule, ctx.present, font / ctx.k) : ctx.invalidReason ? textWidth(ctx.invalidReason, font / ctx.k) : 0;
-    // Word wrap wastes part of each line; the full page keeps a line for the aggregation note.
-    const lines = Math.max(ctx.present ? 1 : 2, Math.min(ctx.present ? 2 : 7, Math.ceil((capW * 1.1) / avail)));
-    const line = ctx.present ? font * 1.28 : CAPTION_LINE;
-    return Math.ceil(4 + lines * line + 4 + 26 * ctx.k + 8);
-  }
-
   function relayout(): void {
     const groups = ctx.model ? ctx.model.groups : [0];
-    // Presentation: type grows with the frame (1× at 640×360, ~1.25× at 960×540, ~1.7× at 1280×720).
-    const f = frame();
-    ctx.k = ctx.present ? Math.max(1, Math.min(1.7, f.h / 430, f.w / 760, height / 300)) : 1;
+    const pres = presentation(ctx.present, frame(), { w: width, h: height });
+    const panel = pres.panel;
+    ctx.k = pres.k;
     setTextScale(ctx.k);
     overlay.style.setProperty('--ss-k', String(ctx.k));
-    overlay.style.setProperty('--ss-cap', `${captionFont()}px`);
-    overlay.style.setProperty('--ss-round', `${Math.round(Math.max(16, 0.042 * f.h))}px`);
-    // A slide has no room for the softmax panel below ~1000×560 of unscaled space.
-    const panel = !ctx.present || (width / ctx.k >= 1000 && height / ctx.k >= 560);
-    ctx.layout = computeLayout(width, height, groups, { footerH: footerHeight(width), textScale: ctx.k, panel });
+    overlay.style.setProperty('--ss-cap', `${pres.captionPx}px`);
+    overlay.style.setProperty('--ss-round', `${pres.roundPx}px`);
+    const footerH = footerHeight(pres, ctx.present, width, ctx.model?.schedule ?? null, ctx.invalidReason);
+    ctx.layout = computeLayout(width, height, groups, { footerH, textScale: ctx.k, panel });
     const layout = ctx.layout;
     dom.panel.hidden = !panel;
     dom.place(dom.header, layout.header);

@@ -267,10 +267,13 @@ export function createMotion(ctx: SceneContext): MotionView {
       const { rects, colors } = g.pieces;
       const pool = isGradient(g.tr.tensor) ? flyGrad : fly;
       const n = rects.length / 2;
-      const parts = pieceAt(g, t, plan.top, plan.bottom);
-      for (const part of parts) {
-        const y = part.y;
-        const h = part.h;
+      // A plain hop is one part (no allocation per frame); a wrap may be two.
+      const parts = g.wrap ? pieceAt(g, t, plan.top, plan.bottom) : null;
+      const nParts = parts ? parts.length : 1;
+      for (let q = 0; q < nParts; q++) {
+        const part = parts?.[q];
+        const y = part ? part.y : g.ya.y + (g.yb.y - g.ya.y) * t;
+        const h = part ? part.h : g.ya.h + (g.yb.h - g.ya.h) * t;
         for (let i = 0; i < n; i++) {
           const t0 = rects[2 * i] as number;
           const x = g.col.x + t0 * k;

@@ -7,6 +7,7 @@ import { blockY, column, drawSet, lanePitch, laneOf, type SceneContext } from '.
 import { formatTokens, type Rect, type SceneLayout } from './layout.ts';
 import { fitText, textWidth, type Label } from './overlay.ts';
 import type { ColumnId } from './tracks.ts';
+import { layoutKindOf, lensBox, lensOwners } from './lens.ts';
 
 const GROUP_NOUN: Record<string, string> = { usp: 'Ulysses group', default: 'node' };
 
@@ -23,8 +24,28 @@ export function buildStageBase(ctx: SceneContext): void {
   if (m && L.groups.length > 1) {
     for (const g of L.groups) base.push(L.labels.x - 3, g.y + 1, 3, g.h - 2, palette.group);
   }
-  const lg = legendLayout(L.legend, m ? m.schedule.seq : 1, m ? m.block : 0);
+  const parts = legendParts(ctx);
+  if (parts.lens) {
+    const { box, owners } = parts.lens;
+    owners.forEach((r, i) => base.push(box.x + i * box.cell, box.y, box.cell - (box.cell > 4 ? 1 : 0.5), Math.min(10 * ctx.k, L.legend.h), r >= 0 ? rankColor(r) : palette.empty));
+  }
+  const lg = legendLayout(parts.rest, m ? m.schedule.seq : 1, m ? m.block : 0);
   for (let i = 0; i < 64; i++) base.push(lg.rampX + (i * lg.rampW) / 64, L.legend.y + 3, lg.rampW / 64 + 0.5, 8, tokenColor(i / 63));
+}
+
+const LENS_LABEL = 'layout';
+
+/** The legend row: the token lens on the left (when it fits), then the block size and the colour ramp. */
+function legendParts(ctx: SceneContext): { lens: { box: { x: number; y: number; cell: number; w: number }; owners: number[]; seq: number; kind: string } | null; rest: Rect } {
+  const L = ctx.layout.legend;
+  const m = ctx.model;
+  if (!m) return { lens: null, rest: L };
+  const kind = layoutKindOf(m.schedule.shards.map((x) => x.tokens));
+  const { owners, seq } = lensOwners(kind, m.schedule.ranks);
+  const box = lensBox(L, owners.length, textWidth(LENS_LABEL, 11) + 6);
+  if (!box) return { lens: null, rest: L };
+  const used = box.w + 12;
+  return { lens: { box, owners, seq, kind }, rest: { x: L.x + used, y: L.y, w: L.w - used, h: L.h } };
 }
 
 export interface LegendLayout {
@@ -55,7 +76,19 @@ export function legendLayout(L: Rect, seq: number, block: number): LegendLayout 
 }
 
 /** Column titles follow the tensors of the step: X for Megatron's sequence-parallel steps, gradients in the backward pass. */
-export function columnTitles(phase: Phase | string, tensors: ReadonlySet<string> = new Set()): Record<ColumnId, { variants: string[]; tip: string }> {
+export function columnTitles(phase: Phase | string, tensors: ReadonlySet<string> = new Set(), headsSplit = false): Record<ColumnId, { variants: string[]; tip: string }> {
+  const t = columnTitlesFor(phase, tensors);
+  if (!headsSplit || phase === 'loss') return t;
+  // Heads split across ranks (Ulysses, USP, TP): the lane's vertical axis is the head axis.
+  const tip = ' Heads are split across ranks: a block’s height and place in the lane are its heads (top = head 0).';
+  return {
+    q: { variants: [`${t.q.variants[1] ?? 'Q'} · ↕ heads split`, ...t.q.variants.slice(1)], tip: t.q.tip + tip },
+    kv: { ...t.kv, tip: t.kv.tip + tip },
+    o: { variants: [`${t.o.variants[1] ?? 'O'} · ↕ heads`, ...t.o.variants.slice(1)], tip: t.o.tip + tip },
+  };
+}
+
+function columnTitlesFor(phase: Phase | string, tensors: ReadonlySet<string>): Record<ColumnId, { variants: string[]; tip: string }> {
   if (phase === 'loss')
     return {
       q: { variants: ['tokens (inputs)', 'tokens'], tip: 'The input tokens of each rank’s shard.' },
@@ -100,11 +133,18 @@ export function buildStage(ctx: SceneContext, stepIndex: number, labels: Label[]
   const s = m.schedule;
   const step = s.steps[stepIndex];
   const phase = step?.phase ?? 'forward';
-  const lg = legendLayout(L.legend, s.seq, m.block);
+  const parts = legendParts(ctx);
+  const lg = legendLayout(parts.rest, s.seq, m.block);
+  if (parts.lens) {
+    const { owners, seq, kind } = parts.lens;
+    const tip = `Token → rank layout (${kind}), drawn for a ${seq}-token sequence on ${s.ranks} rank${s.ranks === 1 ? '' : 's'}: the first ${owners.length} tokens, one cell each, coloured by the owning rank. The same rule at ${formatTokens(s.seq)} tokens.`;
+    labels.push({ text: LENS_LABEL, x: L.legend.x, y: L.legend.y - 1, align: 'l', cls: 'ss-small', title: tip });
+  }
   const tensors = new Set<string>();
   for (const c of step?.collectives ?? []) for (const t of c.transfers) tensors.add(t.tensor);
 
-  const titles = columnTitles(phase, tensors);
+  const headsSplit = (m.holdings[stepIndex] ?? []).some((h) => h.column === 'q' && h.heads.end - h.heads.start < m.params.heads);
+  const titles = columnTitles(phase, tensors, headsSplit);
   for (const col of L.columns) {
     const t = titles[col.id];
     labels.push({ text: fitText(t.variants, col.w - 6, 12, true), x: col.x + col.w / 2, y: L.columnTitles.y + 1, align: 'c', cls: 'ss-coltitle', title: t.tip, maxW: col.w });
@@ -112,7 +152,7 @@ export function buildStage(ctx: SceneContext, stepIndex: number, labels: Label[]
   const rampTip = `colour = global token position, 0 … ${formatTokens(s.seq - 1)} (the same in every column and rank)`;
   labels.push({ text: lg.first, x: lg.rampX - 5, y: L.legend.y - 1, align: 'r', cls: 'ss-small', title: rampTip });
   labels.push({ text: lg.last, x: lg.rampX + lg.rampW + 5, y: L.legend.y - 1, align: 'l', cls: 'ss-small', title: rampTip });
-  if (lg.block) labels.push({ text: lg.block, x: L.legend.x, y: L.legend.y - 1, align: 'l', cls: 'ss-small ss-strong', title: `Blocks are drawn ${formatTokens(m.block)} tokens at a time; nothing is drawn per token.` });
+  if (lg.block) labels.push({ text: lg.block, x: parts.rest.x, y: L.legend.y - 1, align: 'l', cls: 'ss-small ss-strong', title: `Blocks are drawn ${formatTokens(m.block)} tokens at a time; nothing is drawn per token.` });
 
   for (const r of labelledLanes(L)) {
     const lane = L.lanes[r];

@@ -219,9 +219,9 @@ export function createMotion(ctx: SceneContext): MotionView {
         shownLabels++;
         continue;
       }
-      // No free stretch (a striped comb): over the blocks, on a backdrop, at the column's right.
+      // No free stretch (a striped comb, a full K/V): the short form over the blocks, on a backdrop, at the column's right.
       const w = tl.col.w - 6;
-      const text = fitText(tl.variants, w, 11);
+      const text = fitText(tl.variants.length > 2 ? tl.variants.slice(2) : tl.variants, Math.min(w, tl.col.w * 0.45), 11);
       if (textWidth(text, 11) > w) continue;
       labels.push({ text, x: tl.col.x + tl.col.w - 3, y: lane.y + lane.h / 2, align: 'r', cls, title: tl.tip, maxW: w });
       shownLabels++;

@@ -81,6 +81,20 @@ for (const [strategy, c] of Object.entries(CASES)) {
       for (const b of bad) problems.push(`${w}×${h}: ${b}`);
     }
     expect(problems, `${strategy}: overlapping or clipped labels`).toEqual([]);
+    if (strategy === 'ring') {
+      // Rank inspector: a click on a rank label opens it; Escape closes; Enter on a focused label opens it.
+      await page.locator('#scene-overlay .ss-rank', { hasText: /^rank 3$/ }).click();
+      await expect(page.locator('.ss-inspector')).toBeVisible();
+      await expect(page.locator('.ss-inspector')).toContainText('rank 3');
+      await expect(page.locator('.ss-inspector')).toContainText(/receives K,V from r2/);
+      await page.keyboard.press('Escape');
+      await expect(page.locator('.ss-inspector')).toBeHidden();
+      await page.locator('#scene-overlay .ss-rank', { hasText: /^rank 5$/ }).focus();
+      await page.keyboard.press('Enter');
+      await expect(page.locator('.ss-inspector')).toContainText('rank 5');
+      await testInfo.attach('present-ring-inspector.png', { body: await page.screenshot(), contentType: 'image/png' });
+      if (shotsDir) writeFileSync(join(shotsDir, 'present-ring-inspector.png'), await page.screenshot());
+    }
     const s = await state<{ sceneInfo: { dropped: number } }>(page);
     expect(s.sceneInfo.dropped).toBe(0);
     expectNoConsoleErrors(log);

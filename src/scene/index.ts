@@ -30,6 +30,7 @@ import { createLossView } from './lossPanel.ts';
 import { renderCaption, renderHeader, renderLegendKey, renderNotes } from './captions.ts';
 import { footerHeight, presentation } from './presentation.ts';
 import { captureFrame } from './export.ts';
+import { createInspector } from './inspector.ts';
 import type { PlaybackView, SceneView } from './view.ts';
 import './scene.css';
 
@@ -60,6 +61,7 @@ export async function createScene({ canvas, overlay, device }: { canvas: HTMLCan
   const matrixView = createMatrixView(ctx);
   const softmaxPanel = createSoftmaxPanel(ctx);
   const lossView = createLossView(ctx);
+  const inspector = createInspector(ctx);
 
   let width = 0;
   let height = 0;
@@ -164,6 +166,7 @@ export async function createScene({ canvas, overlay, device }: { canvas: HTMLCan
     cells.flush();
     const notes = [motion.aggregateNote, dropped > 0 ? `${dropped} blocks not drawn: too many for this size` : ''].filter(Boolean);
     renderCaption(ctx, stepIndex, notes.join('; '));
+    inspector.refresh(stepIndex);
   }
 
   function setSchedule(schedule: Schedule, params: Params): void {

@@ -117,7 +117,6 @@ export class OverlayDom {
     this.labels = el('div', 'ss-labels');
     this.legendKey = el('div', 'ss-legend-key');
     this.legendKey.hidden = true;
-    this.labels.setAttribute('aria-hidden', 'true');
     this.panel = el('div', 'ss-panel');
     this.invalid = el('div', 'ss-invalid');
     this.invalid.setAttribute('role', 'status');
@@ -181,7 +180,14 @@ export class OverlayDom {
         n.shown = true;
       }
       const cls = `ss-label ss-a${l.align ?? 'l'}${l.cls ? ` ${l.cls}` : ''}${l.title ? ' ss-tip' : ''}${l.maxW ? ' ss-fit' : ''}`;
-      if (n.cls !== cls) n.e.className = n.cls = cls;
+      if (n.cls !== cls) {
+        n.e.className = n.cls = cls;
+        // Rank labels open the rank inspector (./inspector.ts): reachable by keyboard.
+        const rank = cls.includes('ss-rank');
+        n.e.tabIndex = rank ? 0 : -1;
+        if (rank) n.e.setAttribute('role', 'button');
+        else n.e.removeAttribute('role');
+      }
       if (n.text !== l.text) n.e.textContent = n.text = l.text;
       if (n.x !== l.x) {
         n.x = l.x;

@@ -3,7 +3,7 @@
 import './style.css';
 import { Store } from './app/store.ts';
 import { Playback } from './app/playback.ts';
-import { Messages } from './app/messages.ts';
+import { isBenignError, Messages } from './app/messages.ts';
 import { exposeField, installShardscope } from './app/expose.ts';
 import { VerificationController } from './app/verification.ts';
 import { requestGpu, runSelfTest } from './gpu/device.ts';
@@ -26,10 +26,9 @@ function reportError(text: string): void {
   errors.push(text);
   messages.show(`error-${errors.length}`, 'error', text);
 }
-// A harmless browser notice (a resize settling over two frames), not an error of the app.
-const BENIGN = /ResizeObserver loop (completed with undelivered notifications|limit exceeded)/;
 window.addEventListener('error', (event) => {
-  if (BENIGN.test(event.message)) return;
+  // Harmless browser warnings (ResizeObserver's loop notice) are not errors: no banner, no console line.
+  if (isBenignError(event.message)) return event.preventDefault();
   reportError(`Unexpected error: ${event.message}`);
 });
 window.addEventListener('unhandledrejection', (event) => reportError(`Unexpected error: ${String(event.reason)}`));
@@ -96,8 +95,15 @@ device = await startGpu();
 const verification = new VerificationController(store, device);
 exposeField('verification', () => {
   const r = verification.status.result;
-  return r && { strategy: r.strategy, ranks: r.ranks, seqLen: r.seqLen, heads: r.heads, headDim: r.headDim, maxAbsError: r.maxAbsError, maxRelError: r.maxRelError, gpuMs: r.gpuMs, backend: r.backend, localMask: r.localMask, maxAbsErrorVsCpu: r.maxAbsErrorVsCpu };
+  const b = r?.backward;
+  return r && {
+    strategy: r.strategy, ranks: r.ranks, seqLen: r.seqLen, heads: r.heads, headDim: r.headDim, maxAbsError: r.maxAbsError, maxRelError: r.maxRelError, gpuMs: r.gpuMs, backend: r.backend, localMask: r.localMask, maxAbsErrorVsCpu: r.maxAbsErrorVsCpu,
+    backward: b ? { maxAbsErrorDq: b.maxAbsErrorDq, maxAbsErrorDk: b.maxAbsErrorDk, maxAbsErrorDv: b.maxAbsErrorDv, gpuMs: b.gpuMs, relativeError: b.relativeError, relativeErrorVsCpu: b.relativeErrorVsCpu, maxGradient: b.maxGradient, unshardedGpuMs: b.unshardedGpuMs, dispatches: b.dispatches, reductions: b.reductions } : null,
+    backwardError: r.backwardError,
+  };
 });
+// Per backward step, per rank: the dQ/dK/dV buffers held and their L2 norms (data for the scene).
+exposeField('gradientNorms', () => verification.status.result?.backward?.gradientNorms ?? null);
 exposeField('verificationError', () => verification.status.error);
 verification.schedule(0);
 ui.attachVerification(verification);

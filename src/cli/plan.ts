@@ -3,10 +3,13 @@
 // aligned table. Exit codes: 0 for an answer (also when the strategy cannot run these params:
 // that is a valid:false answer with its reason), 2 for bad arguments.
 
-import { applyModelPreset, checkConsistency, DEFAULT_PARAMS, issueProblem, MODEL_PRESETS, parseField, STRATEGY_IDS, type ParamIssue, type Params } from '../model/params.ts';
+import { applyModelPreset, checkConsistency, DEFAULT_PARAMS, IMPL_IDS, issueProblem, MODEL_PRESETS, parseField, STRATEGY_IDS, type ParamIssue, type Params } from '../model/params.ts';
+import { DEFAULT_IMPL, IMPL_NAMES } from '../model/strategies/impl.ts';
 import { ownValue, parseFlags, UsageError } from './args.ts';
 import { MEMORY_CATEGORIES, plan, planToJson, type Plan } from '../model/plan.ts';
 import { COLLECTIVE_KINDS } from '../model/comm.ts';
+import { readFileSync } from 'node:fs';
+import { applyHfShape, parseHfConfig } from '../model/hfConfig.ts';
 import { formatBandwidth, formatBytes, formatFlops, formatGB, formatMB, formatRatio, formatSeconds, formatTokens } from '../model/format.ts';
 
 export { UsageError };
@@ -32,7 +35,10 @@ const FLAGS: Readonly<Record<string, keyof Params>> = {
   recompute: 'recompute',
   zero: 'zero',
   dp: 'dp',
+  impl: 'impl',
   gpu: 'gpu',
+  'attn-eff': 'attnEff',
+  'gemm-eff': 'gemmEff',
 };
 
 const BOOL_FLAGS: ReadonlySet<string> = new Set(['flash']);
@@ -41,14 +47,42 @@ export const USAGE = `usage: npm run cli -- plan [--strategy ${STRATEGY_IDS.join
        [--model ${MODEL_PRESETS.map((m) => m.id).join('|')}|custom] [--layers N] [--hidden N] [--heads N]
        [--kv-heads N] [--head-dim N] [--vocab N] [--ffn-hidden N] [--micro-batch N]
        [--dtype fp32|bf16|fp16] [--tp N] [--ulysses N] [--flash[=0|1] | --no-flash]
-       [--recompute none|selective|full] [--zero 0|1|2|3] [--dp N] [--gpu a100|h100|h200|b200] [--json]
-Defaults: ring, 128K tokens, 8 ranks, Llama 3 8B, bf16, flash, selective recompute, H100.
+       [--recompute none|selective|full] [--zero 0|1|2|3] [--dp N] [--impl ${IMPL_IDS.join('|')}]
+       [--gpu a100|h100|h200|b200] [--attn-eff PCT] [--gemm-eff PCT] [--config path/to/config.json] [--json]
+Defaults: ring, 128K tokens, 8 ranks, Llama 3 8B, bf16, flash, full recompute, ZeRO-1, H100,
+attention kernels at 50% and GEMMs at 80% of peak FLOP/s.
+--impl picks whose code the schedule follows (backward ring, dK/dV dtype, K/V working set, grad dtype);
+auto (the default) means, per strategy: ${Object.entries(DEFAULT_IMPL).map(([s, i]) => `${s} ${i}`).join(', ')}.
 Flags: --name value or --name=value.
-Memory and communication are bytes per rank (--json) or GB / MB (table); communication is bytes SENT per layer.`;
+Memory and communication are bytes per rank (--json) or GB / MB (table); communication is bytes SENT
+per layer, and per iteration (attention × layers, tensor-parallel, gradient reduction over DP×CP).
+--config reads a Hugging Face config.json for the model shape (explicit shape flags override it).`;
 
-/** Parses argv into Params with the same field validation as the URL (parseField). Throws UsageError. */
-export function parseArgs(argv: readonly string[]): { params: Params; json: boolean; help: boolean } {
-  const flags = parseFlags(argv, { values: Object.keys(FLAGS).filter((f) => !BOOL_FLAGS.has(f)), switches: [...BOOL_FLAGS, 'json'] });
+/** Reads a Hugging Face config.json into params' model shape, or throws UsageError naming the problem. */
+export function applyConfigFile(params: Params, path: string): Params {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (error) {
+    throw new UsageError(`--config: cannot read ${path}: ${error instanceof Error ? error.message : String(error)}`);
+  }
+  const r = parseHfConfig(text);
+  if (!r.ok) throw new UsageError(`--config ${path}: ${r.errors.join(' ')}`);
+  for (const note of r.notes) process.stderr.write(`--config ${path}: ${note}\n`);
+  return applyHfShape(params, r.shape);
+}
+
+/**
+ * Parses argv into Params with the same field validation as the URL (parseField). Throws UsageError.
+ * `extraSwitches`: switches a command adds (compare's --csv, --md); they come back in `switches`.
+ * `given`: the Params fields set on the command line (fit decides what to search from them).
+ */
+export function parseArgs(
+  argv: readonly string[],
+  extraSwitches: readonly string[] = [],
+): { params: Params; json: boolean; help: boolean; switches: ReadonlyMap<string, boolean>; given: Set<keyof Params> } {
+  const flags = parseFlags(argv, { values: [...Object.keys(FLAGS).filter((f) => !BOOL_FLAGS.has(f)), 'config'], switches: [...BOOL_FLAGS, 'json', ...extraSwitches] });
+  const config = flags.values.get('config');
   const raw = new Map<keyof Params, string>();
   for (const [name, value] of flags.values) {
     const key = ownValue(FLAGS, name);
@@ -72,6 +106,7 @@ export function parseArgs(argv: readonly string[]): { params: Params; json: bool
     if ('issue' in r) fail('model', r.issue);
     else params = applyModelPreset(params, r.value);
   }
+  if (config !== undefined) params = applyConfigFile(params, config);
   for (const [key, value] of raw) {
     if (key === 'model') continue;
     const r = parseField(key, value);
@@ -84,7 +119,7 @@ export function parseArgs(argv: readonly string[]): { params: Params; json: bool
   const issues = checkConsistency(params);
   const first = issues[0];
   if (first) fail(flagOf(first.field as keyof Params), first);
-  return { params, json: flags.switches.get('json') ?? false, help: flags.help };
+  return { params, json: flags.switches.get('json') ?? false, help: flags.help, switches: flags.switches, given: new Set(raw.keys()) };
 }
 
 function pad(cells: readonly string[], widths: readonly number[], alignLeft: ReadonlySet<number>): string {
@@ -108,6 +143,7 @@ export function formatPlan(p: Plan): string {
   lines.push(
     `  ${pr.layers} layers, hidden ${pr.hidden}, ${pr.heads} heads / ${pr.kvHeads} K/V heads × ${pr.headDim}, vocab ${pr.vocab}, micro-batch ${pr.microBatch}, ${pr.dtype}, flash ${pr.flash ? 'on' : 'off'}, recompute ${pr.recompute}`,
   );
+  lines.push(`  implementation: ${IMPL_NAMES[p.impl]}${pr.impl === 'auto' ? ' (auto: the default for this strategy)' : ''}`);
   lines.push(
     `  ${(p.parameters / 1e9).toFixed(2)}B parameters · TP ${p.tp} · ZeRO ${pr.zero}${pr.zero ? ` over ${p.zeroGroup} ranks` : ''} · ${p.gpu.name}: ${formatBytes(p.gpu.memoryBytes)}, ${formatFlops(p.gpu.flops)}/s, ${formatBandwidth(p.gpu.intraNodeBandwidth)} in node, ${formatBandwidth(p.gpu.interNodeBandwidth)} across nodes`,
   );
@@ -153,22 +189,28 @@ export function formatPlan(p: Plan): string {
   if (worst) lines.push(`  highest peak: rank ${worst.rank}, ${formatBytes(worst.memory.peak)} of ${formatBytes(p.gpu.memoryBytes)}${p.oom ? ' — OUT OF MEMORY' : ''}`);
   lines.push(`  without sequence parallelism (1 GPU, TP ${p.baseline.tp}): peak ${formatBytes(p.baseline.memory.peak)} (activations ${formatBytes(p.baseline.memory.activations)}, logits ${formatBytes(p.baseline.memory.logits)})`);
 
+  if (r0) {
+    const c = r0.commBytesPerIteration;
+    lines.push(
+      `Communication per iteration, rank 0: attention ${formatGB(c.attention)} GB, tensor-parallel ${formatGB(c.tensorParallel)} GB, gradients over DP×CP ${formatGB(c.gradients)} GB (${r0.memory.gradsDtypeBytes}-byte grads), total ${formatGB(c.total)} GB`,
+    );
+  }
+
   const b = p.balance;
   const maxRank = b.perRankFlops.indexOf(Math.max(...b.perRankFlops));
   const minRank = b.perRankFlops.indexOf(Math.min(...b.perRankFlops));
   lines.push('', `Balance (forward attention FLOPs per rank): max/mean ${formatRatio(b.maxOverMean)}; busiest rank ${maxRank} ${formatFlops(b.perRankFlops[maxRank] ?? 0)}, idlest rank ${minRank} ${formatFlops(b.perRankFlops[minRank] ?? 0)}`);
+  lines.push(`  ideal ${(b.ideal * 100).toFixed(1)}% (mean/max)${b.measured !== undefined ? `; measured ${(b.measured * 100).toFixed(1)}% — ${b.measuredSource ?? ''}` : ''}`);
 
   const t = p.timeline;
   lines.push(
     '',
-    `Timeline per layer (attention only, peak FLOP/s, α-β links): forward ${formatSeconds(t.forward)}, backward ${formatSeconds(t.backward)}, exposed communication ${formatSeconds(t.exposedPerLayer)}; loss ${formatSeconds(t.loss)}`,
+    `Timeline per layer (attention at ${pr.attnEff}%, GEMMs at ${pr.gemmEff}% of peak FLOP/s; α-β links, NCCL rings): forward ${formatSeconds(t.forward)}, backward ${formatSeconds(t.backward)}, exposed communication ${formatSeconds(t.exposedPerLayer)}; loss ${formatSeconds(t.loss)}`,
+    `  forward = attention ${formatSeconds(t.attentionForward)} + GEMMs ${formatSeconds(t.gemmForward)}; backward = attention ${formatSeconds(t.attentionBackward)} + GEMMs ${formatSeconds(t.gemmBackward)}${t.recompute > 0 ? ` + recomputed forward ${formatSeconds(t.recompute)}` : ''}`,
   );
-  const o = t.ringOverlap;
-  if (o.applies) {
-    lines.push(
-      `Ring overlap (Liu et al.): block ${formatTokens(o.blockTokens)} tokens ${o.satisfied ? '≥' : '<'} minimum ${formatTokens(Math.ceil(o.minBlockTokens))} for ${o.link} links (${formatBandwidth(o.bandwidth)}): K/V transfer ${o.satisfied ? 'hides behind' : 'is exposed beyond'} block compute`,
-    );
-  }
+  const o = p.overlap;
+  lines.push(`Overlap: ${o.hides ? 'communication hides under compute' : 'communication is exposed'} (${formatSeconds(o.exposedSecondsPerLayer)} exposed per layer). ${o.condition}.`);
+  if (t.ringOverlap.applies) lines.push(`  ring links: ${t.ringOverlap.link} (${formatBandwidth(t.ringOverlap.bandwidth)}); Liu et al.'s non-causal c ≥ F/B would say ${formatTokens(Math.ceil(t.ringOverlap.paperMinBlockTokens))}`);
   return lines.join('\n');
 }
 

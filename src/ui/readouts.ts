@@ -4,7 +4,7 @@
 
 import type { Plan } from '../model/plan.ts';
 import { formatBytes, formatRatio, formatSeconds } from '../model/format.ts';
-import { balanceSummary, commSummary, memoryData, memorySummary, timelineSummary, type MemoryData } from './readoutData.ts';
+import { balanceSummary, commSummary, memoryData, memorySummary, perIterationSummary, timelineSummary, type MemoryData } from './readoutData.ts';
 import { drawBalanceChart, drawMemoryChart, drawTimelineChart, prepareCanvas } from './charts.ts';
 import { CATEGORY_COLOR, CATEGORY_LABEL, CATEGORY_ORDER, chartStyle, TIMELINE_COLOR } from './palette.ts';
 import type { Theme } from './urlState.ts';
@@ -25,8 +25,20 @@ export interface VerificationView {
     readonly gpuMs: number | null;
     readonly backend: string;
     readonly localMask: boolean;
+    /** The backward phase (src/gpu/verify.ts BackwardVerification), when it ran. */
+    readonly backward?: {
+      readonly maxAbsErrorDq: number;
+      readonly maxAbsErrorDk: number;
+      readonly maxAbsErrorDv: number;
+      readonly relativeError: number;
+      readonly gpuMs: number | null;
+    } | null;
+    readonly backwardError?: string | null;
   } | null;
 }
+
+/** The backward passes when max |error| ≤ this × the largest gradient magnitude (the issue's fp32 tolerance). */
+export const PASS_BACKWARD_RELATIVE = 1e-4;
 
 /** Below this max |error| the sharded result counts as equal to the unsharded one (f32 round-off). */
 export const PASS_ABS_ERROR = 1e-3;
@@ -69,9 +81,11 @@ export class Readouts {
   // Balance
   readonly #balSummary = el('p', { id: 'ro-bal-summary', class: 'ro-summary' });
   readonly #balCanvas = el('canvas', { id: 'ro-bal-canvas', role: 'img', class: 'ro-canvas' });
+  readonly #balMeasured = el('p', { id: 'ro-bal-measured', class: 'ro-note' });
   // Verification
   readonly #verify = el('p', { id: 'ro-verify', class: 'ro-verify', 'aria-live': 'polite' });
   readonly #verifyDetail = el('p', { id: 'ro-verify-detail', class: 'ro-note' });
+  readonly #verifyBackward = el('p', { id: 'ro-verify-backward', class: 'ro-verify', 'aria-live': 'polite' });
 
   readonly #sections: HTMLElement[] = [];
 
@@ -105,10 +119,10 @@ export class Readouts {
     timeline.body.append(this.#tlSummary, this.#tlCanvas, tlLegend, this.#tlOverlap);
 
     const balance = section('ro-balance', 'Causal work per rank');
-    balance.body.append(this.#balSummary, this.#balCanvas);
+    balance.body.append(this.#balSummary, this.#balCanvas, this.#balMeasured);
 
     const verify = section('ro-verification', 'Sharded = unsharded?');
-    verify.body.append(this.#verify, this.#verifyDetail);
+    verify.body.append(this.#verify, this.#verifyBackward, this.#verifyDetail);
 
     this.#sections.push(memory.root, comm.root, timeline.root, balance.root, verify.root);
     root.replaceChildren(...this.#sections);
@@ -177,17 +191,20 @@ export class Readouts {
     setText(
       this.#commNote,
       (comm.rows.length === 0 ? 'One rank: nothing to send. ' : comm.uniform ? 'Every rank sends the same. ' : 'Ranks differ: the range is min – max over ranks. ') +
-        `Loss all-reduce: ${comm.loss} once per step.`,
+        `Loss all-reduce: ${comm.loss} once per step. ${perIterationSummary(plan)}`,
     );
 
     const tl = timelineSummary(plan);
     setText(this.#tlSummary, `Forward ${tl.forward} · backward ${tl.backward} · exposed communication ${tl.exposed} (slowest rank, per layer)`);
+    this.#tlCanvas.title = 'Per layer: attention steps plus the projections and MLP (GEMMs), and the recomputed forward under full recompute.';
     this.#tlCanvas.setAttribute('aria-label', tl.aria);
     setText(this.#tlOverlap, tl.overlap);
     this.#tlOverlap.dataset.ok = tl.overlapOk === null ? '' : String(tl.overlapOk);
 
     const bal = balanceSummary(plan);
-    setText(this.#balSummary, `${bal.range} per rank per layer (forward) · busiest ${bal.ratio} the mean`);
+    setText(this.#balSummary, `${bal.range} per rank per layer (forward) · busiest ${bal.ratio} the mean · ideal ${bal.ideal}`);
+    this.#balMeasured.hidden = bal.measured === '';
+    setText(this.#balMeasured, bal.measured ? `Measured ${bal.measured} of theoretical: ${bal.measuredSource}.` : '');
     this.#balCanvas.setAttribute('aria-label', bal.aria);
 
     this.#drawCharts();
@@ -210,16 +227,20 @@ export class Readouts {
       state = pass ? 'pass' : 'fail';
       const err = `max |error| ${r.maxAbsError.toExponential(2)} (relative ${r.maxRelError.toExponential(2)})`;
       headline = pass
-        ? `✓ Sharded attention equals the unsharded result: ${err}.`
+        ? `✓ Forward: sharded attention equals the unsharded result: ${err}.`
         : r.localMask
-          ? `✗ With the local mask the result is wrong: ${err}. Masking by local position computes a different model.`
-          : `✗ Sharded result differs from the unsharded one: ${err}.`;
+          ? `✗ Forward with the local mask: the result is wrong: ${err}. Masking by local position computes a different model.`
+          : `✗ Forward: the sharded result differs from the unsharded one: ${err}.`;
       const where = r.backend === 'gpu' ? 'on the GPU (WebGPU)' : 'on the CPU (no WebGPU)';
       detail = `${r.ranks} ranks × ${r.seqLen} tokens executed ${where}, ${r.heads} heads × ${r.headDim} in fp32 (dtype prices memory only)` + (r.gpuMs != null ? `, ${formatSeconds(r.gpuMs / 1000)}` : '') + (status.running ? ' · rechecking…' : '');
     }
     setText(this.#verify, headline);
     this.#verify.dataset.state = state;
     setText(this.#verifyDetail, detail);
+    const bw = backwardLine(r);
+    setText(this.#verifyBackward, bw.text);
+    this.#verifyBackward.dataset.state = bw.state;
+    this.#verifyBackward.hidden = bw.text === '';
   }
 
   /** The memory summary as plain lines, for the PNG's readout band. */
@@ -234,7 +255,8 @@ export class Readouts {
     const r = this.#verification.result;
     if (!r) return '';
     const pass = r.maxAbsError < PASS_ABS_ERROR;
-    return `${pass ? '✓ sharded = unsharded' : r.localMask ? '✗ local mask: wrong result' : '✗ sharded ≠ unsharded'} · max |error| ${r.maxAbsError.toExponential(1)} · ${r.backend === 'gpu' ? 'WebGPU' : 'CPU'} · ${r.ranks} ranks × ${r.seqLen} tokens`;
+    const bw = r.backward ? ` · backward ${r.backward.relativeError <= PASS_BACKWARD_RELATIVE ? '✓' : '✗'} dQ/dK/dV ${Math.max(r.backward.maxAbsErrorDq, r.backward.maxAbsErrorDk, r.backward.maxAbsErrorDv).toExponential(1)}` : '';
+    return `${pass ? '✓ sharded = unsharded' : r.localMask ? '✗ local mask: wrong result' : '✗ sharded ≠ unsharded'} · max |error| ${r.maxAbsError.toExponential(1)}${bw} · ${r.backend === 'gpu' ? 'WebGPU' : 'CPU'} · ${r.ranks} ranks × ${r.seqLen} tokens`;
   }
 
   get verification(): VerificationView {
@@ -278,6 +300,18 @@ export class Readouts {
   get root(): HTMLElement {
     return this.#root;
   }
+}
+
+/** The backward line: dQ/dK/dV errors against the unsharded gradients, or why the backward did not run. */
+function backwardLine(r: VerificationView['result']): { text: string; state: 'pass' | 'fail' | 'pending' | 'error' } {
+  if (!r) return { text: '', state: 'pending' };
+  const b = r.backward;
+  if (!b) return r.backwardError ? { text: `Backward not checked: ${r.backwardError}`, state: 'error' } : { text: '', state: 'pending' };
+  const pass = b.relativeError <= PASS_BACKWARD_RELATIVE;
+  const errs = `dQ ${b.maxAbsErrorDq.toExponential(2)}, dK ${b.maxAbsErrorDk.toExponential(2)}, dV ${b.maxAbsErrorDv.toExponential(2)} (max |error|; ${b.relativeError.toExponential(1)} of the largest gradient)`;
+  const time = b.gpuMs != null ? `, ${formatSeconds(b.gpuMs / 1000)}` : '';
+  if (pass) return { text: `✓ Backward: sharded gradients equal the unsharded ones: ${errs}${time}.`, state: 'pass' };
+  return { text: r.localMask ? `✗ Backward with the local mask: the gradients are wrong too: ${errs}.` : `✗ Backward: sharded gradients differ from the unsharded ones: ${errs}.`, state: 'fail' };
 }
 
 function formatRange(values: readonly number[]): string {

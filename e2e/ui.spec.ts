@@ -145,7 +145,7 @@ for (const [i, hash] of SETS.entries()) {
 
 test('a URL round-trip restores params and step, and the hash follows the controls', async ({ page, context }, testInfo) => {
   const log = watchConsole(page);
-  await openApp(page, `${APP}#strategy=striped&seq=64K&ranks=4&dtype=fp16&flash=0&step=5`);
+  await openApp(page, `${APP}#strategy=striped&seq=64K&ranks=4&dtype=fp16&flash=0&step=6`);
   let s = await ss(page);
   expect(s.params).toMatchObject({ strategy: 'striped', seq: 65536, ranks: 4, dtype: 'fp16', flash: false });
   expect(s.playback.step).toBe(5);
@@ -157,7 +157,7 @@ test('a URL round-trip restores params and step, and the hash follows the contro
   await expect.poll(() => page.evaluate(() => location.hash)).toContain('ranks=8');
   await page.getByRole('button', { name: 'Next step ▶' }).click();
   await expect.poll(async () => (await ss(page)).playback.step).toBe(6);
-  await expect.poll(() => page.evaluate(() => location.hash)).toContain('step=6');
+  await expect.poll(() => page.evaluate(() => location.hash)).toContain('step=7');
   s = await ss(page);
   const url = page.url();
   expect(url).toContain('#strategy=striped&seq=64K&ranks=8');
@@ -172,7 +172,7 @@ test('a URL round-trip restores params and step, and the hash follows the contro
 
   // Editing the hash in place (hashchange) applies it too.
   await other.evaluate(() => {
-    location.hash = '#strategy=allgather&seq=32K&ranks=2&step=1';
+    location.hash = '#strategy=allgather&seq=32K&ranks=2&step=2';
   });
   await expect.poll(async () => (await ss(other)).params.strategy).toBe('allgather');
   expect((await ss(other)).params.ranks).toBe(2);

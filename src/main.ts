@@ -8,7 +8,7 @@ import { exposeField, installShardscope } from './app/expose.ts';
 import { VerificationController } from './app/verification.ts';
 import { requestGpu, runSelfTest } from './gpu/device.ts';
 import { createScene } from './scene/index.ts';
-import { attachKeyboard, attachPlaybackControls, type PlaybackControls } from './scene/controls.ts';
+import { attachKeyboard, attachMessageMark, attachPlaybackControls, type PlaybackControls } from './scene/controls.ts';
 import type { Params } from './model/params.ts';
 import { createUi, readUrlState } from './ui/index.ts';
 
@@ -35,6 +35,8 @@ window.addEventListener('unhandledrejection', (event) => reportError(`Unexpected
 
 // Params and view state (step, embed, theme, …) from the URL's query and hash; bad values become messages (createUi).
 const url = readUrlState();
+// On a slide, messages never cover the picture: a small mark in the corner counts them and opens them.
+if (url.view.embed) attachMessageMark(messages, $('messages'));
 const store = new Store(url.params);
 const playback = new Playback();
 playback.reducedMotion = matchMedia('(prefers-reduced-motion: reduce)').matches;
@@ -120,6 +122,7 @@ async function mountScene(on: GPUDevice | null): Promise<void> {
     canvas = fresh;
   }
   scene = await createScene({ canvas, overlay: $('scene-overlay'), device: on });
+  scene.setPresentation(url.view.embed || url.view.present, url.view.ink);
   ui.attachScene(scene); // theme from the URL; PNG export captures its frames
   showSchedule();
   scene.setVerification(verification.status.result);

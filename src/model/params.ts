@@ -212,14 +212,54 @@ export interface ParseResult {
 
 const SUFFIX: Record<string, number> = { k: 1024, m: 1024 * 1024 };
 
+/**
+ * Longest value text accepted for any field, checked before the value is looked at. Real values are
+ * short ("131072", "llama3-70b"); a longer one is an error naming the field, so that a hostile link
+ * cannot make a parser spend time on megabytes.
+ */
+export const MAX_VALUE_LENGTH = 64;
+
+const isDigit = (c: number): boolean => c >= 48 && c <= 57;
+// The characters of the regex class \s (ECMAScript WhiteSpace and LineTerminator).
+const isSpace = (c: number): boolean =>
+  c === 32 || (c >= 9 && c <= 13) || c === 0xa0 || c === 0x1680 || (c >= 0x2000 && c <= 0x200a) || c === 0x2028 || c === 0x2029 || c === 0x202f || c === 0x205f || c === 0x3000 || c === 0xfeff;
+
 /** Parses "128k", "1.5M", "131072", "1e6". Returns NaN for anything else; a fraction stays a fraction,
- * so that the caller's integer check rejects "12.5" instead of silently rounding it. */
+ * so that the caller's integer check rejects "12.5" instead of silently rounding it.
+ * One forward scan, no regex: linear in the text, and texts over MAX_VALUE_LENGTH are NaN at once. */
 export function parseTokenCount(text: string): number {
-  const m = /^\s*(\d+(?:\.\d+)?(?:e\d+)?)\s*([kKmM]?)\s*$/.exec(text);
-  if (!m) return Number.NaN;
-  const base = Number(m[1]);
-  const mult = m[2] ? (SUFFIX[m[2].toLowerCase()] ?? 1) : 1;
-  return base * mult;
+  if (text.length > MAX_VALUE_LENGTH) return Number.NaN;
+  let i = 0;
+  const n = text.length;
+  const skipSpace = (): void => {
+    while (i < n && isSpace(text.charCodeAt(i))) i++;
+  };
+  const digits = (): boolean => {
+    const start = i;
+    while (i < n && isDigit(text.charCodeAt(i))) i++;
+    return i > start;
+  };
+  skipSpace();
+  const numberStart = i;
+  if (!digits()) return Number.NaN;
+  if (text[i] === '.') {
+    i++;
+    if (!digits()) return Number.NaN;
+  }
+  if (text[i] === 'e') {
+    i++;
+    if (!digits()) return Number.NaN;
+  }
+  const base = Number(text.slice(numberStart, i));
+  skipSpace();
+  let mult = 1;
+  const suffix = text[i];
+  if (suffix !== undefined && Object.hasOwn(SUFFIX, suffix.toLowerCase())) {
+    mult = SUFFIX[suffix.toLowerCase()] as number;
+    i++;
+  }
+  skipSpace();
+  return i === n ? base * mult : Number.NaN;
 }
 
 /** "131072" -> "128K", "1048576" -> "1M", "1000" -> "1000". Exact, so it round-trips. */
@@ -247,6 +287,9 @@ export function parseField<K extends keyof Params>(key: K, raw: unknown): { valu
   const fail = (): { issue: ParamIssue } => ({
     issue: fieldIssue(key, `${spec.label} (${key}) must be ${describeRange(spec)}; got "${String(raw).slice(0, 40)}"`, fallback),
   });
+  if (typeof raw === 'string' && raw.length > MAX_VALUE_LENGTH) {
+    return { issue: fieldIssue(key, `${spec.label} (${key}) is ${raw.length} characters long; at most ${MAX_VALUE_LENGTH} are accepted`, fallback) };
+  }
   switch (spec.kind) {
     case 'int': {
       const n = typeof raw === 'number' ? raw : typeof raw === 'string' ? parseTokenCount(raw) : Number.NaN;

@@ -326,8 +326,14 @@ export function parseParams(search: string | URLSearchParams): ParseResult {
   const query = typeof search === 'string' ? new URLSearchParams(search.replace(/^[?#]/, '')) : search;
   const issues: ParamIssue[] = [];
   let params: Params = { ...DEFAULT_PARAMS };
+  // One pass over the query for the first value of every known key (what query.get returns), so
+  // the cost is linear in the URL, not in the URL × the number of Params fields.
+  const known = new Set<string>(PARAM_KEYS);
+  const firstValue = new Map<string, string>();
+  for (const [k, v] of query) if (known.has(k) && !firstValue.has(k)) firstValue.set(k, v);
+  const get = (key: string): string | null => firstValue.get(key) ?? null;
   // A preset first, so that explicit shape fields in the URL override it.
-  const presetRaw = query.get('model');
+  const presetRaw = get('model');
   if (presetRaw !== null) {
     const r = parseField('model', presetRaw);
     if ('value' in r) params = applyModelPreset(params, r.value);
@@ -335,7 +341,7 @@ export function parseParams(search: string | URLSearchParams): ParseResult {
   }
   for (const key of PARAM_KEYS) {
     if (key === 'model') continue;
-    const raw = query.get(key);
+    const raw = get(key);
     if (raw === null) continue;
     const r = parseField(key, raw);
     if ('value' in r) (params as unknown as Record<string, unknown>)[key] = r.value;

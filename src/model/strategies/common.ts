@@ -425,20 +425,17 @@ export function headShardReason(ctx: Ctx, n: number, who: string, degree: string
 /**
  * Head sharding by an all-to-all as the profile implements it. Transformer Engine's a2a asserts
  * num_heads % cp_size == 0 for Q and for K/V (AttnFuncWithCPAndQKVOA2A.forward: "cp_comm_type='a2a'
- * requires num_heads % cp_size == 0"); DeepSpeed's single_all_to_all splits the head dimension by
- * the group size with integer division (inp_shape[scatter_idx] // seq_world_size), so it needs the
- * same. Other profiles replicate K/V heads when the degree is a multiple of the K/V heads.
+ * requires num_heads % cp_size == 0"). DeepSpeed's Ulysses for HF models replicates K/V heads when
+ * the degree is a multiple of them (deepspeed/runtime/sequence_parallel/ulysses_sp.py,
+ * UlyssesSPAttentionHF: kv_replication_factor = world_size // kv_head_count, repeat_interleave
+ * before the all-to-all; it raises unless kv heads divide the SP size or vice versa), as the other
+ * profiles do here (headShardReason).
  */
 export function a2aHeadReason(ctx: Ctx, n: number, who: string, degree: string): string | null {
-  if (ctx.impl === 'megatron-te' || ctx.impl === 'deepspeed') {
+  if (ctx.impl === 'megatron-te') {
     if (ctx.heads % n !== 0) return `${who} needs the ${degree} to divide the ${ctx.heads} query heads (got ${n}).`;
-    if (ctx.kvHeads % n !== 0) {
-      const code =
-        ctx.impl === 'megatron-te'
-          ? "Transformer Engine's a2a asserts num_heads % cp_size == 0 for K/V as well (AttnFuncWithCPAndQKVOA2A)"
-          : "DeepSpeed's single_all_to_all splits the K/V heads by the group size (deepspeed/sequence/layer.py)";
-      return `${who} needs the ${degree} (${n}) to divide the ${ctx.kvHeads} K/V heads: ${code}. Replicating K/V heads is what other frameworks (e.g. verl) do; choose ${n > ctx.kvHeads ? `at most ${ctx.kvHeads} ranks` : 'a divisor of the K/V heads'}.`;
-    }
+    if (ctx.kvHeads % n !== 0)
+      return `${who} needs the ${degree} (${n}) to divide the ${ctx.kvHeads} K/V heads: Transformer Engine's a2a asserts num_heads % cp_size == 0 for K/V as well (AttnFuncWithCPAndQKVOA2A). DeepSpeed (impl deepspeed) replicates K/V heads instead; or choose ${n > ctx.kvHeads ? `at most ${ctx.kvHeads} ranks` : 'a divisor of the K/V heads'}.`;
     return null;
   }
   return headShardReason(ctx, n, who, degree);

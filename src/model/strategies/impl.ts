@@ -13,7 +13,8 @@
 // - PyTorch: torch/distributed/tensor/experimental/_context_parallel/_attention.py,
 //   _templated_ring_attention, _templated_ring_attention_backward, _AllGatherRotater,
 //   _AllToAllRotater, _ContextParallelOptions (rotate_method = ALL_GATHER, enable_load_balance = True).
-// - DeepSpeed: deepspeed/sequence/layer.py single_all_to_all, DistributedAttention.
+// - DeepSpeed: deepspeed/sequence/layer.py single_all_to_all, DistributedAttention;
+//   deepspeed/runtime/sequence_parallel/ulysses_sp.py UlyssesSPAttentionHF (K/V head replication).
 // - Megatron-Core: megatron/core/tensor_parallel/layers.py
 //   LinearWithGradAccumulationAndAsyncCommunication.backward; docs distrib_optimizer.md.
 
@@ -180,6 +181,9 @@ export function implKnobs(strategy: StrategyId, impl: ImplId): ImplKnob[] {
         { framework: 'TorchTitan', code: 'parallelism.context_parallel_degree = P\nparallelism.context_parallel_rotate_method = "allgather"' },
       ];
     case 'deepspeed':
-      return [{ framework: 'DeepSpeed', code: 'DistributedAttention(local_attention, sequence_process_group)', note: 'single_all_to_all splits heads by the group size' }];
+      return [
+        { framework: 'DeepSpeed', code: 'DistributedAttention(local_attention, sequence_process_group)', note: 'single_all_to_all splits heads by the group size' },
+        { framework: 'DeepSpeed (ALST, HF models)', code: 'UlyssesSPAttentionHF.register_with_transformers(…, sequence_parallel_size=P)', note: 'replicates K/V heads when P is a multiple of them' },
+      ];
   }
 }

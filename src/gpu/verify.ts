@@ -5,13 +5,13 @@
 
 import type { Params, StrategyId } from '../model/params.ts';
 import type { Schedule } from '../model/schedule.ts';
-import type { HeldBuffer } from '../model/execution.ts';
+import type { ExecPlan, HeldBuffer } from '../model/execution.ts';
 import { buildExecPlan, heldBuffers } from '../model/execution.ts';
 import type { AttentionInputs } from '../model/random.ts';
 import { generateInputs } from '../model/random.ts';
 import type { SoftmaxTrace } from '../model/reference.ts';
 import { causalAttention, compare, executePlanCpu, referenceRows } from '../model/reference.ts';
-import { AttentionRunner } from './AttentionRunner.ts';
+import { AttentionRunner, RunCancelled, type RunOptions } from './AttentionRunner.ts';
 import { kernelsFor } from './kernels.ts';
 import type { ShaderSources } from './sources.ts';
 
@@ -81,6 +81,11 @@ export interface VerifyOptions {
   readonly skipUnsharded?: boolean;
   /** Multiply-add budget of the CPU reference before it samples rows. */
   readonly cpuBudget?: number;
+  /** The execution plan of `schedule` when the caller has built it already (the page prices it first). */
+  readonly plan?: ExecPlan;
+  /** Cancellation and pacing between step submissions (the page's verification worker). */
+  readonly cancelled?: RunOptions['cancelled'];
+  readonly afterSubmit?: RunOptions['afterSubmit'];
 }
 
 /**
@@ -92,7 +97,7 @@ export function runVerification(device: GPUDevice, params: Params, schedule: Sch
   return serialised(device, async () => {
     const d = dims(params, schedule);
     const src = sources ?? (await import('./shaders.ts')).SHADER_SOURCES;
-    const plan = buildExecPlan(schedule, d);
+    const plan = options.plan ?? buildExecPlan(schedule, d);
     const runner = new AttentionRunner(device, kernelsFor(device, src));
     runner.checkLimits(plan); // before anything large is allocated
     const inputs = options.inputs ?? generateInputs(params.seed, d.heads, d.kvHeads, d.seq, d.headDim);
@@ -101,14 +106,16 @@ export function runVerification(device: GPUDevice, params: Params, schedule: Sch
     let sharded: Awaited<ReturnType<AttentionRunner['run']>>;
     let unsharded: Awaited<ReturnType<AttentionRunner['runUnsharded']>> | null = null;
     try {
-      sharded = await runner.run(plan, inputs, { localMask: params.localMask });
-      if (!options.skipUnsharded) unsharded = await runner.runUnsharded(inputs);
+      const pacing = { ...(options.cancelled ? { cancelled: options.cancelled } : {}), ...(options.afterSubmit ? { afterSubmit: options.afterSubmit } : {}) };
+      sharded = await runner.run(plan, inputs, { localMask: params.localMask, ...pacing });
+      if (!options.skipUnsharded && !options.cancelled?.()) unsharded = await runner.runUnsharded(inputs);
     } finally {
       const validation = await device.popErrorScope();
       const oom = await device.popErrorScope();
       const problem = validation ?? oom;
       if (problem) throw new Error(`WebGPU reported an error while verifying ${params.strategy}: ${problem.message}`);
     }
+    if (options.cancelled?.()) throw new RunCancelled(plan.steps.length);
     const rows = referenceRows(d.seq, d.heads, d.headDim, options.cpuBudget);
     const cpu = causalAttention(inputs, rows);
     const shape = { heads: d.heads, seq: d.seq, headDim: d.headDim, rows };
@@ -140,10 +147,10 @@ export function runVerification(device: GPUDevice, params: Params, schedule: Sch
 }
 
 /** The same check on the CPU (no WebGPU): the plan executed with per-rank arrays, vs the float64 reference. */
-export function runVerificationCpu(params: Params, schedule: Schedule, options: Pick<VerifyOptions, 'inputs' | 'cpuBudget'> = {}): Verification {
+export function runVerificationCpu(params: Params, schedule: Schedule, options: Pick<VerifyOptions, 'inputs' | 'cpuBudget' | 'plan'> = {}): Verification {
   const d = dims(params, schedule);
   const inputs = options.inputs ?? generateInputs(params.seed, d.heads, d.kvHeads, d.seq, d.headDim);
-  const plan = buildExecPlan(schedule, d);
+  const plan = options.plan ?? buildExecPlan(schedule, d);
   const run = executePlanCpu(plan, inputs, params.localMask);
   const rows = referenceRows(d.seq, d.heads, d.headDim, options.cpuBudget);
   const cpu = causalAttention(inputs, rows);

@@ -26,6 +26,9 @@ export interface VerificationView {
     readonly backend: string;
     readonly localMask: boolean;
   } | null;
+  /** The execution budget in one sentence, and the clamp when the budget shrank the run (src/app/verification.ts). */
+  readonly budgetText?: string;
+  readonly clampText?: string;
 }
 
 /** Below this max |error| the sharded result counts as equal to the unsharded one (f32 round-off). */
@@ -72,6 +75,7 @@ export class Readouts {
   // Verification
   readonly #verify = el('p', { id: 'ro-verify', class: 'ro-verify', 'aria-live': 'polite' });
   readonly #verifyDetail = el('p', { id: 'ro-verify-detail', class: 'ro-note' });
+  readonly #verifyBudget = el('p', { id: 'ro-verify-budget', class: 'ro-note' });
 
   readonly #sections: HTMLElement[] = [];
 
@@ -108,7 +112,7 @@ export class Readouts {
     balance.body.append(this.#balSummary, this.#balCanvas);
 
     const verify = section('ro-verification', 'Sharded = unsharded?');
-    verify.body.append(this.#verify, this.#verifyDetail);
+    verify.body.append(this.#verify, this.#verifyDetail, this.#verifyBudget);
 
     this.#sections.push(memory.root, comm.root, timeline.root, balance.root, verify.root);
     root.replaceChildren(...this.#sections);
@@ -220,6 +224,8 @@ export class Readouts {
     setText(this.#verify, headline);
     this.#verify.dataset.state = state;
     setText(this.#verifyDetail, detail);
+    setText(this.#verifyBudget, [status.clampText ? `⚠ ${status.clampText}` : '', status.budgetText ?? ''].filter(Boolean).join(' '));
+    this.#verifyBudget.dataset.clamped = status.clampText ? 'true' : 'false';
   }
 
   /** The memory summary as plain lines, for the PNG's readout band. */

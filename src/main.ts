@@ -89,7 +89,7 @@ device = await startGpu();
 // The check runs in a worker (its own GPUDevice, or the CPU without WebGPU), priced against the
 // execution budget first; a clamped run says so in a message naming the field and the size used.
 const verification = new VerificationController(store, createVerificationWorker(), 150, {
-  onClamp: (clamp, text) => (clamp ? messages.show('exec-budget', 'warning', text) : messages.dismiss('exec-budget')),
+  onClamp: (clamps, text) => (clamps.length ? messages.show('exec-budget', 'warning', text) : messages.dismiss('exec-budget')),
 });
 exposeField('verification', () => {
   const r = verification.status.result;
@@ -98,7 +98,7 @@ exposeField('verification', () => {
 exposeField('verificationError', () => verification.status.error);
 exposeField('execution', () => {
   const s = verification.status;
-  return { version: s.version, running: s.running, executed: s.executed, clamp: s.clamp, budget: s.budget, budgetText: s.budgetText, clampText: s.clampText, staleDropped: verification.stale, cancelled: verification.cancelled };
+  return { version: s.version, running: s.running, executed: s.executed, clamps: s.clamps, budget: s.budget, budgetText: s.budgetText, clampText: s.clampText, staleDropped: verification.stale, cancelled: verification.cancelled };
 });
 verification.schedule(0);
 ui.attachVerification(verification);

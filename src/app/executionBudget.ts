@@ -15,8 +15,8 @@ import { formatBytes } from '../model/format.ts';
 /** One run may submit at most this many dispatches (sharded steps + finalise + unsharded reference). */
 export const MAX_DISPATCHES = 16_384;
 /** One run may take at most this much estimated GPU time on the adapter (sharded + unsharded). */
-export const MAX_GPU_MS = 1500;
-/** Until the first run has measured the adapter: the FLOP per ms assumed (SwiftShader on 2 cores does ~1–3 GFLOP/s). */
+export const MAX_GPU_MS = 10_000;
+/** Until the first run has measured the adapter: the (padded) FLOP per ms assumed, 0.5 GFLOP/s (SwiftShader on 2 busy cores measures 0.2–1). */
 export const ASSUMED_GPU_FLOP_PER_MS = 5e5;
 /** JS memory for the inputs, outputs and read-backs of one run (the page's heap bound rests on it). */
 export const MAX_HOST_BYTES = 192 * 2 ** 20;
@@ -49,7 +49,7 @@ export interface ExecutionPrice {
 }
 
 export interface Clamp {
-  readonly field: 'execSeq';
+  readonly field: 'execSeq' | 'heads';
   readonly requested: number;
   readonly used: number;
   /** Which budget line the request exceeded, as a phrase: "device memory 1.6 GB > 256 MB". */
@@ -61,7 +61,14 @@ export interface ChosenExecution {
   readonly schedule: Schedule;
   readonly plan: ExecPlan | null;
   readonly price: ExecutionPrice | null;
-  readonly clamp: Clamp | null;
+  /** The fields the budget lowered, in the order they were lowered (empty when the request fits). */
+  readonly clamps: Clamp[];
+}
+
+/** The kernel's tiling: a block dispatch runs whole workgroups of `wgQ` query rows over K/V tiles of `bk` keys. */
+export interface TilePadding {
+  readonly wgQ: number;
+  readonly bk: number;
 }
 
 /** The GPU budget from the adapter's limits and, once measured, its speed. */
@@ -91,19 +98,28 @@ export const CPU_BUDGET: ExecutionBudget = {
   measured: false,
 };
 
-/** Forward attention FLOPs of one block op: tq × tkv pairs × heads × 4·d (QKᵀ and PV, 2 FLOPs per MAC), mask ignored. */
-function planWork(plan: ExecPlan): number {
+const padTo = (n: number, unit: number): number => Math.ceil(n / unit) * unit;
+
+/**
+ * Forward attention FLOPs as the kernel executes them: per block op, query rows padded to whole
+ * workgroups and keys to whole tiles (a 2-token shard still runs a full workgroup), × heads × 4·d
+ * (QKᵀ and PV, 2 FLOPs per MAC), mask ignored. At 64 ranks the padding, not the tokens, is the cost.
+ */
+function planWork(plan: ExecPlan, tiles: TilePadding): number {
   let work = 0;
-  for (const step of plan.steps) for (const op of step.compute) work += op.tq * op.tkv * (op.heads.end - op.heads.start) * 4 * plan.headDim;
+  for (const step of plan.steps) for (const op of step.compute) work += padTo(op.tq, tiles.wgQ) * padTo(op.tkv, tiles.bk) * (op.heads.end - op.heads.start) * 4 * plan.headDim;
   return work;
 }
+
+/** Without a device (the CPU fallback, node tests): no padding. */
+export const NO_PADDING: TilePadding = { wgQ: 1, bk: 1 };
 
 /**
  * What running `plan` costs: the device bytes resident at the busiest step of the sharded run (or
  * of the unsharded reference, which runs after it), the JS bytes of inputs and outputs, the FLOPs
  * of both runs, and the dispatches.
  */
-export function priceExecution(plan: ExecPlan, backend: 'gpu' | 'cpu'): ExecutionPrice {
+export function priceExecution(plan: ExecPlan, backend: 'gpu' | 'cpu', tiles: TilePadding = NO_PADDING): ExecutionPrice {
   const { heads: H, kvHeads: KVH, seq: S, headDim: D } = plan;
   const tensor = S * D * 4;
   const inputs = (H + 2 * KVH) * tensor; // Q [H,S,D], K and V [KVH,S,D] f32
@@ -115,8 +131,8 @@ export function priceExecution(plan: ExecPlan, backend: 'gpu' | 'cpu'): Executio
     peak = Math.max(peak, resident);
   }
   const unsharded = inputs + output + 2 * H * S * 4; // + lse, l [H,S]
-  const sharded = planWork(plan);
-  const causal = 4 * H * D * ((S * (S + 1)) / 2);
+  const sharded = planWork(plan, tiles);
+  const causal = 4 * H * D * padTo(S, tiles.wgQ) * padTo(S, tiles.bk) * (tiles.wgQ > 1 ? 1 : 0.5);
   const dispatches = plan.steps.reduce((n, s) => n + s.compute.length + s.finalise.length, 0);
   if (backend === 'cpu') {
     // Per-rank arrays (≈ the sharded peak) plus inputs, the merged output and the float64 reference rows.
@@ -149,38 +165,52 @@ export function describeBudget(budget: ExecutionBudget): string {
 }
 
 /**
- * The executed run for `requested` within `budget`: the requested execSeq when it fits, else the
- * largest multiple of 2·ranks below it whose price fits (bytes scale with the tokens, work with
- * their square). Returns the schedule's reason when it is invalid; never allocates tensor data.
+ * The executed run for `requested` within `budget`: the requested size when it fits; else the
+ * largest multiple of 2·ranks below the requested execSeq whose price fits (bytes scale with the
+ * tokens, work with their square); and when even the smallest execSeq is over (at 64 ranks the
+ * per-dispatch padding dominates), heads and K/V heads halved together (GQA ratio kept) until it
+ * fits. Returns the schedule's reason when it is invalid; allocates no tensor data.
  */
-export function chooseExecution(requested: Params, budget: ExecutionBudget): ChosenExecution {
-  const build = (execSeq: number): { params: Params; schedule: Schedule; plan: ExecPlan | null; price: ExecutionPrice | null } => {
-    const params: Params = { ...requested, execSeq, seq: execSeq };
+export function chooseExecution(requested: Params, budget: ExecutionBudget, tiles: TilePadding = NO_PADDING): ChosenExecution {
+  const build = (execSeq: number, heads = requested.heads, kvHeads = requested.kvHeads): Omit<ChosenExecution, 'clamps'> => {
+    const params: Params = { ...requested, execSeq, seq: execSeq, heads, kvHeads };
     const schedule = buildSchedule(params);
     if (!schedule.valid) return { params, schedule, plan: null, price: null };
-    const plan = buildExecPlan(schedule, { heads: params.heads, kvHeads: params.kvHeads, headDim: params.headDim });
-    return { params, schedule, plan, price: priceExecution(plan, budget.backend) };
+    const plan = buildExecPlan(schedule, { heads, kvHeads, headDim: params.headDim });
+    return { params, schedule, plan, price: priceExecution(plan, budget.backend, tiles) };
   };
   const first = build(requested.execSeq);
-  if (!first.price) return { ...first, clamp: null };
+  if (!first.price) return { ...first, clamps: [] };
   const over = overBudget(first.price, budget);
-  if (!over) return { ...first, clamp: null };
+  if (!over) return { ...first, clamps: [] };
   if (first.price.dispatches > budget.maxDispatches) throw new Error(`This run needs ${first.price.dispatches} dispatches, above the budget of ${budget.maxDispatches}; use fewer ranks.`);
   const p = first.price;
   const S = requested.execSeq;
-  const ratio = Math.min(
-    1,
-    budget.backend === 'gpu' ? budget.maxDeviceBytes / p.deviceBytes : 1,
-    budget.maxHostBytes / p.hostBytes,
-    Math.sqrt(budget.maxWork / p.work),
-  );
-  const unit = 2 * requested.ranks;
+  const ratio = Math.min(1, budget.backend === 'gpu' ? budget.maxDeviceBytes / p.deviceBytes : 1, budget.maxHostBytes / p.hostBytes, Math.sqrt(budget.maxWork / p.work));
+  const unit = Math.min(S, 2 * requested.ranks);
   let seq = Math.max(unit, Math.floor((S * ratio * 0.98) / unit) * unit);
-  for (let attempt = 0; attempt < 12; attempt++) {
+  let last = first;
+  for (let attempt = 0; attempt < 16; attempt++) {
     const next = build(seq);
-    if (next.price && !overBudget(next.price, budget)) return { ...next, clamp: { field: 'execSeq', requested: S, used: seq, over } };
+    if (next.price) {
+      last = next;
+      const stillOver = overBudget(next.price, budget);
+      if (!stillOver) return { ...next, clamps: seq < S ? [{ field: 'execSeq', requested: S, used: seq, over }] : [] };
+    }
     if (seq <= unit) break;
     seq = Math.max(unit, Math.floor((seq * 0.8) / unit) * unit);
   }
-  throw new Error(`Even ${seq} executed tokens exceed the execution budget (${over}); lower the heads or the head dimension.`);
+  // The smallest execSeq is still over: fewer heads (each head is one more workgroup per dispatch).
+  const execClamp: Clamp[] = last.params.execSeq < S ? [{ field: 'execSeq', requested: S, used: last.params.execSeq, over }] : [];
+  let heads = requested.heads;
+  let kvHeads = requested.kvHeads;
+  while (heads % 2 === 0 && kvHeads % 2 === 0) {
+    heads /= 2;
+    kvHeads /= 2;
+    const next = build(last.params.execSeq, heads, kvHeads);
+    if (!next.price) break; // e.g. Ulysses needs the heads to divide among the ranks
+    if (!overBudget(next.price, budget)) return { ...next, clamps: [...execClamp, { field: 'heads', requested: requested.heads, used: heads, over: overBudget(last.price ?? p, budget) ?? over }] };
+    last = next;
+  }
+  throw new Error(`Even ${last.params.execSeq} executed tokens × ${last.params.heads} heads exceed the execution budget (${overBudget(last.price ?? p, budget) ?? over}); lower the heads, the head dimension or the ranks.`);
 }

@@ -23,7 +23,7 @@ export interface VerificationStatus {
   readonly version: number;
   /** What the run executes after the budget: sizes, price, and the clamp when one applied. */
   readonly executed: ExecutedSize | null;
-  readonly clamp: Clamp | null;
+  readonly clamps: Clamp[];
   readonly budget: ExecutionBudget | null;
   /** The budget as one sentence for the page (where it comes from, what it allows). */
   readonly budgetText: string;
@@ -32,8 +32,8 @@ export interface VerificationStatus {
 }
 
 export interface VerificationEvents {
-  /** Called with each clamp (or null when the run fits), for the page's message line. */
-  onClamp?(clamp: Clamp | null, text: string): void;
+  /** Called with each run's clamps (empty when the run fits), for the page's message line. */
+  onClamp?(clamps: Clamp[], text: string): void;
 }
 
 /** Where the controller sends work: the worker in the page, a fake in tests. */
@@ -47,15 +47,19 @@ export function createVerificationWorker(): VerificationPort {
   return new Worker(new URL('./verification.worker.ts', import.meta.url), { type: 'module', name: 'shardscope-verification' }) as unknown as VerificationPort;
 }
 
-export function clampMessage(clamp: Clamp, executed: ExecutedSize | null): string {
+/** "The check asks for execSeq=16384 and heads=32, above …; it runs execSeq=128 and heads=8 (…) instead." */
+export function clampMessage(clamps: readonly Clamp[], executed: ExecutedSize | null): string {
+  if (clamps.length === 0) return '';
+  const asked = clamps.map((c) => `${c.field}=${c.requested}`).join(' and ');
+  const used = clamps.map((c) => `${c.field}=${c.used}`).join(' and ');
   const size = executed ? ` (${executed.ranks} ranks × ${executed.execSeq} tokens × ${executed.heads} heads × ${executed.headDim})` : '';
-  return `The link asks for execSeq=${clamp.requested}, above this device's execution budget (${clamp.over}); the check runs execSeq=${clamp.used}${size} instead.`;
+  return `The attention check asks for ${asked}, above this device's execution budget (${clamps[0]?.over}); it runs ${used}${size} instead.`;
 }
 
 export class VerificationController {
   #port: VerificationPort;
   #timer: ReturnType<typeof setTimeout> | undefined;
-  #status: VerificationStatus = { running: false, result: null, error: null, version: -1, executed: null, clamp: null, budget: null, budgetText: '', clampText: '' };
+  #status: VerificationStatus = { running: false, result: null, error: null, version: -1, executed: null, clamps: [], budget: null, budgetText: '', clampText: '' };
   readonly #listeners = new Set<(status: VerificationStatus) => void>();
   /** Replies dropped because a newer version had been requested (for tests and the bench). */
   stale = 0;
@@ -114,9 +118,9 @@ export class VerificationController {
     }
     switch (reply.type) {
       case 'started': {
-        const clampText = reply.clamp ? clampMessage(reply.clamp, reply.executed) : '';
-        this.#set({ ...this.#status, executed: reply.executed, clamp: reply.clamp, budget: reply.budget, budgetText: reply.budgetText, clampText });
-        this.events.onClamp?.(reply.clamp, clampText);
+        const clampText = clampMessage(reply.clamps, reply.executed);
+        this.#set({ ...this.#status, executed: reply.executed, clamps: reply.clamps, budget: reply.budget, budgetText: reply.budgetText, clampText });
+        this.events.onClamp?.(reply.clamps, clampText);
         return;
       }
       case 'result':

@@ -9,7 +9,9 @@ import type { Params } from '../model/params.ts';
 import { requestGpu } from '../gpu/device.ts';
 import { RunCancelled } from '../gpu/AttentionRunner.ts';
 import { runVerification, runVerificationCpu, type Verification } from '../gpu/verify.ts';
-import { CPU_BUDGET, chooseExecution, describeBudget, gpuBudget, type Clamp, type ExecutionBudget, type ExecutionPrice } from './executionBudget.ts';
+import { kernelsFor } from '../gpu/kernels.ts';
+import { SHADER_SOURCES } from '../gpu/shaders.ts';
+import { CPU_BUDGET, NO_PADDING, chooseExecution, describeBudget, gpuBudget, type Clamp, type ExecutionBudget, type ExecutionPrice } from './executionBudget.ts';
 
 export type VerificationSummary = Omit<Verification, 'rankBuffers' | 'output'>;
 
@@ -25,7 +27,7 @@ export interface ExecutedSize {
 }
 
 export type WorkerReply =
-  | { readonly type: 'started'; readonly version: number; readonly backend: 'gpu' | 'cpu'; readonly adapter: string; readonly budget: ExecutionBudget; readonly budgetText: string; readonly executed: ExecutedSize; readonly clamp: Clamp | null }
+  | { readonly type: 'started'; readonly version: number; readonly backend: 'gpu' | 'cpu'; readonly adapter: string; readonly budget: ExecutionBudget; readonly budgetText: string; readonly executed: ExecutedSize; readonly clamps: Clamp[] }
   | { readonly type: 'result'; readonly version: number; readonly result: VerificationSummary; readonly workerMs: number }
   | { readonly type: 'error'; readonly version: number; readonly message: string }
   | { readonly type: 'cancelled'; readonly version: number; readonly atStep: string };
@@ -72,7 +74,9 @@ async function run(request: WorkerRequest): Promise<void> {
   try {
     const dev = await gpuDevice();
     const budget = dev ? gpuBudget(dev.limits, flopPerMs) : CPU_BUDGET;
-    const chosen = chooseExecution(request.params, budget);
+    // The kernel's tiling prices the padding of small shards (compiles the pipeline once per head dim).
+    const tiles = dev ? kernelsFor(dev, SHADER_SOURCES).block(request.params.headDim).tiles : NO_PADDING;
+    const chosen = chooseExecution(request.params, budget, tiles);
     if (stale()) return;
     const { params } = chosen;
     scope.postMessage({
@@ -83,7 +87,7 @@ async function run(request: WorkerRequest): Promise<void> {
       budget,
       budgetText: describeBudget(budget),
       executed: { execSeq: params.execSeq, heads: params.heads, kvHeads: params.kvHeads, headDim: params.headDim, ranks: params.ranks, price: chosen.price },
-      clamp: chosen.clamp,
+      clamps: chosen.clamps,
     });
     if (!chosen.schedule.valid) throw new Error(chosen.schedule.reason);
     const plan = chosen.plan ?? undefined;

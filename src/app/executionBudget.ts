@@ -49,7 +49,7 @@ export interface ExecutionPrice {
 }
 
 export interface Clamp {
-  readonly field: 'execSeq' | 'heads';
+  readonly field: 'execSeq' | 'heads' | 'headDim';
   readonly requested: number;
   readonly used: number;
   /** Which budget line the request exceeded, as a phrase: "device memory 1.6 GB > 256 MB". */
@@ -100,40 +100,88 @@ export const CPU_BUDGET: ExecutionBudget = {
 
 const padTo = (n: number, unit: number): number => Math.ceil(n / unit) * unit;
 
-/**
- * Forward attention FLOPs as the kernel executes them: per block op, query rows padded to whole
- * workgroups and keys to whole tiles (a 2-token shard still runs a full workgroup), × heads × 4·d
- * (QKᵀ and PV, 2 FLOPs per MAC), mask ignored. At 64 ranks the padding, not the tokens, is the cost.
- */
-function planWork(plan: ExecPlan, tiles: TilePadding): number {
-  let work = 0;
-  for (const step of plan.steps) for (const op of step.compute) work += padTo(op.tq, tiles.wgQ) * padTo(op.tkv, tiles.bk) * (op.heads.end - op.heads.start) * 4 * plan.headDim;
-  return work;
-}
-
 /** Without a device (the CPU fallback, node tests): no padding. */
 export const NO_PADDING: TilePadding = { wgQ: 1, bk: 1 };
+
+interface ResidentClasses {
+  qDim: number;
+  qRow: number;
+  kvDim: number;
+  kvRow: number;
+}
+const residentCache = new WeakMap<ExecPlan, ResidentClasses[]>();
+
+/** Per step: elements resident, split by what they scale with. */
+function residentClasses(plan: ExecPlan): ResidentClasses[] {
+  const cached = residentCache.get(plan);
+  if (cached) return cached;
+  const n = plan.steps.length;
+  // Difference arrays over steps: +elements at allocStep, − after lastUse.
+  const delta = Array.from({ length: n + 1 }, () => ({ qDim: 0, qRow: 0, kvDim: 0, kvRow: 0 }));
+  for (const p of plan.pieces) {
+    const key: keyof ResidentClasses = p.tensor === 'K' || p.tensor === 'V' ? (p.width > 1 ? 'kvDim' : 'kvRow') : p.width > 1 ? 'qDim' : 'qRow';
+    const from = Math.max(0, p.allocStep);
+    const to = Math.min(n, Number.isFinite(p.lastUse) ? p.lastUse + 1 : n);
+    if (from >= to) continue;
+    (delta[from] as ResidentClasses)[key] += p.elements;
+    (delta[to] as ResidentClasses)[key] -= p.elements;
+  }
+  const out: ResidentClasses[] = [];
+  const run = { qDim: 0, qRow: 0, kvDim: 0, kvRow: 0 };
+  for (let i = 0; i < n; i++) {
+    const d = delta[i] as ResidentClasses;
+    run.qDim += d.qDim;
+    run.qRow += d.qRow;
+    run.kvDim += d.kvDim;
+    run.kvRow += d.kvRow;
+    out.push({ ...run });
+  }
+  residentCache.set(plan, out);
+  return out;
+}
+
+/** A smaller run of the same schedule, as factors of `plan`'s size (the search prices these without rebuilding). */
+export interface Shrink {
+  readonly seq: number;
+  readonly heads: number;
+  readonly kvHeads: number;
+  readonly headDim: number;
+}
 
 /**
  * What running `plan` costs: the device bytes resident at the busiest step of the sharded run (or
  * of the unsharded reference, which runs after it), the JS bytes of inputs and outputs, the FLOPs
- * of both runs, and the dispatches.
+ * of both runs, and the dispatches. With `to`, the price of the same schedule at those sizes
+ * (token counts scale with seq, buffers with heads and head dim): the clamp's search uses it so that
+ * it builds one execution plan per candidate it keeps, not per candidate it tries.
  */
-export function priceExecution(plan: ExecPlan, backend: 'gpu' | 'cpu', tiles: TilePadding = NO_PADDING): ExecutionPrice {
-  const { heads: H, kvHeads: KVH, seq: S, headDim: D } = plan;
+export function priceExecution(plan: ExecPlan, backend: 'gpu' | 'cpu', tiles: TilePadding = NO_PADDING, to?: Shrink): ExecutionPrice {
+  const fs = to ? to.seq / plan.seq : 1;
+  const fh = to ? to.heads / plan.heads : 1;
+  const fkv = to ? to.kvHeads / plan.kvHeads : 1;
+  const H = to?.heads ?? plan.heads;
+  const KVH = to?.kvHeads ?? plan.kvHeads;
+  const S = to?.seq ?? plan.seq;
+  const D = to?.headDim ?? plan.headDim;
+  const fd = D / plan.headDim;
   const tensor = S * D * 4;
   const inputs = (H + 2 * KVH) * tensor; // Q [H,S,D], K and V [KVH,S,D] f32
   const output = H * tensor; // O [H,S,D] f32
+  // Resident bytes per step, from per-step element sums of the four ways a buffer scales (K/V or
+  // query heads × per-dim or per-row), so that pricing a candidate size is O(steps).
+  const classes = residentClasses(plan);
   let peak = 0;
-  for (let i = 0; i < plan.steps.length; i++) {
-    let resident = 0;
-    for (const p of plan.pieces) if (p.allocStep <= i && i <= p.lastUse) resident += p.elements * 4;
+  for (const c of classes) {
+    const resident = 4 * fs * (c.qDim * fh * fd + c.qRow * fh + c.kvDim * fkv * fd + c.kvRow * fkv);
     peak = Math.max(peak, resident);
   }
   const unsharded = inputs + output + 2 * H * S * 4; // + lse, l [H,S]
-  const sharded = planWork(plan, tiles);
+  let sharded = 0;
+  for (const step of plan.steps) {
+    for (const op of step.compute) sharded += padTo(Math.ceil(op.tq * fs), tiles.wgQ) * padTo(Math.ceil(op.tkv * fs), tiles.bk) * Math.max(1, Math.round((op.heads.end - op.heads.start) * fh)) * 4 * D;
+  }
   const causal = 4 * H * D * padTo(S, tiles.wgQ) * padTo(S, tiles.bk) * (tiles.wgQ > 1 ? 1 : 0.5);
-  const dispatches = plan.steps.reduce((n, s) => n + s.compute.length + s.finalise.length, 0);
+  const dispatches = plan.steps.reduce((n, st) => n + st.compute.length + st.finalise.length, 0);
   if (backend === 'cpu') {
     // Per-rank arrays (≈ the sharded peak) plus inputs, the merged output and the float64 reference rows.
     return { deviceBytes: 0, hostBytes: inputs + peak + 3 * output, work: sharded + causal, dispatches };
@@ -168,49 +216,64 @@ export function describeBudget(budget: ExecutionBudget): string {
  * The executed run for `requested` within `budget`: the requested size when it fits; else the
  * largest multiple of 2·ranks below the requested execSeq whose price fits (bytes scale with the
  * tokens, work with their square); and when even the smallest execSeq is over (at 64 ranks the
- * per-dispatch padding dominates), heads and K/V heads halved together (GQA ratio kept) until it
- * fits. Returns the schedule's reason when it is invalid; allocates no tensor data.
+ * workgroup padding of ranks² block dispatches dominates), heads halved (K/V heads with them while
+ * they divide), then the head dimension. Candidates are priced by scaling the requested plan; only
+ * the chosen one is built (and priced again exactly). Allocates no tensor data.
  */
 export function chooseExecution(requested: Params, budget: ExecutionBudget, tiles: TilePadding = NO_PADDING): ChosenExecution {
-  const build = (execSeq: number, heads = requested.heads, kvHeads = requested.kvHeads): Omit<ChosenExecution, 'clamps'> => {
-    const params: Params = { ...requested, execSeq, seq: execSeq, heads, kvHeads };
+  const build = (size: Shrink): Omit<ChosenExecution, 'clamps'> => {
+    const params: Params = { ...requested, execSeq: size.seq, seq: size.seq, heads: size.heads, kvHeads: size.kvHeads, headDim: size.headDim };
     const schedule = buildSchedule(params);
     if (!schedule.valid) return { params, schedule, plan: null, price: null };
-    const plan = buildExecPlan(schedule, { heads, kvHeads, headDim: params.headDim });
+    const plan = buildExecPlan(schedule, { heads: size.heads, kvHeads: size.kvHeads, headDim: size.headDim });
     return { params, schedule, plan, price: priceExecution(plan, budget.backend, tiles) };
   };
-  const first = build(requested.execSeq);
-  if (!first.price) return { ...first, clamps: [] };
-  const over = overBudget(first.price, budget);
-  if (!over) return { ...first, clamps: [] };
-  if (first.price.dispatches > budget.maxDispatches) throw new Error(`This run needs ${first.price.dispatches} dispatches, above the budget of ${budget.maxDispatches}; use fewer ranks.`);
-  const p = first.price;
+  const asked: Shrink = { seq: requested.execSeq, heads: requested.heads, kvHeads: requested.kvHeads, headDim: requested.headDim };
+  // Price from a small plan of the same schedule scaled up: building the plan of a hostile size
+  // (16K tokens at 64 ranks) takes seconds and hundreds of MB of positions; a 4·2·ranks one does not.
+  const unit = Math.min(asked.seq, 2 * requested.ranks);
+  const baseSeq = asked.seq <= 4 * unit ? asked.seq : 4 * unit;
+  const base = build({ ...asked, seq: baseSeq });
+  if (!base.price || !base.plan) return { ...base, params: { ...base.params, execSeq: asked.seq, seq: asked.seq }, clamps: [] };
+  const plan = base.plan;
+  const estimate = (size: Shrink): ExecutionPrice => priceExecution(plan, budget.backend, tiles, size);
+  const fits = (size: Shrink): boolean => overBudget(estimate(size), budget) === null;
+  const askedPrice = estimate(asked);
+  const over = overBudget(askedPrice, budget);
+  if (!over) {
+    const exact = baseSeq === asked.seq ? base : build(asked);
+    if (exact.price && !overBudget(exact.price, budget)) return { ...exact, clamps: [] };
+  }
+  if (askedPrice.dispatches > budget.maxDispatches) throw new Error(`This run needs ${askedPrice.dispatches} dispatches, above the budget of ${budget.maxDispatches}; use fewer ranks.`);
+  const overText = over ?? 'the exact price of the requested size';
+
+  // Candidates, largest first: execSeq down to 2·ranks, then heads, then head dim.
   const S = requested.execSeq;
-  const ratio = Math.min(1, budget.backend === 'gpu' ? budget.maxDeviceBytes / p.deviceBytes : 1, budget.maxHostBytes / p.hostBytes, Math.sqrt(budget.maxWork / p.work));
-  const unit = Math.min(S, 2 * requested.ranks);
-  let seq = Math.max(unit, Math.floor((S * ratio * 0.98) / unit) * unit);
-  let last = first;
-  for (let attempt = 0; attempt < 16; attempt++) {
-    const next = build(seq);
-    if (next.price) {
-      last = next;
-      const stillOver = overBudget(next.price, budget);
-      if (!stillOver) return { ...next, clamps: seq < S ? [{ field: 'execSeq', requested: S, used: seq, over }] : [] };
-    }
-    if (seq <= unit) break;
-    seq = Math.max(unit, Math.floor((seq * 0.8) / unit) * unit);
+  const candidates: Shrink[] = [];
+  for (let seq = Math.floor(S / unit) * unit; seq >= unit; seq = seq > unit ? Math.max(unit, Math.floor((seq * 0.85) / unit) * unit) : 0) {
+    if (seq < S) candidates.push({ ...asked, seq });
   }
-  // The smallest execSeq is still over: fewer heads (each head is one more workgroup per dispatch).
-  const execClamp: Clamp[] = last.params.execSeq < S ? [{ field: 'execSeq', requested: S, used: last.params.execSeq, over }] : [];
-  let heads = requested.heads;
-  let kvHeads = requested.kvHeads;
-  while (heads % 2 === 0 && kvHeads % 2 === 0) {
-    heads /= 2;
-    kvHeads /= 2;
-    const next = build(last.params.execSeq, heads, kvHeads);
-    if (!next.price) break; // e.g. Ulysses needs the heads to divide among the ranks
-    if (!overBudget(next.price, budget)) return { ...next, clamps: [...execClamp, { field: 'heads', requested: requested.heads, used: heads, over: overBudget(last.price ?? p, budget) ?? over }] };
-    last = next;
+  let size: Shrink = { ...asked, seq: unit };
+  while (size.heads > 1) {
+    const kv = size.kvHeads % 2 === 0 ? size.kvHeads / 2 : 1;
+    const h = Math.floor(size.heads / 2);
+    if (h % kv !== 0) break;
+    size = { ...size, heads: h, kvHeads: kv };
+    candidates.push(size);
   }
-  throw new Error(`Even ${last.params.execSeq} executed tokens × ${last.params.heads} heads exceed the execution budget (${overBudget(last.price ?? p, budget) ?? over}); lower the heads, the head dimension or the ranks.`);
+  while (size.headDim > 16) {
+    size = { ...size, headDim: Math.max(16, Math.floor(size.headDim / 2)) };
+    candidates.push(size);
+  }
+  for (const candidate of candidates) {
+    if (!fits(candidate)) continue;
+    const chosen = build(candidate);
+    if (!chosen.price || overBudget(chosen.price, budget)) continue; // e.g. Ulysses needs the heads to divide among the ranks
+    const clamps: Clamp[] = [];
+    if (candidate.seq < asked.seq) clamps.push({ field: 'execSeq', requested: asked.seq, used: candidate.seq, over: overText });
+    if (candidate.heads < asked.heads) clamps.push({ field: 'heads', requested: asked.heads, used: candidate.heads, over: overText });
+    if (candidate.headDim < asked.headDim) clamps.push({ field: 'headDim', requested: asked.headDim, used: candidate.headDim, over: overText });
+    return { ...chosen, clamps };
+  }
+  throw new Error(`Even ${size.seq} executed tokens × ${size.heads} heads × ${size.headDim} exceed the execution budget (${overText}); use fewer ranks.`);
 }

@@ -78,6 +78,12 @@ export class Readouts {
   readonly #verifyBudget = el('p', { id: 'ro-verify-budget', class: 'ro-note' });
 
   readonly #sections: HTMLElement[] = [];
+  /** Canvases known to be off screen (absent: not yet reported, drawn). */
+  readonly #visible = new WeakMap<Element, boolean>();
+  /** The inputs each canvas was last drawn for, so a redraw happens only when they changed. */
+  readonly #drawnFor = new WeakMap<Element, string>();
+  #chartsPending = false;
+  readonly #drawnPlan = new WeakMap<Element, ReadoutInput>();
 
   constructor(root: HTMLElement) {
     this.#root = root;
@@ -116,7 +122,16 @@ export class Readouts {
 
     this.#sections.push(memory.root, comm.root, timeline.root, balance.root, verify.root);
     root.replaceChildren(...this.#sections);
-    new ResizeObserver(() => this.#drawCharts()).observe(root);
+    new ResizeObserver(() => this.#scheduleCharts()).observe(root);
+    // Charts off screen (the readouts column scrolled, an embed without them) are not drawn until
+    // they come into view: at 64 ranks the timeline alone is thousands of cells.
+    if (typeof IntersectionObserver === 'function') {
+      const io = new IntersectionObserver((entries) => {
+        for (const e of entries) this.#visible.set(e.target, e.isIntersecting);
+        if (entries.some((e) => e.isIntersecting)) this.#scheduleCharts();
+      });
+      for (const c of [this.#memCanvas, this.#tlCanvas, this.#balCanvas]) io.observe(c);
+    }
   }
 
   #key(color: string, label: string, hatched = false): HTMLElement {
@@ -144,7 +159,7 @@ export class Readouts {
       setText(this.#tlSummary, '');
       setText(this.#tlOverlap, '');
       setText(this.#balSummary, '');
-      this.#drawCharts();
+      this.#scheduleCharts();
       return;
     }
     const data = memoryData(plan, step);
@@ -194,7 +209,7 @@ export class Readouts {
     setText(this.#balSummary, `${bal.range} per rank per layer (forward) · busiest ${bal.ratio} the mean`);
     this.#balCanvas.setAttribute('aria-label', bal.aria);
 
-    this.#drawCharts();
+    this.#scheduleCharts();
   }
 
   setVerification(status: VerificationView): void {
@@ -247,15 +262,47 @@ export class Readouts {
     return this.#verification;
   }
 
+  /**
+   * Charts are drawn in their own task after the next frame, once per frame however many updates
+   * came: the text readouts change with the params at once, the canvases a frame later, and a
+   * change's main-thread work is split so a frame can be shown in between.
+   */
+  #scheduleCharts(): void {
+    if (this.#chartsPending) return;
+    this.#chartsPending = true;
+    const run = (): void => {
+      if (!this.#chartsPending) return;
+      this.#chartsPending = false;
+      this.#drawCharts();
+    };
+    if (typeof requestAnimationFrame === 'function') requestAnimationFrame(() => setTimeout(run, 0));
+    setTimeout(run, 120); // hidden tabs get no frames
+  }
+
+  /** Draws pending charts now (PNG export, tests). */
+  flushCharts(): void {
+    if (!this.#chartsPending) return;
+    this.#chartsPending = false;
+    this.#drawCharts(true);
+  }
+
   /** Redraws the canvases at the current size and device pixel ratio. */
-  #drawCharts(): void {
+  #drawCharts(all = false): void {
     const input = this.#input;
     if (!input) return;
     const style = chartStyle(input.theme);
     const dpr = Math.max(1, window.devicePixelRatio || 1);
     const valid = input.plan.valid && input.plan.perRank.length > 0;
     const draw = (canvas: HTMLCanvasElement, h: number, fn: (ctx: CanvasRenderingContext2D, w: number) => void): void => {
+      if (!all && this.#visible.get(canvas) === false) {
+        this.#drawnFor.delete(canvas); // drawn when it comes into view
+        return;
+      }
       const w = canvas.clientWidth || canvas.parentElement?.clientWidth || 300;
+      const key = `${w}×${h}×${dpr}|${valid}`;
+      if (!all && this.#drawnFor.get(canvas) === key && this.#drawnPlan.get(canvas) === input) return;
+      this.#drawnFor.set(canvas, key);
+      this.#drawnPlan.set(canvas, input);
       canvas.style.height = `${h}px`;
       const ctx = prepareCanvas(canvas, w, h, dpr);
       if (ctx && valid) fn(ctx, w);
@@ -271,7 +318,7 @@ export class Readouts {
   }
 
   redraw(): void {
-    this.#drawCharts();
+    this.#drawCharts(true);
   }
 
   /** The memory chart data for the PNG export. */

@@ -3,7 +3,7 @@
 import './style.css';
 import { Store } from './app/store.ts';
 import { Playback } from './app/playback.ts';
-import { Messages } from './app/messages.ts';
+import { isBenignError, Messages } from './app/messages.ts';
 import { exposeField, installShardscope } from './app/expose.ts';
 import { createVerificationWorker, VerificationController } from './app/verification.ts';
 import { requestGpu, runSelfTest } from './gpu/device.ts';
@@ -26,7 +26,11 @@ function reportError(text: string): void {
   errors.push(text);
   messages.show(`error-${errors.length}`, 'error', text);
 }
-window.addEventListener('error', (event) => reportError(`Unexpected error: ${event.message}`));
+window.addEventListener('error', (event) => {
+  // Harmless browser warnings (ResizeObserver's loop notice) are not errors: no banner, no console line.
+  if (isBenignError(event.message)) return event.preventDefault();
+  reportError(`Unexpected error: ${event.message}`);
+});
 window.addEventListener('unhandledrejection', (event) => reportError(`Unexpected error: ${String(event.reason)}`));
 
 // Params and view state (step, embed, theme, …) from the URL's query and hash; bad values become messages (createUi).

@@ -6,19 +6,19 @@
 // the unsharded reference. Exit codes: 0 within tolerance (or the local-mask demo), 1 error above
 // tolerance or no GPU, 2 bad arguments, bad files, or a strategy that cannot run these params.
 
-import { readFileSync, writeFileSync } from 'node:fs';
-import { DEFAULT_PARAMS, STRATEGY_IDS, checkConsistency, parseField, type Params } from '../model/params.ts';
+import { readFileSync } from 'node:fs';
+import { DEFAULT_PARAMS, STRATEGY_IDS, checkConsistency, issueProblem, parseField, type Params } from '../model/params.ts';
 import { buildSchedule } from '../model/strategies/index.ts';
 import type { AttentionInputs } from '../model/random.ts';
-import { NpyError, readNpy, writeNpy } from './npy.ts';
+import { ownValue, parseFlags, quoteArg, UsageError } from './args.ts';
+import { assertFinite, NpyError, readNpy, writeNpy } from './npy.ts';
+import { checkDistinct, OutputError, prepareOutput, type PreparedOutput } from './output.ts';
 
 export const USAGE = `usage: npm run cli -- attention [--strategy ${STRATEGY_IDS.join('|')}] [--ranks 4]
        [--seq 1000] [--heads 2] [--kv-heads N] [--head-dim 64] [--ulysses 2] [--seed 1]
        [--q q.npy --k k.npy --v v.npy] [--out o.npy] [--backend gpu|cpu] [--local-mask]
 Q is [heads, seq, head-dim] float32, K and V [kv-heads, seq, head-dim]; without files the inputs are
 seeded random normals. Prints the max error of the sharded run against the unsharded reference.`;
-
-class UsageError extends Error {}
 
 const VALUE_FLAGS: Readonly<Record<string, keyof Params>> = {
   strategy: 'strategy',
@@ -44,39 +44,22 @@ function parseArgs(argv: readonly string[]): Args {
   const params: Params = { ...DEFAULT_PARAMS, strategy: 'ring', ranks: 4, execSeq: 1000, heads: 2, kvHeads: 2, headDim: 64, model: 'custom' };
   const explicit = new Set<keyof Params>();
   const files: Partial<Record<FileFlag, string>> = {};
-  let help = false;
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i] ?? '';
-    if (arg === '--help' || arg === '-h') {
-      help = true;
-      continue;
-    }
-    if (arg === '--local-mask') {
-      params.localMask = true;
-      continue;
-    }
-    const m = /^--([a-z][a-z-]*)(?:=(.*))?$/s.exec(arg);
-    if (!m) throw new UsageError(`unexpected argument "${arg}" (flags look like --ranks 4)`);
-    const name = m[1] ?? '';
-    let value = m[2];
-    if (value === undefined) {
-      value = argv[i + 1];
-      i++;
-      if (value === undefined || value.startsWith('--')) throw new UsageError(`--${name} needs a value`);
-    }
+  const flags = parseFlags(argv, { values: [...Object.keys(VALUE_FLAGS), ...FILE_FLAGS], switches: ['local-mask'] });
+  params.localMask = flags.switches.get('local-mask') ?? false;
+  for (const [name, value] of flags.values) {
     if ((FILE_FLAGS as readonly string[]).includes(name)) {
       files[name as FileFlag] = value;
       continue;
     }
-    const key = VALUE_FLAGS[name];
-    if (!key) throw new UsageError(`unknown flag --${name}; known: ${[...Object.keys(VALUE_FLAGS), ...FILE_FLAGS, 'local-mask'].map((f) => `--${f}`).join(' ')}`);
+    const key = ownValue(VALUE_FLAGS, name);
+    if (!key) continue; // parseFlags accepts only the names above
     const r = parseField(key, value);
-    if ('issue' in r) throw new UsageError(r.issue.message.replace(/, using .*$/, '.'));
+    if ('issue' in r) throw new UsageError(`--${name}: ${issueProblem(r.issue)}`);
     (params as unknown as Record<string, unknown>)[key] = r.value;
     explicit.add(key);
   }
-  if (files.backend !== undefined && files.backend !== 'gpu' && files.backend !== 'cpu') throw new UsageError(`--backend must be gpu or cpu; got "${files.backend}"`);
-  return { params, explicit, files, help };
+  if (files.backend !== undefined && files.backend !== 'gpu' && files.backend !== 'cpu') throw new UsageError(`--backend must be gpu or cpu; got ${quoteArg(files.backend)}.`);
+  return { params, explicit, files, help: flags.help };
 }
 
 function load(path: string, flag: string): { shape: number[]; data: Float32Array } {
@@ -86,7 +69,9 @@ function load(path: string, flag: string): { shape: number[]; data: Float32Array
   } catch (error) {
     throw new NpyError(`--${flag} ${path}: cannot read the file (${(error as NodeJS.ErrnoException).code ?? String(error)}).`);
   }
-  return readNpy(bytes, `--${flag} ${path}`);
+  const array = readNpy(bytes, `--${flag} ${path}`);
+  assertFinite(array, `--${flag} ${path}`);
+  return array;
 }
 
 /** Reads --q/--k/--v, checks their shapes against each other and against explicit flags, updates params. */
@@ -116,7 +101,7 @@ function loadInputs(args: Args): AttentionInputs | undefined {
   check('headDim', 'head-dim', headDim);
   for (const [key, value] of [['execSeq', seq], ['heads', heads], ['kvHeads', kvHeads], ['headDim', headDim]] as const) {
     const r = parseField(key, value);
-    if ('issue' in r) throw new NpyError(`the files' ${key} ${value} is out of range: ${r.issue.message.replace(/, using .*$/, '.')}`);
+    if ('issue' in r) throw new NpyError(`the files' ${key} ${value} is out of range: ${issueProblem(r.issue)}`);
   }
   p.execSeq = seq;
   p.heads = heads;
@@ -130,6 +115,7 @@ const fmt = (x: number): string => (x === 0 ? '0' : x.toExponential(2));
 export async function run(argv: string[]): Promise<number> {
   let args: Args;
   let inputs: AttentionInputs | undefined;
+  let out: PreparedOutput | undefined;
   try {
     args = parseArgs(argv);
     if (args.help) {
@@ -137,9 +123,16 @@ export async function run(argv: string[]): Promise<number> {
       return 0;
     }
     if (!args.explicit.has('kvHeads') && !args.files.q) args.params.kvHeads = args.params.heads;
+    // Every check before any work: the output path, the inputs, then the params they imply.
+    if (args.files.out !== undefined) {
+      const { q, k, v } = args.files;
+      const given = (flag: string, path: string | undefined) => (path === undefined ? [] : [{ flag, path }]);
+      checkDistinct([{ flag: '--out', path: args.files.out }], [...given('--q', q), ...given('--k', k), ...given('--v', v)]);
+      out = prepareOutput(args.files.out, '--out');
+    }
     inputs = loadInputs(args);
   } catch (error) {
-    if (error instanceof UsageError || error instanceof NpyError) {
+    if (error instanceof UsageError || error instanceof NpyError || error instanceof OutputError) {
       console.error(`error: ${error.message}`);
       if (error instanceof UsageError) console.error(USAGE);
       return 2;
@@ -149,7 +142,8 @@ export async function run(argv: string[]): Promise<number> {
   const params = args.params;
   const issues = checkConsistency(params);
   if (issues.length) {
-    console.error(`error: ${issues.map((i) => i.message).join(' ')}`);
+    // The CLI refuses instead of falling back, so the message never says "using …".
+    console.error(`error: ${issues.map((i) => issueProblem(i)).join(' ')}`);
     return 2;
   }
   params.seq = params.execSeq;
@@ -193,21 +187,27 @@ export async function run(argv: string[]): Promise<number> {
     device.destroy();
     void node.gpu;
   }
-  if (args.files.out) {
-    try {
-      writeFileSync(args.files.out, writeNpy(v.output, [v.heads, v.seqLen, v.headDim]));
-    } catch (error) {
-      console.error(`error: cannot write --out ${args.files.out} (${(error as NodeJS.ErrnoException).code ?? String(error)})`);
-      return 2;
-    }
-    console.log(`wrote ${args.files.out}: O [${v.heads}, ${v.seqLen}, ${v.headDim}] float32`);
-  }
   const worst = Math.max(v.maxAbsError, v.maxAbsErrorVsCpu);
+  // NaN compares false, so a non-finite error never passes.
+  const withinTolerance = worst <= FP32_TOLERANCE && v.output.every(Number.isFinite);
+  if (out) {
+    if (!withinTolerance) console.log(`not writing ${out.flag} ${out.path}: the output failed the check against the reference.`);
+    else {
+      try {
+        out.commit(writeNpy(v.output, [v.heads, v.seqLen, v.headDim]));
+      } catch (error) {
+        if (!(error instanceof OutputError)) throw error;
+        console.error(`error: ${error.message}`);
+        return 2;
+      }
+      console.log(`wrote ${out.path}: O [${v.heads}, ${v.seqLen}, ${v.headDim}] float32`);
+    }
+  }
   if (params.localMask) {
     console.log(`local mask: max error ${fmt(worst)} — ${worst > 0.1 ? 'the large error a real masking bug causes' : 'no error: this strategy attends in global order, so local = global positions'}`);
     return 0;
   }
-  const ok = worst <= FP32_TOLERANCE;
+  const ok = withinTolerance;
   console.log(ok ? `OK: within the fp32 tolerance ${FP32_TOLERANCE}` : `FAIL: error above the fp32 tolerance ${FP32_TOLERANCE}`);
   return ok ? 0 : 1;
 }

@@ -15,6 +15,8 @@ export interface NpyArray {
   readonly data: Float32Array;
 }
 
+const MAX_HEADER_LENGTH = 10_000;
+
 const MAGIC = [0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59]; // \x93NUMPY
 
 const DTYPE_NAMES: Record<string, string> = {
@@ -45,6 +47,9 @@ export function readNpy(bytes: Uint8Array, name = 'the file'): NpyArray {
   const lengthBytes = major === 1 ? 2 : 4;
   if (bytes.length < 8 + lengthBytes) throw new NpyError(`${name} is truncated inside its header.`);
   const headerLength = major === 1 ? view.getUint16(8, true) : view.getUint32(8, true);
+  // numpy refuses headers over 10,000 bytes by default too (numpy/lib/format.py, _MAX_HEADER_SIZE):
+  // a real array's header is ~128 bytes, and the cap keeps the header scan short.
+  if (headerLength > MAX_HEADER_LENGTH) throw new NpyError(`${name} has a ${headerLength}-byte .npy header; at most ${MAX_HEADER_LENGTH} bytes are accepted (as numpy.load).`);
   const dataStart = 8 + lengthBytes + headerLength;
   if (bytes.length < dataStart) throw new NpyError(`${name} is truncated: its header claims ${headerLength} bytes but the file ends after ${bytes.length - 8 - lengthBytes}.`);
   const header = new TextDecoder(major === 3 ? 'utf-8' : 'latin1').decode(bytes.subarray(8 + lengthBytes, dataStart));
@@ -101,4 +106,30 @@ export function writeNpy(data: Float32Array, shape: readonly number[]): Uint8Arr
   const at = 10 + header.length;
   for (let i = 0; i < data.length; i++) view.setFloat32(at + i * 4, data[i] as number, true);
   return out;
+}
+
+/** The C-order index of a flat position, e.g. 37 in (2, 24, 8) -> [0, 4, 5]. */
+export function unravelIndex(flat: number, shape: readonly number[]): number[] {
+  const index = new Array<number>(shape.length).fill(0);
+  let rest = flat;
+  for (let d = shape.length - 1; d >= 0; d--) {
+    const n = shape[d] as number;
+    index[d] = n > 0 ? rest % n : 0;
+    rest = n > 0 ? Math.floor(rest / n) : 0;
+  }
+  return index;
+}
+
+/** Refuses an array holding NaN or ±Infinity, naming the file, the first bad value and its index. */
+export function assertFinite(array: NpyArray, name = 'the file'): void {
+  const { data, shape } = array;
+  for (let i = 0; i < data.length; i++) {
+    const x = data[i] as number;
+    if (Number.isFinite(x)) continue;
+    let count = 0;
+    for (let j = i; j < data.length; j++) if (!Number.isFinite(data[j] as number)) count++;
+    throw new NpyError(
+      `${name} holds ${count} non-finite value${count === 1 ? '' : 's'}; the first is ${String(x)} at index [${unravelIndex(i, shape).join(', ')}] (flat ${i}). Inputs must be finite float32.`,
+    );
+  }
 }

@@ -54,6 +54,33 @@ describe('plan CLI (spawned)', () => {
     expect(unknownFlag.stderr).toMatch(/unknown flag --sequence/);
   });
 
+  it('--impl selects the profile: TE zigzag backward 939.5 MB, ring-flash-attention 1,543.5 MB; the new contract fields', () => {
+    const te = JSON.parse(cli('--strategy', 'zigzag', '--impl', 'megatron-te', '--json').stdout) as Record<string, unknown> & { perRank: Record<string, any>[] };
+    expect(te.impl).toBe('megatron-te');
+    expect(te.perRank[0]?.commBytesPerLayer.backward).toBe(939_524_096);
+    expect(te.perRank[0]?.memory.gradsDtypeBytes).toBe(4);
+    expect(Object.keys(te.perRank[0]?.commBytesPerIteration ?? {})).toEqual(['attention', 'tensorParallel', 'gradients', 'total']);
+    expect(Object.keys(te.overlap as object)).toEqual(['condition', 'blockTokens', 'neededTokens', 'hides', 'exposedSecondsPerLayer']);
+    expect(te.balance).toHaveProperty('ideal');
+    const rfa = JSON.parse(cli('--strategy=zigzag', '--impl=ring-flash-attn', '--json').stdout) as { perRank: { commBytesPerLayer: { backward: number } }[] };
+    expect(rfa.perRank[0]?.commBytesPerLayer.backward).toBe(1_543_503_872);
+    const bad = cli('--impl', 'jax');
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/--impl.*auto, megatron-te, ring-flash-attn, pytorch, deepspeed/);
+    const no = JSON.parse(cli('--strategy', 'ring', '--impl', 'megatron-te', '--json').stdout) as { valid: boolean; reason: string };
+    expect(no.valid).toBe(false);
+    expect(no.reason).toMatch(/2·cp chunks/);
+  });
+
+  it('--help names the real defaults (full recompute) and the per-strategy profiles', () => {
+    const r = cli('--help');
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/full recompute/);
+    expect(r.stdout).not.toMatch(/selective recompute/);
+    expect(r.stdout).toMatch(/--impl auto\|megatron-te\|ring-flash-attn\|pytorch\|deepspeed/);
+    expect(r.stdout).toMatch(/zigzag megatron-te/);
+  });
+
   it('the table names every rank and the peak', () => {
     const r = cli('--strategy', 'megatron-sp', '--ranks', '4', '--seq', '32k');
     expect(r.code).toBe(0);

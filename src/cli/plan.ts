@@ -3,12 +3,18 @@
 // aligned table. Exit codes: 0 for an answer (also when the strategy cannot run these params:
 // that is a valid:false answer with its reason), 2 for bad arguments.
 
-import { applyModelPreset, checkConsistency, DEFAULT_PARAMS, MODEL_PRESETS, parseField, STRATEGY_IDS, type Params } from '../model/params.ts';
+import { applyModelPreset, checkConsistency, DEFAULT_PARAMS, IMPL_IDS, issueProblem, MODEL_PRESETS, parseField, STRATEGY_IDS, type ParamIssue, type Params } from '../model/params.ts';
+import { DEFAULT_IMPL, IMPL_NAMES } from '../model/strategies/impl.ts';
+import { ownValue, parseFlags, UsageError } from './args.ts';
 import { MEMORY_CATEGORIES, plan, planToJson, type Plan } from '../model/plan.ts';
 import { COLLECTIVE_KINDS } from '../model/comm.ts';
+import { readFileSync } from 'node:fs';
+import { applyHfShape, parseHfConfig } from '../model/hfConfig.ts';
 import { formatBandwidth, formatBytes, formatFlops, formatGB, formatMB, formatRatio, formatSeconds, formatTokens } from '../model/format.ts';
 
-/** Command-line flag → Params field. */
+export { UsageError };
+
+/** Command-line flag → Params field (looked up with own properties only). */
 const FLAGS: Readonly<Record<string, keyof Params>> = {
   strategy: 'strategy',
   seq: 'seq',
@@ -29,80 +35,82 @@ const FLAGS: Readonly<Record<string, keyof Params>> = {
   recompute: 'recompute',
   zero: 'zero',
   dp: 'dp',
+  impl: 'impl',
   gpu: 'gpu',
+  'attn-eff': 'attnEff',
+  'gemm-eff': 'gemmEff',
 };
 
-const BOOL_FLAGS = new Set(['flash']);
-const BOOL_VALUE = /^(0|1|true|false|on|off)$/i;
+const BOOL_FLAGS: ReadonlySet<string> = new Set(['flash']);
 
 export const USAGE = `usage: npm run cli -- plan [--strategy ${STRATEGY_IDS.join('|')}] [--seq 128k] [--ranks 8]
        [--model ${MODEL_PRESETS.map((m) => m.id).join('|')}|custom] [--layers N] [--hidden N] [--heads N]
        [--kv-heads N] [--head-dim N] [--vocab N] [--ffn-hidden N] [--micro-batch N]
        [--dtype fp32|bf16|fp16] [--tp N] [--ulysses N] [--flash[=0|1] | --no-flash]
-       [--recompute none|selective|full] [--zero 0|1|2|3] [--dp N] [--gpu a100|h100|h200|b200] [--json]
-Defaults: ring, 128K tokens, 8 ranks, Llama 3 8B, bf16, flash, selective recompute, H100.
-Memory and communication are bytes per rank (--json) or GB / MB (table); communication is bytes SENT per layer.`;
+       [--recompute none|selective|full] [--zero 0|1|2|3] [--dp N] [--impl ${IMPL_IDS.join('|')}]
+       [--gpu a100|h100|h200|b200] [--attn-eff PCT] [--gemm-eff PCT] [--config path/to/config.json] [--json]
+Defaults: ring, 128K tokens, 8 ranks, Llama 3 8B, bf16, flash, full recompute, ZeRO-1, H100,
+attention kernels at 50% and GEMMs at 80% of peak FLOP/s.
+--impl picks whose code the schedule follows (backward ring, dK/dV dtype, K/V working set, grad dtype);
+auto (the default) means, per strategy: ${Object.entries(DEFAULT_IMPL).map(([s, i]) => `${s} ${i}`).join(', ')}.
+Flags: --name value or --name=value.
+Memory and communication are bytes per rank (--json) or GB / MB (table); communication is bytes SENT
+per layer, and per iteration (attention × layers, tensor-parallel, gradient reduction over DP×CP).
+--config reads a Hugging Face config.json for the model shape (explicit shape flags override it).`;
 
-export class UsageError extends Error {}
+/** Reads a Hugging Face config.json into params' model shape, or throws UsageError naming the problem. */
+export function applyConfigFile(params: Params, path: string): Params {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (error) {
+    throw new UsageError(`--config: cannot read ${path}: ${error instanceof Error ? error.message : String(error)}`);
+  }
+  const r = parseHfConfig(text);
+  if (!r.ok) throw new UsageError(`--config ${path}: ${r.errors.join(' ')}`);
+  for (const note of r.notes) process.stderr.write(`--config ${path}: ${note}\n`);
+  return applyHfShape(params, r.shape);
+}
 
-/** Parses argv into Params with the same field validation as the URL (parseField). Throws UsageError. */
-export function parseArgs(argv: readonly string[]): { params: Params; json: boolean; help: boolean } {
+/**
+ * Parses argv into Params with the same field validation as the URL (parseField). Throws UsageError.
+ * `extraSwitches`: switches a command adds (compare's --csv, --md); they come back in `switches`.
+ * `given`: the Params fields set on the command line (fit decides what to search from them).
+ */
+export function parseArgs(
+  argv: readonly string[],
+  extraSwitches: readonly string[] = [],
+): { params: Params; json: boolean; help: boolean; switches: ReadonlyMap<string, boolean>; given: Set<keyof Params> } {
+  const flags = parseFlags(argv, { values: [...Object.keys(FLAGS).filter((f) => !BOOL_FLAGS.has(f)), 'config'], switches: [...BOOL_FLAGS, 'json', ...extraSwitches] });
+  const config = flags.values.get('config');
   const raw = new Map<keyof Params, string>();
-  let json = false;
-  let help = false;
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i] ?? '';
-    if (arg === '--json') {
-      json = true;
-      continue;
-    }
-    if (arg === '--help' || arg === '-h') {
-      help = true;
-      continue;
-    }
-    const m = /^--([a-z][a-z-]*)(?:=(.*))?$/s.exec(arg);
-    if (!m) throw new UsageError(`unexpected argument "${arg}" (flags look like --seq 128k)`);
-    let name = m[1] ?? '';
-    let value = m[2];
-    if (name.startsWith('no-') && BOOL_FLAGS.has(name.slice(3)) && value === undefined) {
-      name = name.slice(3);
-      value = '0';
-    }
-    const key = FLAGS[name];
-    if (!key) throw new UsageError(`unknown flag --${name}; known flags: ${Object.keys(FLAGS).map((f) => `--${f}`).join(' ')} --json`);
-    if (value === undefined) {
-      const next = argv[i + 1];
-      if (BOOL_FLAGS.has(name)) {
-        if (next !== undefined && BOOL_VALUE.test(next)) {
-          value = next;
-          i++;
-        } else value = '1';
-      } else {
-        if (next === undefined || next.startsWith('--')) throw new UsageError(`--${name} needs a value`);
-        value = next;
-        i++;
-      }
-    }
-    raw.set(key, value);
+  for (const [name, value] of flags.values) {
+    const key = ownValue(FLAGS, name);
+    if (key) raw.set(key, value);
+  }
+  for (const [name, on] of flags.switches) {
+    const key = ownValue(FLAGS, name);
+    if (key) raw.set(key, on ? '1' : '0');
   }
 
   let params: Params = { ...DEFAULT_PARAMS };
-  const fail = (flag: string, message: string): never => {
-    // parseField's message ends with the fallback the page would use; the CLI refuses instead.
-    throw new UsageError(`--${flag}: ${message.replace(/, using [^,]*\.$/, '.')}`);
+  const fail = (flag: string, issue: ParamIssue): never => {
+    // The page falls back to a default; the CLI refuses, so it never says "using …".
+    throw new UsageError(`--${flag}: ${issueProblem(issue)}`);
   };
   const flagOf = (key: keyof Params): string => Object.keys(FLAGS).find((f) => FLAGS[f] === key) ?? key;
   // A preset first, so that explicit shape flags override it (as the URL does).
   const model = raw.get('model');
   if (model !== undefined) {
     const r = parseField('model', model);
-    if ('issue' in r) fail('model', r.issue.message);
+    if ('issue' in r) fail('model', r.issue);
     else params = applyModelPreset(params, r.value);
   }
+  if (config !== undefined) params = applyConfigFile(params, config);
   for (const [key, value] of raw) {
     if (key === 'model') continue;
     const r = parseField(key, value);
-    if ('issue' in r) fail(flagOf(key), r.issue.message);
+    if ('issue' in r) fail(flagOf(key), r.issue);
     else (params as unknown as Record<string, unknown>)[key] = r.value;
   }
   const preset = MODEL_PRESETS.find((m) => m.id === params.model);
@@ -110,8 +118,8 @@ export function parseArgs(argv: readonly string[]): { params: Params; json: bool
   if (preset && shapeKeys.some((k) => params[k] !== preset[k])) params.model = 'custom';
   const issues = checkConsistency(params);
   const first = issues[0];
-  if (first) fail(flagOf(first.field as keyof Params), first.message);
-  return { params, json, help };
+  if (first) fail(flagOf(first.field as keyof Params), first);
+  return { params, json: flags.switches.get('json') ?? false, help: flags.help, switches: flags.switches, given: new Set(raw.keys()) };
 }
 
 function pad(cells: readonly string[], widths: readonly number[], alignLeft: ReadonlySet<number>): string {
@@ -135,6 +143,7 @@ export function formatPlan(p: Plan): string {
   lines.push(
     `  ${pr.layers} layers, hidden ${pr.hidden}, ${pr.heads} heads / ${pr.kvHeads} K/V heads × ${pr.headDim}, vocab ${pr.vocab}, micro-batch ${pr.microBatch}, ${pr.dtype}, flash ${pr.flash ? 'on' : 'off'}, recompute ${pr.recompute}`,
   );
+  lines.push(`  implementation: ${IMPL_NAMES[p.impl]}${pr.impl === 'auto' ? ' (auto: the default for this strategy)' : ''}`);
   lines.push(
     `  ${(p.parameters / 1e9).toFixed(2)}B parameters · TP ${p.tp} · ZeRO ${pr.zero}${pr.zero ? ` over ${p.zeroGroup} ranks` : ''} · ${p.gpu.name}: ${formatBytes(p.gpu.memoryBytes)}, ${formatFlops(p.gpu.flops)}/s, ${formatBandwidth(p.gpu.intraNodeBandwidth)} in node, ${formatBandwidth(p.gpu.interNodeBandwidth)} across nodes`,
   );
@@ -180,22 +189,28 @@ export function formatPlan(p: Plan): string {
   if (worst) lines.push(`  highest peak: rank ${worst.rank}, ${formatBytes(worst.memory.peak)} of ${formatBytes(p.gpu.memoryBytes)}${p.oom ? ' — OUT OF MEMORY' : ''}`);
   lines.push(`  without sequence parallelism (1 GPU, TP ${p.baseline.tp}): peak ${formatBytes(p.baseline.memory.peak)} (activations ${formatBytes(p.baseline.memory.activations)}, logits ${formatBytes(p.baseline.memory.logits)})`);
 
+  if (r0) {
+    const c = r0.commBytesPerIteration;
+    lines.push(
+      `Communication per iteration, rank 0: attention ${formatGB(c.attention)} GB, tensor-parallel ${formatGB(c.tensorParallel)} GB, gradients over DP×CP ${formatGB(c.gradients)} GB (${r0.memory.gradsDtypeBytes}-byte grads), total ${formatGB(c.total)} GB`,
+    );
+  }
+
   const b = p.balance;
   const maxRank = b.perRankFlops.indexOf(Math.max(...b.perRankFlops));
   const minRank = b.perRankFlops.indexOf(Math.min(...b.perRankFlops));
   lines.push('', `Balance (forward attention FLOPs per rank): max/mean ${formatRatio(b.maxOverMean)}; busiest rank ${maxRank} ${formatFlops(b.perRankFlops[maxRank] ?? 0)}, idlest rank ${minRank} ${formatFlops(b.perRankFlops[minRank] ?? 0)}`);
+  lines.push(`  ideal ${(b.ideal * 100).toFixed(1)}% (mean/max)${b.measured !== undefined ? `; measured ${(b.measured * 100).toFixed(1)}% — ${b.measuredSource ?? ''}` : ''}`);
 
   const t = p.timeline;
   lines.push(
     '',
-    `Timeline per layer (attention only, peak FLOP/s, α-β links): forward ${formatSeconds(t.forward)}, backward ${formatSeconds(t.backward)}, exposed communication ${formatSeconds(t.exposedPerLayer)}; loss ${formatSeconds(t.loss)}`,
+    `Timeline per layer (attention at ${pr.attnEff}%, GEMMs at ${pr.gemmEff}% of peak FLOP/s; α-β links, NCCL rings): forward ${formatSeconds(t.forward)}, backward ${formatSeconds(t.backward)}, exposed communication ${formatSeconds(t.exposedPerLayer)}; loss ${formatSeconds(t.loss)}`,
+    `  forward = attention ${formatSeconds(t.attentionForward)} + GEMMs ${formatSeconds(t.gemmForward)}; backward = attention ${formatSeconds(t.attentionBackward)} + GEMMs ${formatSeconds(t.gemmBackward)}${t.recompute > 0 ? ` + recomputed forward ${formatSeconds(t.recompute)}` : ''}`,
   );
-  const o = t.ringOverlap;
-  if (o.applies) {
-    lines.push(
-      `Ring overlap (Liu et al.): block ${formatTokens(o.blockTokens)} tokens ${o.satisfied ? '≥' : '<'} minimum ${formatTokens(Math.ceil(o.minBlockTokens))} for ${o.link} links (${formatBandwidth(o.bandwidth)}): K/V transfer ${o.satisfied ? 'hides behind' : 'is exposed beyond'} block compute`,
-    );
-  }
+  const o = p.overlap;
+  lines.push(`Overlap: ${o.hides ? 'communication hides under compute' : 'communication is exposed'} (${formatSeconds(o.exposedSecondsPerLayer)} exposed per layer). ${o.condition}.`);
+  if (t.ringOverlap.applies) lines.push(`  ring links: ${t.ringOverlap.link} (${formatBandwidth(t.ringOverlap.bandwidth)}); Liu et al.'s non-causal c ≥ F/B would say ${formatTokens(Math.ceil(t.ringOverlap.paperMinBlockTokens))}`);
   return lines.join('\n');
 }
 

@@ -62,12 +62,47 @@ export function megatronSpPerLinkElementsPaper(n: number, h: number): number {
   return 4 * n * h;
 }
 
+/**
+ * Megatron SP's bytes sent per rank per layer inside a TP group of t ranks, for `tokens` sequence-
+ * sharded tokens per rank (the all-gather or reduce-scatter of s·b·h moves (t−1)·tokens·h·e from
+ * each rank). Forward: 2 AG + 2 RS (Korthikanti et al. 2022 §4.2.2). Backward: the 2 conjugate AG,
+ * the 2 RS of the input gradients, and 2 AG re-gathering the column-parallel linears' inputs for
+ * their weight gradients (megatron/core/tensor_parallel/layers.py,
+ * LinearWithGradAccumulationAndAsyncCommunication.backward): 4 AG + 2 RS.
+ */
+export function megatronSpLayerBytes(tokens: number, hidden: number, bytesPerElement: number, t: number): FwdBwd {
+  if (t <= 1) return { forward: 0, backward: 0 };
+  const one = (t - 1) * tokens * hidden * bytesPerElement;
+  return { forward: 4 * one, backward: 6 * one };
+}
+
+/**
+ * Bytes a rank sends per iteration to reduce the gradients over its data-parallel group of n ranks
+ * (DP × CP: CP ranks hold the same weights, and Megatron-Core reduces grads over the DP×CP group),
+ * for Ψ parameters on the rank, g-byte gradients and e-byte weights, as ring collectives:
+ * - ZeRO 0 (DDP): all-reduce of the grads, 2·(n−1)/n·Ψ·g;
+ * - ZeRO 1/2 (Megatron's distributed optimizer): reduce-scatter of the grads + all-gather of the
+ *   updated weights, (n−1)/n·Ψ·(g + e) (docs distrib_optimizer.md: "reduce-scatter … all-gather");
+ * - ZeRO 3: the weights are all-gathered in the forward and again in the backward, (n−1)/n·Ψ·(g + 2e)
+ *   (Rajbhandari et al. 2020 §7.2.2: 3Ψ against DDP's 2Ψ).
+ * Llama 3 8B, bf16 grads, ZeRO-1 over 8 ranks: 7/8 · 8.03e9 · 4 B ≈ 28.1 GB.
+ */
+export function gradientReductionBytes(psi: number, n: number, gradBytes: number, weightBytes: number, zero: number): number {
+  if (n <= 1) return 0;
+  const f = (n - 1) / n;
+  if (zero === 0) return 2 * f * psi * gradBytes;
+  if (zero >= 3) return f * psi * (gradBytes + 2 * weightBytes);
+  return f * psi * (gradBytes + weightBytes);
+}
+
 // ---------------------------------------------------------------------------------------------
 // From a schedule.
 
 export interface RankComm {
   /** Bytes sent per layer, by phase (the loss all-reduce is once per step, not per layer). */
   readonly perLayer: FwdBwd;
+  /** The part of perLayer that is Megatron SP's hidden activations X (tensor-parallel traffic). */
+  readonly tensorParallel: FwdBwd;
   readonly byKind: ByKind;
   /** Bytes sent in the loss phase (the loss-sum and token-count all-reduce). */
   loss: number;
@@ -96,20 +131,24 @@ export function commPerRank(schedule: Schedule, scale = 1): RankComm[] {
   // Flat accumulators, [rank · 2 + phase] and [(rank · kinds + kind) · 2 + phase] with phase 0 =
   // forward, 1 = backward; turned into the per-rank records at the end.
   const perLayer = new Float64Array(ranks * 2);
+  const xByRank = new Float64Array(ranks * 2);
   const sentByKind = new Float64Array(ranks * kinds * 2);
   const countByKind = new Float64Array(ranks * kinds * 2);
   const loss = new Float64Array(ranks);
   if (schedule.valid) {
     const sentByRank = new Float64Array(ranks); // zeroed for every collective
+    const xSentByRank = new Float64Array(ranks);
     for (const step of schedule.steps) {
       const key = phaseKey(step.phase);
       const phase = key === 'backward' ? 1 : 0;
       for (const c of step.collectives) {
         const kind = COLLECTIVE_KINDS.indexOf(c.kind);
         sentByRank.fill(0);
+        xSentByRank.fill(0);
         for (const t of c.transfers) {
           if (t.src === t.dst || t.src < 0 || t.src >= ranks) continue;
           sentByRank[t.src] = (sentByRank[t.src] ?? 0) + t.bytes * scale;
+          if (t.tensor === 'X') xSentByRank[t.src] = (xSentByRank[t.src] ?? 0) + t.bytes * scale;
         }
         for (const r of c.group) {
           if (!(r >= 0 && r < ranks && Number.isInteger(r))) continue;
@@ -120,6 +159,7 @@ export function commPerRank(schedule: Schedule, scale = 1): RankComm[] {
           }
           const at = (r * kinds + kind) * 2 + phase;
           perLayer[r * 2 + phase] = (perLayer[r * 2 + phase] ?? 0) + sent;
+          xByRank[r * 2 + phase] = (xByRank[r * 2 + phase] ?? 0) + (xSentByRank[r] ?? 0);
           sentByKind[at] = (sentByKind[at] ?? 0) + sent;
           countByKind[at] = (countByKind[at] ?? 0) + 1;
         }
@@ -138,6 +178,7 @@ export function commPerRank(schedule: Schedule, scale = 1): RankComm[] {
   for (let r = 0; r < ranks; r++) {
     out.push({
       perLayer: { forward: perLayer[r * 2] ?? 0, backward: perLayer[r * 2 + 1] ?? 0 },
+      tensorParallel: { forward: xByRank[r * 2] ?? 0, backward: xByRank[r * 2 + 1] ?? 0 },
       byKind: byKindOf(sentByKind, r),
       loss: loss[r] ?? 0,
       collectives: byKindOf(countByKind, r),

@@ -83,12 +83,28 @@ describe('parameter counts', () => {
 
 describe('model state', () => {
   const p: Params = applyModelPreset({ ...DEFAULT_PARAMS, strategy: 'ring', ranks: 8, zero: 0 }, 'llama3-8b');
-  it('mixed-precision Adam: 2 + 2 + 12 bytes per parameter, replicated across CP', () => {
+  it('mixed-precision Adam: 2 + 2 + 12 bytes per parameter, replicated across CP (ZeRO accounting, ring-flash-attention profile)', () => {
     const m = modelStateBytes(p);
     const n = parameterCounts(p).total;
     expect(m.weights).toBe(2 * n);
     expect(m.grads).toBe(2 * n);
+    expect(m.gradsDtypeBytes).toBe(2);
     expect(m.optimizer).toBe(12 * n);
+  });
+  it("Megatron-Core's fp32 main grads: 18 B/param replicated, 6 + 12/d with the distributed optimizer (docs distrib_optimizer.md)", () => {
+    const n = parameterCounts(p).total;
+    const mega = { ...p, strategy: 'zigzag' as const, impl: 'megatron-te' as const };
+    const full = modelStateBytes(mega);
+    expect(full.gradsDtypeBytes).toBe(4);
+    expect((full.weights + full.grads + full.optimizer) / n).toBe(18);
+    // Distributed optimizer = ZeRO-1 over d = dp × CP ranks: 6 + 12/d.
+    const d = modelStateBytes({ ...mega, zero: 1, dp: 2 });
+    expect((d.weights + d.grads + d.optimizer) / n).toBeCloseTo(6 + 12 / 16, 12);
+    // At the defaults (8B, ZeRO-1 over 8) fp32 grads add 2 B/param, 16.06 GB: the 56.9 → 72.9 GB.
+    expect((4 - 2) * n / 1e9).toBeCloseTo(16.06, 2);
+    // DeepSpeed (ZeRO paper §3.1, 2Ψ grads) and fp32 training.
+    expect(modelStateBytes({ ...p, strategy: 'ulysses', impl: 'deepspeed' }).gradsDtypeBytes).toBe(2);
+    expect(modelStateBytes({ ...mega, dtype: 'fp32' }).gradsDtypeBytes).toBe(4);
   });
   it('ZeRO 1/2/3 shard optimizer, then grads, then weights over the DP×CP group', () => {
     const base = modelStateBytes(p);
@@ -108,8 +124,9 @@ describe('model state', () => {
     const replicated = p.layers * c.norms + c.finalNorm;
     expect(m.weights).toBe(2 * ((c.total - replicated) / 8 + replicated));
   });
-  it('logits are fp32: tokens × b × vocab × 4, split over the vocab by t', () => {
-    expect(logitsBytes(16384, 1, 128256)).toBe(16384 * 128256 * 4);
-    expect(logitsBytes(16384, 2, 128256, 4)).toBe((16384 * 2 * 128256 * 4) / 4);
+  it('logits at the loss peak: bf16 logits + their fp32 copy = 6 B/element (4 in fp32 training), split over the vocab by t', () => {
+    expect(logitsBytes(16384, 1, 128256)).toBe(16384 * 128256 * 6);
+    expect(logitsBytes(16384, 2, 128256, 4)).toBe((16384 * 2 * 128256 * 6) / 4);
+    expect(logitsBytes(16384, 1, 128256, 1, 'fp32')).toBe(16384 * 128256 * 4);
   });
 });

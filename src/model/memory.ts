@@ -4,6 +4,7 @@
 
 import type { Params, Recompute } from './params.ts';
 import { DTYPE_BYTES } from './params.ts';
+import { gradsDtypeBytes } from './strategies/impl.ts';
 
 // ---------------------------------------------------------------------------------------------
 // Parameter count.
@@ -88,6 +89,8 @@ export function optimizerBytesPerParam(dtype: Params['dtype']): number {
 export interface ModelStateBytes {
   readonly weights: number;
   readonly grads: number;
+  /** Bytes per gradient element (2 = bf16/fp16, 4 = fp32 main grads). */
+  readonly gradsDtypeBytes: number;
   readonly optimizer: number;
   /** Parameters this rank owns before ZeRO sharding (total / t, norms replicated). */
   readonly paramsPerRank: number;
@@ -96,15 +99,18 @@ export interface ModelStateBytes {
 }
 
 /**
- * Weights and grads in the training dtype (2 bytes for bf16), optimizer per
- * optimizerBytesPerParam (ZeRO paper: 2Ψ + 2Ψ + 12Ψ = 16Ψ for mixed-precision Adam).
+ * Weights in the training dtype (2 bytes for bf16), grads at gradsDtypeBytes (the profile's: fp32
+ * main grads for Megatron-Core and PyTorch FSDP2, the training dtype for DeepSpeed's ZeRO
+ * accounting; strategies/impl.ts), optimizer per optimizerBytesPerParam. ZeRO paper: 2Ψ + 2Ψ + 12Ψ
+ * = 16Ψ for mixed-precision Adam; Megatron's distributed-optimizer table (docs
+ * distrib_optimizer.md, "float16 param, fp32 grads"): 18 B/param replicated, 6 + 12/d distributed.
  * Tensor parallelism splits every matrix (Megatron splits the embedding and head over the
  * vocabulary too) by t; norms stay replicated. CP replicates weights. ZeRO over the DP(×CP)
  * group of size N divides: stage 1 the optimizer, stage 2 also the grads, stage 3 also the
  * weights, by N (Rajbhandari et al. 2020, Figure 1: P_os, P_os+g, P_os+g+p).
  */
 export function modelStateBytes(
-  params: Pick<Params, 'strategy' | 'ranks' | 'tp' | 'dp' | 'zero' | 'dtype' | 'layers' | 'hidden' | 'heads' | 'kvHeads' | 'headDim' | 'vocab' | 'ffnHidden'>,
+  params: Pick<Params, 'strategy' | 'ranks' | 'tp' | 'dp' | 'zero' | 'dtype' | 'layers' | 'hidden' | 'heads' | 'kvHeads' | 'headDim' | 'vocab' | 'ffnHidden'> & Partial<Pick<Params, 'impl'>>,
   tp: number = tpDegree(params),
   zeroGroup: number = zeroGroupSize(params),
 ): ModelStateBytes {
@@ -112,11 +118,13 @@ export function modelStateBytes(
   const replicated = params.layers * c.norms + c.finalNorm;
   const paramsPerRank = (c.total - replicated) / tp + replicated;
   const e = DTYPE_BYTES[params.dtype];
+  const g = gradsDtypeBytes({ impl: params.impl ?? 'auto', strategy: params.strategy, dtype: params.dtype });
   const z = params.zero;
   const n = Math.max(1, zeroGroup);
   return {
     weights: (paramsPerRank * e) / (z >= 3 ? n : 1),
-    grads: (paramsPerRank * e) / (z >= 2 ? n : 1),
+    grads: (paramsPerRank * g) / (z >= 2 ? n : 1),
+    gradsDtypeBytes: g,
     optimizer: (paramsPerRank * optimizerBytesPerParam(params.dtype)) / (z >= 1 ? n : 1),
     paramsPerRank,
     tp,
@@ -196,10 +204,18 @@ export function scoreTermBytes(heads: number, queries: number, keys: number, b: 
 }
 
 /**
- * Logits for the loss: tokens × b × vocab in fp32, because cross-entropy is computed in fp32
- * (Megatron and PyTorch upcast the logits before softmax). Vocab-parallel heads split the vocab
- * over t (Megatron's VocabParallelEmbedding / vocab-parallel cross-entropy).
+ * Bytes per logit at the loss's transient peak: the output layer writes logits in the training
+ * dtype and cross-entropy computes on an fp32 copy (Megatron-Core and PyTorch upcast the logits
+ * before the softmax), so both are alive at once: 2 + 4 = 6 bytes in bf16/fp16, 4 in fp32 (no copy).
  */
-export function logitsBytes(tokens: number, b: number, vocab: number, t = 1): number {
-  return (tokens * b * vocab * 4) / t;
+export function logitBytesPerElement(dtype: Params['dtype'] = 'bf16'): number {
+  return dtype === 'fp32' ? 4 : DTYPE_BYTES[dtype] + 4;
+}
+
+/**
+ * Logits for the loss: tokens × b × vocab × logitBytesPerElement. Vocab-parallel heads split the
+ * vocab over t (Megatron's VocabParallelEmbedding / vocab-parallel cross-entropy).
+ */
+export function logitsBytes(tokens: number, b: number, vocab: number, t = 1, dtype: Params['dtype'] = 'bf16'): number {
+  return (tokens * b * vocab * logitBytesPerElement(dtype)) / t;
 }

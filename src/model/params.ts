@@ -12,6 +12,16 @@ export const DTYPE_BYTES: Record<Dtype, number> = { fp32: 4, bf16: 2, fp16: 2 };
 export const RECOMPUTE_MODES = ['none', 'selective', 'full'] as const;
 export type Recompute = (typeof RECOMPUTE_MODES)[number];
 
+/**
+ * Implementation profile: whose code the schedule and costs follow where real implementations
+ * differ (backward ring direction and dK/dV dtype, K/V re-communication, K/V working set, gradient
+ * dtype, which combinations are valid, knob names). 'auto' picks the default for the strategy
+ * (DEFAULT_IMPL in strategies/impl.ts, documented there and in the README).
+ */
+export const IMPL_IDS = ['auto', 'megatron-te', 'ring-flash-attn', 'pytorch', 'deepspeed'] as const;
+export type ImplChoice = (typeof IMPL_IDS)[number];
+export type ImplId = Exclude<ImplChoice, 'auto'>;
+
 /** ZeRO stage applied across the data-parallel group that the CP ranks join (0 = replicated). */
 export const ZERO_STAGES = [0, 1, 2, 3] as const;
 export type ZeroStage = (typeof ZERO_STAGES)[number];
@@ -91,8 +101,14 @@ export interface Params {
   zero: ZeroStage;
   /** Data-parallel size the optimizer state is sharded over when zero > 0 (CP ranks join it). */
   dp: number;
+  /** Implementation profile ('auto' = the strategy's default, see strategies/impl.ts). */
+  impl: ImplChoice;
   // Hardware
   gpu: GpuId;
+  /** Attention kernels' achieved fraction of peak FLOP/s, in percent (timeline.ts cites the default). */
+  attnEff: number;
+  /** Dense GEMMs' (projections, MLP) achieved fraction of peak FLOP/s, in percent. */
+  gemmEff: number;
   // Verification (what the GPU actually executes)
   /** Executed sequence length: the size the GPU runs to verify the strategy, capped by the adapter. */
   execSeq: number;
@@ -126,7 +142,10 @@ export const DEFAULT_PARAMS: Readonly<Params> = Object.freeze({
   recompute: 'full',
   zero: 1,
   dp: 1,
+  impl: 'auto',
   gpu: 'h100',
+  attnEff: 50,
+  gemmEff: 80,
   execSeq: 256,
   seed: 1,
   localMask: false,
@@ -156,7 +175,10 @@ export const PARAM_SPECS: { readonly [K in keyof Params]: FieldSpec } = {
   recompute: { kind: 'enum', values: RECOMPUTE_MODES, label: 'recompute' },
   zero: { kind: 'enum', values: ZERO_STAGES, label: 'ZeRO stage' },
   dp: { kind: 'int', min: 1, max: 65536, label: 'data-parallel size' },
+  impl: { kind: 'enum', values: IMPL_IDS, label: 'implementation' },
   gpu: { kind: 'enum', values: GPU_PRESETS.map((g) => g.id), label: 'GPU' },
+  attnEff: { kind: 'int', min: 1, max: 100, label: 'attention efficiency (% of peak)' },
+  gemmEff: { kind: 'int', min: 1, max: 100, label: 'GEMM efficiency (% of peak)' },
   execSeq: { kind: 'int', min: 1, max: MAX_EXEC_SEQ, label: 'executed sequence length' },
   seed: { kind: 'int', min: 0, max: 2 ** 31 - 1, label: 'seed' },
   localMask: { kind: 'bool', label: 'local mask (bug demo)' },
@@ -168,6 +190,19 @@ export interface ParamIssue {
   field: string;
   /** Human-readable: names the field, its allowed range and the value used instead. */
   message: string;
+  /** The same sentence without the value used instead, for callers that refuse the input (the CLI). */
+  problem?: string;
+}
+
+/** An issue whose message is `problem` plus the value used instead: one sentence, one period. */
+export function fieldIssue(field: string, problem: string, fallback: unknown): ParamIssue {
+  const body = problem.replace(/\.$/, '');
+  return { field, problem: `${body}.`, message: `${body}, using ${String(fallback)}.` };
+}
+
+/** The sentence for a caller that refuses bad input instead of falling back. */
+export function issueProblem(issue: ParamIssue): string {
+  return issue.problem ?? issue.message;
 }
 
 export interface ParseResult {
@@ -177,14 +212,54 @@ export interface ParseResult {
 
 const SUFFIX: Record<string, number> = { k: 1024, m: 1024 * 1024 };
 
+/**
+ * Longest value text accepted for any field, checked before the value is looked at. Real values are
+ * short ("131072", "llama3-70b"); a longer one is an error naming the field, so that a hostile link
+ * cannot make a parser spend time on megabytes.
+ */
+export const MAX_VALUE_LENGTH = 64;
+
+const isDigit = (c: number): boolean => c >= 48 && c <= 57;
+// The characters of the regex class \s (ECMAScript WhiteSpace and LineTerminator).
+const isSpace = (c: number): boolean =>
+  c === 32 || (c >= 9 && c <= 13) || c === 0xa0 || c === 0x1680 || (c >= 0x2000 && c <= 0x200a) || c === 0x2028 || c === 0x2029 || c === 0x202f || c === 0x205f || c === 0x3000 || c === 0xfeff;
+
 /** Parses "128k", "1.5M", "131072", "1e6". Returns NaN for anything else; a fraction stays a fraction,
- * so that the caller's integer check rejects "12.5" instead of silently rounding it. */
+ * so that the caller's integer check rejects "12.5" instead of silently rounding it.
+ * One forward scan, no regex: linear in the text, and texts over MAX_VALUE_LENGTH are NaN at once. */
 export function parseTokenCount(text: string): number {
-  const m = /^\s*(\d+(?:\.\d+)?(?:e\d+)?)\s*([kKmM]?)\s*$/.exec(text);
-  if (!m) return Number.NaN;
-  const base = Number(m[1]);
-  const mult = m[2] ? (SUFFIX[m[2].toLowerCase()] ?? 1) : 1;
-  return base * mult;
+  if (text.length > MAX_VALUE_LENGTH) return Number.NaN;
+  let i = 0;
+  const n = text.length;
+  const skipSpace = (): void => {
+    while (i < n && isSpace(text.charCodeAt(i))) i++;
+  };
+  const digits = (): boolean => {
+    const start = i;
+    while (i < n && isDigit(text.charCodeAt(i))) i++;
+    return i > start;
+  };
+  skipSpace();
+  const numberStart = i;
+  if (!digits()) return Number.NaN;
+  if (text[i] === '.') {
+    i++;
+    if (!digits()) return Number.NaN;
+  }
+  if (text[i] === 'e') {
+    i++;
+    if (!digits()) return Number.NaN;
+  }
+  const base = Number(text.slice(numberStart, i));
+  skipSpace();
+  let mult = 1;
+  const suffix = text[i];
+  if (suffix !== undefined && Object.hasOwn(SUFFIX, suffix.toLowerCase())) {
+    mult = SUFFIX[suffix.toLowerCase()] as number;
+    i++;
+  }
+  skipSpace();
+  return i === n ? base * mult : Number.NaN;
 }
 
 /** "131072" -> "128K", "1048576" -> "1M", "1000" -> "1000". Exact, so it round-trips. */
@@ -210,11 +285,11 @@ export function parseField<K extends keyof Params>(key: K, raw: unknown): { valu
   const spec = PARAM_SPECS[key];
   const fallback = DEFAULT_PARAMS[key];
   const fail = (): { issue: ParamIssue } => ({
-    issue: {
-      field: key,
-      message: `${spec.label} (${key}) must be ${describeRange(spec)}; got "${String(raw).slice(0, 40)}", using ${String(fallback)}.`,
-    },
+    issue: fieldIssue(key, `${spec.label} (${key}) must be ${describeRange(spec)}; got "${String(raw).slice(0, 40)}"`, fallback),
   });
+  if (typeof raw === 'string' && raw.length > MAX_VALUE_LENGTH) {
+    return { issue: fieldIssue(key, `${spec.label} (${key}) is ${raw.length} characters long; at most ${MAX_VALUE_LENGTH} are accepted`, fallback) };
+  }
   switch (spec.kind) {
     case 'int': {
       const n = typeof raw === 'number' ? raw : typeof raw === 'string' ? parseTokenCount(raw) : Number.NaN;
@@ -280,10 +355,7 @@ export function parseParams(search: string | URLSearchParams): ParseResult {
 export function checkConsistency(params: Params): ParamIssue[] {
   const issues: ParamIssue[] = [];
   if (params.kvHeads > params.heads || params.heads % params.kvHeads !== 0) {
-    issues.push({
-      field: 'kvHeads',
-      message: `K/V heads (kvHeads) must divide the ${params.heads} query heads; got ${params.kvHeads}, using ${params.heads}.`,
-    });
+    issues.push(fieldIssue('kvHeads', `K/V heads (kvHeads) must divide the ${params.heads} query heads; got ${params.kvHeads}`, params.heads));
     params.kvHeads = params.heads;
   }
   return issues;

@@ -25,9 +25,11 @@ import { DTYPE_BYTES, gpuPreset } from './params.ts';
 import type { HeadRange, RankCompute, Schedule, Segment, Step, TensorKind, TokenSet, ValidSchedule } from './schedule.ts';
 import { tilesFor, tokenCount } from './schedule.ts';
 import { buildSchedule } from './strategies/index.ts';
-import { type ByKind, type FwdBwd, commPerRank, emptyByKind } from './comm.ts';
+import { resolveImpl } from './strategies/impl.ts';
+import { type ByKind, type FwdBwd, commPerRank, emptyByKind, gradientReductionBytes, megatronSpLayerBytes } from './comm.ts';
 import { korthikantiRow, logitsBytes, modelStateBytes, parameterCounts, scoreBytesPerElement, tpDegree, zeroGroupSize, type ModelStateBytes } from './memory.ts';
-import { attentionFlops, backwardFlopFactor, buildTimelineWithPairs, computedPairsByEntry, nodeOf, type Timeline } from './timeline.ts';
+import { attentionFlops, backwardFlopFactor, buildTimelineWithPairs, computedPairsByEntry, nodeOf, type Overlap, type Timeline } from './timeline.ts';
+import type { ImplId } from './params.ts';
 
 export interface MemoryCategories {
   weights: number;
@@ -42,6 +44,8 @@ export interface MemoryCategories {
 export const MEMORY_CATEGORIES: readonly (keyof MemoryCategories)[] = ['weights', 'grads', 'optimizer', 'activations', 'kvWorkingSet', 'scores', 'logits'];
 
 export interface RankMemory extends MemoryCategories {
+  /** Bytes per gradient element (the profile's: 4 for fp32 main grads, 2 for bf16). */
+  gradsDtypeBytes: number;
   /** Stored activations of one layer (Table 2 row on the rank's tokens, without the score term). */
   activationsPerLayer: number;
   /** Score bytes one layer stores for its backward (0 with flash or with recompute). */
@@ -69,6 +73,12 @@ export interface RankCost {
   collectivesByKind: ByKind;
   /** Bytes sent in the loss all-reduce (once per iteration). */
   commLossBytes: number;
+  /**
+   * Bytes sent per training iteration (one micro-batch): attention collectives × layers (with full
+   * recompute the forward's run again), tensor-parallel (Megatron SP) collectives × layers, and the
+   * gradient reduction over DP×CP once; total = their sum.
+   */
+  commBytesPerIteration: CommPerIteration;
   /** Forward attention FLOPs of this rank for one layer: Σ computed causal pairs × 4·d (× heads, × b). */
   causalFlops: number;
   /** Attention FLOPs per schedule step (backward steps include the backward factor). */
@@ -76,10 +86,22 @@ export interface RankCost {
   oom: boolean;
 }
 
+export interface CommPerIteration {
+  attention: number;
+  tensorParallel: number;
+  gradients: number;
+  total: number;
+}
+
 export interface Balance {
   perRankFlops: number[];
   /** max / mean of perRankFlops: 1 is perfect balance. */
   maxOverMean: number;
+  /** mean / max of perRankFlops: the fraction of the busiest rank's time the average rank works (1 = ideal balance). */
+  ideal: number;
+  /** A measured efficiency where a paper or README reports one for this strategy (fraction of the ideal). */
+  measured?: number;
+  measuredSource?: string;
 }
 
 export interface Baseline {
@@ -104,6 +126,10 @@ export interface Plan {
   baseline: Baseline;
   balance: Balance;
   timeline: Timeline;
+  /** The overlap verdict, read from the timeline (timeline.overlap). */
+  overlap: Overlap;
+  /** The implementation profile the plan follows (Params.impl resolved for the strategy). */
+  impl: ImplId;
   /** Any rank over the GPU's memory. */
   oom: boolean;
 }
@@ -122,6 +148,8 @@ interface PriceContext {
   readonly logitTokens: (shardTokens: number) => number;
   readonly state: ModelStateBytes;
   readonly gpu: GpuPreset;
+  /** Ranks the gradients are reduced over: DP × CP for CP strategies, DP for Megatron SP. */
+  readonly gradientGroup: number;
 }
 
 /** Distinct K/V heads serving query heads [start, end) (GQA: query head h uses K/V head ⌊h·a_kv/a⌋). */
@@ -206,9 +234,26 @@ function stepTables(ctx: PriceContext, schedule: ValidSchedule, pairsByEntry: Fl
     for (let k = 0; k < (attendingCount[r] ?? 0); k++) if (tokensContained((computes[k] as RankCompute).kv, tokens)) return true;
     return false;
   };
+  // Retained K/V (schedule.kvRetainedIn): bytes each rank received earlier in the phase, which stay
+  // allocated (TE's forward p2p_comm_buffers, PyTorch's gathered buffer) instead of being freed.
+  const retainedIn = new Set(schedule.kvRetainedIn ?? []);
+  const receivedInPhase = new Float64Array(nRanks);
+  const attendedReceived = new Float64Array(nRanks);
+  // The rank's own K/V as a buffer copy (TE's p2p_comm_buffers[0] = cat(k, v); the own chunk of
+  // PyTorch's gathered buffer), once attended to in the phase.
+  const ownInPhase = new Float64Array(nRanks);
+  const attendingOwn = new Uint8Array(nRanks);
+  let retainPhase: string | null = null;
   let entry = 0; // index into pairsByEntry
   schedule.steps.forEach((step, i) => {
     const bwd = step.phase === 'backward';
+    if (step.phase !== retainPhase) {
+      retainPhase = step.phase;
+      receivedInPhase.fill(0);
+      ownInPhase.fill(0);
+    }
+    attendedReceived.fill(0);
+    attendingOwn.fill(0);
     attendingCount.fill(0);
     for (const rc of step.compute) {
       const pairs = pairsByEntry[entry++] ?? 0; // computedPairs(rc)
@@ -226,15 +271,27 @@ function stepTables(ctx: PriceContext, schedule: ValidSchedule, pairsByEntry: Fl
         addAt(tables.scoreElems, at, elems);
       }
       // K and V (and the dK, dV accumulators in the backward) of the tokens attended to.
-      addAt(tables.kvHeld, at, tokenCount(rc.kv) * kvHeadsFor(rc.heads, params) * kvElemBytes * 2 * (bwd ? 2 : 1));
+      const attendedKv = tokenCount(rc.kv) * kvHeadsFor(rc.heads, params) * kvElemBytes * 2;
+      addAt(tables.kvHeld, at, attendedKv * (bwd ? 2 : 1));
+      const shard = schedule.shards[r]?.tokens ?? [];
+      if (!tokensContained(shard, rc.kv)) attendedReceived[r] = (attendedReceived[r] ?? 0) + attendedKv;
+      else {
+        attendingOwn[r] = 1;
+        ownInPhase[r] = Math.max(ownInPhase[r] ?? 0, attendedKv);
+      }
       const fwdFlops = attentionFlops(pairs, params.headDim, b) * headScale;
       addAt(tables.flops, at, bwd ? fwdFlops * bwdFactor : fwdFlops);
       if (step.phase === 'forward') addAt(tables.causal, r, fwdFlops);
     }
+    // Retained blocks received in earlier steps of the phase, beyond the one being attended to.
+    if (retainedIn.has(step.phase))
+      for (let r = 0; r < nRanks; r++)
+        addAt(tables.kvHeld, r * nSteps + i, Math.max(0, (receivedInPhase[r] ?? 0) - (attendedReceived[r] ?? 0)) + (attendingOwn[r] ? 0 : (ownInPhase[r] ?? 0)));
     // Blocks arriving in this step that the rank is not already attending to: receive buffers.
     for (const c of step.collectives) {
       for (const tr of c.transfers) {
         if (tr.src === tr.dst || tr.dst < 0 || tr.dst >= nRanks || !isKvTensor(tr.tensor)) continue;
+        if (tr.tensor === 'K' || tr.tensor === 'V') receivedInPhase[tr.dst] = (receivedInPhase[tr.dst] ?? 0) + tr.bytes * headScale;
         if (attendedByRank(tr.dst, tr.tokens)) continue;
         addAt(tables.kvHeld, tr.dst * nSteps + i, tr.bytes * headScale);
       }
@@ -281,7 +338,7 @@ function priceRanks(ctx: PriceContext, schedule: ValidSchedule, pairsByEntry: Fl
     const r = shard.rank;
     const tokens = tokenCount(shard.tokens);
     const { stored, transientLayer } = activationsOf(ctx.rowTokens(tokens));
-    const logits = logitsBytes(ctx.logitTokens(tokens), b, params.vocab, t);
+    const logits = logitsBytes(ctx.logitTokens(tokens), b, params.vocab, t, params.dtype);
     const known = r >= 0 && r < nRanks;
     const rowOf = (table: Float64Array): Float64Array => (known ? table.subarray(r * nSteps, (r + 1) * nSteps) : noSteps);
     const scoreElems = rowOf(tables.scoreElems);
@@ -332,6 +389,7 @@ function priceRanks(ctx: PriceContext, schedule: ValidSchedule, pairsByEntry: Fl
       logits: logitsAt(peakStep),
     };
     const memory: RankMemory = {
+      gradsDtypeBytes: ctx.state.gradsDtypeBytes,
       weights: Math.ceil(weights),
       grads: Math.ceil(grads),
       optimizer: Math.ceil(optimizer),
@@ -356,12 +414,30 @@ function priceRanks(ctx: PriceContext, schedule: ValidSchedule, pairsByEntry: Fl
       commByKind: rc ? rc.byKind : emptyByKind(),
       collectivesByKind: rc ? rc.collectives : emptyByKind(),
       commLossBytes: rc ? rc.loss : 0,
+      commBytesPerIteration: perIteration(ctx, rc, tokens),
       causalFlops,
       flopsByStep: known ? toArray(flops) : [],
       oom: memory.peak > ctx.gpu.memoryBytes,
     });
   }
   return out;
+}
+
+/** See RankCost.commBytesPerIteration. */
+function perIteration(ctx: PriceContext, rc: { perLayer: FwdBwd; tensorParallel: FwdBwd } | undefined, tokens: number): CommPerIteration {
+  const { params } = ctx;
+  const L = params.layers;
+  // Full recompute reruns each layer's forward, collectives included (Korthikanti et al. 2022 §5).
+  const fwdRuns = params.recompute === 'full' ? 2 : 1;
+  const layer = (x: FwdBwd): number => L * (x.forward * fwdRuns + x.backward);
+  const all = rc?.perLayer ?? { forward: 0, backward: 0 };
+  const tpInSchedule = rc?.tensorParallel ?? { forward: 0, backward: 0 };
+  const attention = layer({ forward: all.forward - tpInSchedule.forward, backward: all.backward - tpInSchedule.backward });
+  // CP strategies with TP > 1 also run Megatron SP inside each TP group, on the CP shard's tokens.
+  const tpAround = params.strategy === 'megatron-sp' ? { forward: 0, backward: 0 } : megatronSpLayerBytes(tokens, params.hidden, ctx.e * params.microBatch, params.tp);
+  const tensorParallel = layer(tpInSchedule) + layer(tpAround);
+  const gradients = gradientReductionBytes(ctx.state.paramsPerRank, ctx.gradientGroup, ctx.state.gradsDtypeBytes, ctx.e, params.zero);
+  return { attention, tensorParallel, gradients, total: attention + tensorParallel + gradients };
 }
 
 /** One rank, the whole sequence, no collectives: the "no sequence parallelism" baseline. */
@@ -387,7 +463,8 @@ function baselineOf(params: Params, gpu: GpuPreset): Baseline {
   // Megatron SP's ranks are its TP group, so "without SP" means one GPU, t = 1; CP strategies keep
   // their TP degree and lose only CP (and TP's own SP: the plain "TP" row of Table 2).
   const t = params.strategy === 'megatron-sp' ? 1 : params.tp;
-  const solo: Params = { ...params, strategy: 'ring', ranks: 1, tp: t };
+  // The same profile as the plan (its gradient dtype), although the solo schedule is not the profile's.
+  const solo: Params = { ...params, strategy: 'ring', impl: resolveImpl(params), ranks: 1, tp: t };
   const ctx: PriceContext = {
     params: solo,
     e: DTYPE_BYTES[params.dtype],
@@ -398,15 +475,42 @@ function baselineOf(params: Params, gpu: GpuPreset): Baseline {
     logitTokens: (n) => n,
     state: modelStateBytes(solo, t, zeroGroupSize({ ...solo, ranks: 1 })),
     gpu,
+    gradientGroup: solo.dp,
   };
   const [rank] = priceRanks(ctx, singleRankSchedule(solo));
   if (!rank) throw new Error('baseline: no rank priced');
   return { memory: rank.memory, tp: t };
 }
 
+/**
+ * Measured efficiency beside the ideal balance, where a source measured this strategy at 8 ranks:
+ * zhuzilin/ring-flash-attention README, "Performance Summary", forward + backward iter/s as a
+ * fraction of theoretic flash_attn (single-GPU rate / 8), batch API (varlen API for llama3_attn,
+ * the all-gather schedule). H800 figures for Hopper-class presets, A100 figures for the A100.
+ */
+export function measuredBalance(params: Pick<Params, 'strategy' | 'ranks' | 'gpu'>): { measured: number; measuredSource: string } | Record<string, never> {
+  if (params.ranks !== 8) return {};
+  const a100 = params.gpu === 'a100';
+  const table: Partial<Record<Params['strategy'], [number, number, string]>> = {
+    ring: [0.539, 0.525, 'ring_flash_attn_func'],
+    zigzag: [0.902, 0.898, 'zigzag_ring_flash_attn_func'],
+    striped: [0.829, 0.826, 'stripe_flash_attn_func'],
+    allgather: [0.581, 0.58, 'llama3_flash_attn_varlen_func (varlen API)'],
+  };
+  const row = table[params.strategy];
+  if (!row) return {};
+  const [h800, a100v, fn] = row;
+  const striped = params.strategy === 'striped' ? '; Brandon et al. 2023 (Striped Attention) report up to 1.45× end to end over ring attention' : '';
+  return {
+    measured: a100 ? a100v : h800,
+    measuredSource: `zhuzilin/ring-flash-attention README, Performance Summary: ${fn}, forward + backward on 8×${a100 ? 'A100' : 'H800'}, ${((a100 ? a100v : h800) * 100).toFixed(1)}% of theoretic flash_attn${striped}`,
+  };
+}
+
 /** Prices a given schedule (plan() builds it; tests may pass their own). */
 export function priceSchedule(params: Params, schedule: Schedule): Plan {
   const gpu = gpuPreset(params);
+  const impl = resolveImpl(params);
   const megatron = params.strategy === 'megatron-sp';
   const t = tpDegree(params);
   const zeroGroup = zeroGroupSize(params);
@@ -424,6 +528,7 @@ export function priceSchedule(params: Params, schedule: Schedule): Plan {
     logitTokens: megatron ? () => params.seq : (n) => n,
     state,
     gpu,
+    gradientGroup: megatron ? params.dp : params.dp * params.ranks,
   };
   const baseline = baselineOf(params, gpu);
   const parameters = parameterCounts(params).total;
@@ -431,7 +536,7 @@ export function priceSchedule(params: Params, schedule: Schedule): Plan {
   const pairsByEntry = computedPairsByEntry(schedule);
   const timeline = buildTimelineWithPairs(params, schedule, gpu, ctx.headScale, pairsByEntry);
   if (!schedule.valid) {
-    return { params, schedule, valid: false, reason: schedule.reason, gpu, tp: t, zeroGroup, parameters, perRank: [], baseline, balance: { perRankFlops: [], maxOverMean: 1 }, timeline, oom: false };
+    return { params, schedule, valid: false, reason: schedule.reason, gpu, tp: t, zeroGroup, parameters, perRank: [], baseline, balance: { perRankFlops: [], maxOverMean: 1, ideal: 1 }, timeline, overlap: timeline.overlap, impl, oom: false };
   }
   const perRank = priceRanks(ctx, schedule, pairsByEntry);
   const perRankFlops = perRank.map((r) => r.causalFlops);
@@ -447,8 +552,10 @@ export function priceSchedule(params: Params, schedule: Schedule): Plan {
     parameters,
     perRank,
     baseline,
-    balance: { perRankFlops, maxOverMean },
+    balance: { perRankFlops, maxOverMean, ideal: maxOverMean > 0 ? 1 / maxOverMean : 1, ...measuredBalance(params) },
     timeline,
+    overlap: timeline.overlap,
+    impl,
     oom: perRank.some((r) => r.oom),
   };
 }
@@ -484,6 +591,7 @@ export function planToJson(p: Plan): Record<string, unknown> {
       scores: r.memory.scores,
       logits: r.memory.logits,
       peak: r.memory.peak,
+      gradsDtypeBytes: r.memory.gradsDtypeBytes,
     },
     commBytesPerLayer: { forward: r.commBytesPerLayer.forward, backward: r.commBytesPerLayer.backward },
     causalFlops: r.causalFlops,
@@ -494,8 +602,11 @@ export function planToJson(p: Plan): Record<string, unknown> {
     memoryByStep: r.memoryByStep,
     commByKind: r.commByKind,
     commLossBytes: r.commLossBytes,
+    commBytesPerIteration: { ...r.commBytesPerIteration },
   }));
+  out.impl = p.impl;
   out.balance = p.balance;
+  out.overlap = { ...p.overlap };
   out.gpu = { id: p.gpu.id, memoryBytes: p.gpu.memoryBytes };
   out.tp = p.tp;
   out.zeroGroup = p.zeroGroup;
@@ -507,6 +618,11 @@ export function planToJson(p: Plan): Record<string, unknown> {
     lossSeconds: p.timeline.loss,
     exposedSecondsPerLayer: p.timeline.exposedPerLayer,
     ringOverlap: p.timeline.ringOverlap,
+    attentionForwardSeconds: p.timeline.attentionForward,
+    attentionBackwardSeconds: p.timeline.attentionBackward,
+    gemmForwardSeconds: p.timeline.gemmForward,
+    gemmBackwardSeconds: p.timeline.gemmBackward,
+    recomputeSeconds: p.timeline.recompute,
   };
   return out;
 }

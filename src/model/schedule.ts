@@ -5,7 +5,7 @@
 // Granularity is the block, never the token: a rank's tokens are a TokenSet of at most a few
 // strided segments, so a schedule for 10M tokens is as small as one for 1K.
 
-import type { Params, StrategyId } from './params.ts';
+import type { Dtype, ImplId, Params, StrategyId } from './params.ts';
 
 /**
  * Tokens {start + i·stride : 0 ≤ i < count}, by global position in the sequence.
@@ -38,6 +38,8 @@ export interface Transfer {
   readonly heads: HeadRange;
   /** Bytes on the wire for this transfer at the modelled size (elements × dtype bytes × micro-batch). */
   readonly bytes: number;
+  /** Element type on the wire when it differs from Params.dtype (fp32 dK/dV partial sums). */
+  readonly dtype?: Dtype;
 }
 
 export interface Collective {
@@ -47,6 +49,12 @@ export interface Collective {
   readonly transfers: readonly Transfer[];
   /** Short label for captions, e.g. "all-gather K,V". */
   readonly label: string;
+  /**
+   * Issued asynchronously and overlapped with the same step's compute. When absent: true for
+   * send-recv (ring hops), false for the rest (their data is needed before or produced after the
+   * compute; see timeline.ts overlapsCompute).
+   */
+  readonly overlapsCompute?: boolean;
 }
 
 /**
@@ -108,9 +116,28 @@ export interface LossStep {
   readonly labelled: readonly TokenSet[];
 }
 
+/** K/V of `tokens` (K/V heads `heads`) a rank keeps from the forward into the backward besides its own shard. */
+export interface SavedKv {
+  readonly rank: number;
+  readonly tokens: TokenSet;
+  readonly heads: HeadRange;
+}
+
 export interface ValidSchedule {
   readonly valid: true;
   readonly strategy: StrategyId;
+  /** The implementation profile the schedule follows (strategies/impl.ts). */
+  readonly impl?: ImplId;
+  /**
+   * K/V blocks received in the forward that stay saved for the backward (Transformer Engine's p2p
+   * saves the last block it received and starts its reversed backward ring from it).
+   */
+  readonly savedKv?: readonly SavedKv[];
+  /**
+   * Phases in which every K/V block a rank receives stays allocated until the phase ends, instead
+   * of streaming through a receive buffer (TE's forward p2p_comm_buffers, PyTorch's all-gather rotater).
+   */
+  readonly kvRetainedIn?: readonly Phase[];
   readonly ranks: number;
   readonly seq: number;
   /** Layout of the sequence over ranks before attention (and of the loss). */
@@ -122,6 +149,7 @@ export interface ValidSchedule {
 export interface InvalidSchedule {
   readonly valid: false;
   readonly strategy: StrategyId;
+  readonly impl?: ImplId;
   readonly ranks: number;
   readonly seq: number;
   /** Why the strategy cannot run these params, for the UI, e.g. "Ulysses needs ranks to divide 8 K/V heads". */

@@ -1,8 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { DEFAULT_PARAMS, STRATEGY_IDS, type Params, type StrategyId } from './params.ts';
+import { DEFAULT_PARAMS, STRATEGY_IDS, type ImplId, type Params, type StrategyId } from './params.ts';
 import type { HeadRange, Schedule, TensorKind, TokenSet, ValidSchedule } from './schedule.ts';
 import { computedPairs, tilesFor } from './schedule.ts';
 import { buildSchedule, strategyList, STRATEGIES } from './strategies/index.ts';
+import { DEFAULT_IMPL, IMPLS, implKnobs, implStrategyReason, resolveImpl } from './strategies/impl.ts';
 
 // ---------------------------------------------------------------------------------------------
 // Helpers (token-level, for small sizes only: the model itself never loops over tokens).
@@ -25,22 +26,31 @@ function valid(s: Schedule): ValidSchedule {
   return s;
 }
 
-/** Why a head-sharding strategy must refuse n ranks, or null (mirrors the reference doc). */
-function headShardExpectation(p: Params, n: number): 'query' | 'kv' | null {
+/**
+ * Why a head-sharding strategy must refuse n ranks, or null (mirrors the reference doc). Transformer
+ * Engine's a2a and DeepSpeed's single_all_to_all need n | K/V heads; the others replicate K/V heads.
+ */
+function headShardExpectation(p: Params, n: number, strictKv = false): 'query' | 'kv' | null {
   if (p.heads % n !== 0) return 'query';
-  if (p.kvHeads % n !== 0 && n % p.kvHeads !== 0) return 'kv';
+  if (p.kvHeads % n !== 0 && (strictKv || n % p.kvHeads !== 0)) return 'kv';
   return null;
 }
 
+/** The profiles that can run a strategy (impl.ts), explicitly named. */
+const implsFor = (id: StrategyId): ImplId[] => IMPLS.filter((i) => implStrategyReason(id, i) === null);
+
 function expectedValidity(p: Params): 'query' | 'kv' | 'ulysses-degree' | null {
+  const impl = resolveImpl(p);
+  const strict = impl === 'megatron-te' || impl === 'deepspeed';
   switch (p.strategy) {
     case 'ulysses':
+      return headShardExpectation(p, p.ranks, strict);
     case 'megatron-sp':
       return headShardExpectation(p, p.ranks);
     case 'usp':
       if (p.ranks === 1) return null;
       if (p.ranks % p.ulysses !== 0) return 'ulysses-degree';
-      return headShardExpectation(p, p.ulysses);
+      return headShardExpectation(p, p.ulysses, strict);
     default:
       return null;
   }
@@ -112,11 +122,13 @@ describe('causal coverage', () => {
       let checked = 0;
       let refused = 0;
       const ulyssesDegrees = id === 'usp' ? [1, 2, 4] : [2];
+      for (const impl of implsFor(id))
       for (const combo of HEAD_COMBOS)
         for (const ulysses of ulyssesDegrees)
           for (let P = 1; P <= 16; P++)
             for (const seq of SEQS) {
-              const p = params({ strategy: id, ranks: P, seq, ulysses, ...combo });
+              if (impl !== implsFor(id)[0] && seq % 2 === 1) continue; // the other profiles: even lengths only, to keep the test fast
+              const p = params({ strategy: id, impl, ranks: P, seq, ulysses, ...combo });
               const s = buildSchedule(p);
               const expected = expectedValidity(p);
               if (expected) {
@@ -132,7 +144,7 @@ describe('causal coverage', () => {
               const v = valid(s);
               for (const phase of ['forward', 'backward'] as const) {
                 const err = coverage(v, p, phase);
-                expect(err, `${id} ${phase} P=${P} seq=${seq} heads=${combo.heads}/${combo.kvHeads} U=${ulysses}`).toBeNull();
+                expect(err, `${id}/${impl} ${phase} P=${P} seq=${seq} heads=${combo.heads}/${combo.kvHeads} U=${ulysses}`).toBeNull();
               }
               checked++;
             }
@@ -155,8 +167,15 @@ describe('causal coverage', () => {
     const s = buildSchedule(params({ strategy: 'ulysses', ranks: 3, heads: 32, kvHeads: 8 }));
     expect(s.valid).toBe(false);
     if (!s.valid) expect(s.reason).toBe('Ulysses needs the rank count to divide the 32 query heads (got 3).');
+    // DeepSpeed (the default for Ulysses) splits K/V heads by the group size: 2 K/V heads over 4 ranks fail.
     const kv = buildSchedule(params({ strategy: 'ulysses', ranks: 4, heads: 32, kvHeads: 2 }));
-    expect(kv.valid).toBe(true); // 4 % 2 == 0: K/V heads replicated
+    if (kv.valid) throw new Error('expected invalid');
+    expect(kv.reason).toContain("DeepSpeed's single_all_to_all");
+    const te = buildSchedule(params({ strategy: 'ulysses', impl: 'megatron-te', ranks: 16, heads: 32, kvHeads: 8 }));
+    if (te.valid) throw new Error('expected invalid');
+    expect(te.reason).toContain('num_heads % cp_size == 0');
+    // USP under ring-flash-attention (yunchang) replicates K/V heads: 4 % 2 == 0.
+    expect(buildSchedule(params({ strategy: 'usp', ranks: 8, ulysses: 4, heads: 32, kvHeads: 2 })).valid).toBe(true);
     const kvBad = buildSchedule(params({ strategy: 'ulysses', ranks: 4, heads: 24, kvHeads: 6 }));
     if (kvBad.valid) throw new Error('expected invalid');
     expect(kvBad.reason).toContain('6 K/V heads');
@@ -207,7 +226,8 @@ describe('causal balance', () => {
 // ---------------------------------------------------------------------------------------------
 // Holdings: replay the transfers and check that every compute and every send uses data the rank
 // has at that step. Rules (documented in strategies/index.ts): data of step t's collectives is
-// usable from step t+1; K/V that arrived by ring or all-gather are gone in the backward pass.
+// usable from step t+1; K/V that arrived by ring or all-gather are gone in the backward pass,
+// except the blocks a schedule lists as saved (savedKv: Transformer Engine's last forward block).
 
 type Holdings = Map<TensorKind, Set<number>>;
 
@@ -254,7 +274,8 @@ function simulate(s: ValidSchedule, p: Params): SimResult {
     if (step.phase === 'backward' && !backwardStarted) {
       backwardStarted = true;
       for (let r = 0; r < P; r++) {
-        const keep = new Set([...keysOf(shardOf(r), headList({ start: 0, end: p.kvHeads })), ...(a2aKV[r] as Set<number>)]);
+        const saved = (s.savedKv ?? []).filter((x) => x.rank === r).flatMap((x) => keysOf(x.tokens, headList(x.heads)));
+        const keep = new Set([...keysOf(shardOf(r), headList({ start: 0, end: p.kvHeads })), ...(a2aKV[r] as Set<number>), ...saved]);
         for (const t of ['K', 'V'] as const) holdings[r]?.set(t, new Set(keep));
         add(r, 'dO', keysOf(shardOf(r), headList({ start: 0, end: p.heads })));
       }
@@ -347,14 +368,15 @@ for (const P of [1, 2, 3, 4, 5, 8])
 
 describe('holdings consistency', () => {
   for (const id of STRATEGY_IDS)
-    it(`${id}: every compute and every send uses data the rank holds; gradients end at their owners`, () => {
+    it(`${id}: every compute and every send uses data the rank holds; gradients end at their owners (every profile)`, () => {
       let checked = 0;
+      for (const impl of implsFor(id))
       for (const c of HOLDING_CASES) {
         if (id !== 'usp' && c.ulysses !== 2) continue;
-        const p = params({ strategy: id, ...c });
+        const p = params({ strategy: id, impl, ...c });
         const s = buildSchedule(p);
         if (!s.valid) continue;
-        const label = `${id} P=${p.ranks} seq=${p.seq} heads=${p.heads}/${p.kvHeads} U=${p.ulysses}`;
+        const label = `${id}/${impl} P=${p.ranks} seq=${p.seq} heads=${p.heads}/${p.kvHeads} U=${p.ulysses}`;
         const sim = simulate(s, p);
         expect(sim.error, label).toBeNull();
         checked++;
@@ -502,19 +524,125 @@ describe('communication volume', () => {
     }
   });
 
-  it('ring backward moves K,V once more and dK,dV around the ring: 2× the forward K/V traffic', () => {
-    const s = valid(buildSchedule(params({ strategy: 'zigzag', ranks: 8, seq: 8192 })));
-    const fwd = bytesBy(s, 'forward', ['K', 'V']).total;
-    expect(bytesBy(s, 'backward', ['K', 'V']).total).toBe(fwd);
-    // Each block's dK,dV follow it over its P−1 hops and then take one more hop home: P hops.
-    expect(bytesBy(s, 'backward', ['dK', 'dV']).total).toBe((fwd / 7) * 8);
+  it('ring backward per profile at P = 8: TE reverses the ring with P−1 bf16 dK,dV hops; ring-flash-attention and PyTorch send P fp32 hops', () => {
+    const P = 8;
+    const base = { strategy: 'zigzag' as const, ranks: P, seq: 8192 };
+    const te = valid(buildSchedule(params({ ...base, impl: 'megatron-te' })));
+    const rfa = valid(buildSchedule(params({ ...base, impl: 'ring-flash-attn' })));
+    const pt = valid(buildSchedule(params({ ...base, impl: 'pytorch' })));
+    const fwd = bytesBy(rfa, 'forward', ['K', 'V']).total; // P−1 hops of K,V
+    const hop = fwd / (P - 1);
+    for (const s of [te, rfa, pt]) expect(bytesBy(s, 'forward', ['K', 'V']).total).toBe(fwd);
+    // TE AttnFuncWithCPAndKVP2P.backward: K,V at steps 0..P−2, dK,dV (kv.dtype) at steps 1..P−1.
+    expect(bytesBy(te, 'backward', ['K', 'V']).total).toBe(fwd);
+    expect(bytesBy(te, 'backward', ['dK', 'dV']).total).toBe(hop * (P - 1));
+    // ring_flash_attn_backward / zigzag_ring_flash_attn_backward: K,V P−1 times, fp32 dK,dV every step.
+    expect(bytesBy(rfa, 'backward', ['K', 'V']).total).toBe(fwd);
+    expect(bytesBy(rfa, 'backward', ['dK', 'dV']).total).toBe(hop * P * 2);
+    // _templated_ring_attention_backward: all-gather K,V again, fp32 dK,dV through _AllToAllRotater P times.
+    expect(bytesBy(pt, 'backward', ['K', 'V']).total).toBe(fwd);
+    expect(bytesBy(pt, 'backward', ['dK', 'dV']).total).toBe(hop * P * 2);
+    // TE sends to r−1 in the backward and saves the last forward block; PyTorch's K/V come by all-gather.
+    const teSend = te.steps.find((x) => x.phase === 'backward' && x.collectives.length > 0)?.collectives[0]?.transfers[0];
+    expect(teSend && (teSend.dst - teSend.src + P) % P).toBe(P - 1);
+    expect(te.savedKv?.length).toBe(P);
+    expect(pt.steps.filter((x) => x.collectives.some((c) => c.kind === 'all-gather')).length).toBe(2);
+    expect(rfa.steps.flatMap((x) => x.collectives).flatMap((c) => c.transfers).filter((t) => t.tensor === 'dK').every((t) => t.dtype === 'fp32')).toBe(true);
+  });
+});
+
+describe('communication per profile, hand-derived from the source (Llama 3 8B, 128K, P = 8, bf16)', () => {
+  // One K (or V) block of s/P = 16384 tokens × 8 K/V heads × 128 × 2 bytes.
+  const B1 = 16384 * 8 * 128 * 2; // 33,554,432
+  const llama = { ...DEFAULT_PARAMS }; // Llama 3 8B, 128K, P = 8, bf16, b = 1
+  const perRank = (strategy: StrategyId, impl: ImplId, phase: 'forward' | 'backward'): number[] =>
+    bytesBy(valid(buildSchedule({ ...llama, strategy, impl })), phase, ['Q', 'K', 'V', 'O', 'dO', 'dQ', 'dK', 'dV', 'X']).perRank;
+  const expectAll = (xs: number[], v: number): void => {
+    expect(xs.length).toBe(8);
+    for (const x of xs) expect(x).toBe(v);
+  };
+  const RING_FWD = 7 * 2 * B1; // 469,762,048: P−1 hops of K,V
+
+  it('ring / zigzag, ring-flash-attention (ring_flash_attn.py ring_flash_attn_backward, zigzag_ring_flash_attn.py): 469.8 MB forward, 1,543.5 MB backward', () => {
+    for (const strategy of ['ring', 'zigzag', 'striped'] as const) {
+      expectAll(perRank(strategy, 'ring-flash-attn', 'forward'), RING_FWD);
+      // K,V P−1 hops in bf16 + dK,dV P hops in fp32 (dk = block_dk_buffer.to(torch.float32)).
+      expectAll(perRank(strategy, 'ring-flash-attn', 'backward'), RING_FWD + 8 * 2 * (2 * B1));
+    }
+    expect(RING_FWD + 8 * 2 * (2 * B1)).toBe(1_543_503_872);
+  });
+
+  it('zigzag, Transformer Engine (context_parallel.py AttnFuncWithCPAndKVP2P.backward): 939.5 MB backward, no hop home', () => {
+    expectAll(perRank('zigzag', 'megatron-te', 'forward'), RING_FWD);
+    expectAll(perRank('zigzag', 'megatron-te', 'backward'), 7 * 2 * B1 + 7 * 2 * B1);
+    expect(14 * 2 * B1).toBe(939_524_096);
+  });
+
+  it('ring / zigzag, PyTorch (_context_parallel/_attention.py _templated_ring_attention[_backward]): all-gather K,V twice, fp32 dK,dV P hops', () => {
+    for (const strategy of ['ring', 'zigzag'] as const) {
+      // _AllGatherRotater: each rank's K,V block to the 7 others = (P−1)/P of the full K,V.
+      expectAll(perRank(strategy, 'pytorch', 'forward'), RING_FWD);
+      expectAll(perRank(strategy, 'pytorch', 'backward'), RING_FWD + 8 * 2 * (2 * B1));
+    }
+  });
+
+  it('all-gather, TE (AttnFuncWithCPAndKVAllGather) and ring-flash-attention (llama3_flash_attn_varlen_backward): all-gather, again + reduce-scatter in bf16', () => {
+    for (const impl of ['megatron-te', 'ring-flash-attn'] as const) {
+      expectAll(perRank('allgather', impl, 'forward'), RING_FWD);
+      expectAll(perRank('allgather', impl, 'backward'), RING_FWD + 7 * 2 * B1);
+    }
+  });
+
+  it('Ulysses, DeepSpeed (deepspeed/sequence/layer.py DistributedAttention) and TE (AttnFuncWithCPAndQKVOA2A): (P−1)/P of the local Q,K,V,O', () => {
+    const c = 16384;
+    const q = (c * 32 * 128 * 2 * 7) / 8; // 117,440,512
+    const kv = (c * 8 * 128 * 2 * 7) / 8; // 29,360,128
+    for (const impl of ['deepspeed', 'megatron-te'] as const) {
+      expectAll(perRank('ulysses', impl, 'forward'), q + 2 * kv + q);
+      expectAll(perRank('ulysses', impl, 'backward'), q + q + 2 * kv); // dO, then dQ, dK, dV
+    }
+    expect(q + 2 * kv + q).toBe(293_601_280);
+  });
+
+  it('Megatron SP backward (megatron/core/tensor_parallel/layers.py LinearWithGradAccumulationAndAsyncCommunication.backward): 4 all-gathers + 2 reduce-scatters', () => {
+    const x = 16384 * 4096 * 2 * 7; // one all-gather or reduce-scatter of s·h, sent per rank
+    expectAll(perRank('megatron-sp', 'megatron-te', 'forward'), 4 * x);
+    expectAll(perRank('megatron-sp', 'megatron-te', 'backward'), 6 * x);
+    const s = valid(buildSchedule({ ...llama, strategy: 'megatron-sp' }));
+    const kinds = s.steps.filter((st) => st.phase === 'backward').flatMap((st) => st.collectives.map((c) => c.kind));
+    expect(kinds.filter((k) => k === 'all-gather').length).toBe(4);
+    expect(kinds.filter((k) => k === 'reduce-scatter').length).toBe(2);
+  });
+
+  it('every strategy runs under its default profile, and every runnable pair names its knobs', () => {
+    for (const id of STRATEGY_IDS) {
+      expect(implStrategyReason(id, DEFAULT_IMPL[id]), id).toBeNull();
+      expect(resolveImpl({ strategy: id, impl: 'auto' })).toBe(DEFAULT_IMPL[id]);
+      for (const impl of implsFor(id)) {
+        const knobs = implKnobs(id, impl);
+        expect(knobs.length, `${id}/${impl}`).toBeGreaterThan(0);
+        for (const k of knobs) expect(k.code.length, `${id}/${impl}`).toBeGreaterThan(0);
+      }
+    }
+  });
+
+  it('profiles that do not run a strategy say why', () => {
+    const why = (strategy: StrategyId, impl: ImplId): string => {
+      const s = buildSchedule({ ...llama, strategy, impl });
+      return s.valid ? '' : s.reason;
+    };
+    expect(why('ring', 'megatron-te')).toMatch(/2·cp chunks/);
+    expect(why('striped', 'pytorch')).toMatch(/no striped layout/);
+    expect(why('ulysses', 'pytorch')).toMatch(/no head all-to-all/);
+    expect(why('megatron-sp', 'deepspeed')).toMatch(/Megatron-Core's/);
+    expect(why('ulysses', 'ring-flash-attn')).toMatch(/no Ulysses/);
   });
 });
 
 describe('schedule size does not depend on the sequence length', () => {
   it('10M tokens at 64 ranks has as many steps as 1K', () => {
     for (const id of STRATEGY_IDS) {
-      const base = { strategy: id, ranks: 64, heads: 64, kvHeads: 8, ulysses: 8 };
+      const base = { strategy: id, ranks: 64, heads: 64, kvHeads: id === 'ulysses' ? 64 : 8, ulysses: 8 };
       const small = valid(buildSchedule(params({ ...base, seq: 1024 })));
       const big = valid(buildSchedule(params({ ...base, seq: 10_000_000 })));
       expect(big.steps.length, id).toBe(small.steps.length);

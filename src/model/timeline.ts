@@ -1,11 +1,45 @@
-// A simple timeline of one layer's attention: per step and rank, compute seconds (FLOPs at the
-// GPU's peak dense FLOP/s) and communication seconds (α-β model: α per message plus bytes over
-// the link's bandwidth), and how much communication is exposed rather than hidden under compute.
+// The timeline of one layer: per schedule step and rank, attention compute seconds (FLOPs at the
+// attention kernels' achieved fraction of peak) and communication seconds (α-β model: α per
+// message plus bytes over the link's bandwidth; all-gather and reduce-scatter as NCCL's ring runs
+// them), how much communication is exposed rather than hidden under compute, and the layer's
+// GEMMs (QKV/output projections and the MLP) at the GEMM efficiency. The overlap verdict is read
+// from this same timeline, so the readout and the timeline cannot disagree.
 
 import type { GpuPreset, Params } from './params.ts';
 import { DTYPE_BYTES } from './params.ts';
 import type { Collective, Phase, Schedule } from './schedule.ts';
 import { computedPairs, tokenCount } from './schedule.ts';
+import { parameterCounts } from './memory.ts';
+
+/**
+ * Default achieved fractions of peak (Params.attnEff / gemmEff, in percent). No kernel reaches the
+ * datasheet's dense peak: FlashAttention-2 reaches "50-73% of the theoretical maximum FLOPs/s on
+ * A100" (Dao 2023, abstract; the causal and backward kernels sit at the low end), and "optimized
+ * GEMM can reach up to 80-90% of the theoretical maximum device throughput" (same paper, §1).
+ */
+export const DEFAULT_ATTENTION_EFFICIENCY = 0.5;
+export const DEFAULT_GEMM_EFFICIENCY = 0.8;
+
+export function attentionFlopsPerSecond(params: Pick<Params, 'attnEff'>, gpu: GpuPreset): number {
+  const eff = Number.isFinite(params.attnEff) && params.attnEff > 0 ? params.attnEff / 100 : DEFAULT_ATTENTION_EFFICIENCY;
+  return gpu.flops * eff;
+}
+
+export function gemmFlopsPerSecond(params: Pick<Params, 'gemmEff'>, gpu: GpuPreset): number {
+  const eff = Number.isFinite(params.gemmEff) && params.gemmEff > 0 ? params.gemmEff / 100 : DEFAULT_GEMM_EFFICIENCY;
+  return gpu.flops * eff;
+}
+
+/**
+ * Forward GEMM FLOPs of one layer for `tokens` tokens: 2 FLOPs per multiply-add over the layer's
+ * Q, K, V, O projection and MLP weights (Kaplan et al. 2020 §2.1 / Narayanan et al. 2021 §5.1:
+ * forward = 2 · tokens · parameters), split over t tensor-parallel ranks. Backward is twice this
+ * (input and weight gradients).
+ */
+export function gemmForwardFlops(params: Pick<Params, 'hidden' | 'heads' | 'kvHeads' | 'headDim' | 'ffnHidden' | 'layers' | 'vocab' | 'microBatch'>, tokens: number, t: number): number {
+  const c = parameterCounts(params);
+  return (2 * params.microBatch * tokens * (c.attention + c.mlp)) / Math.max(1, t);
+}
 
 /**
  * Forward attention FLOPs for `pairs` (query, key) pairs summed over heads: QKᵀ costs 2·d per
@@ -51,7 +85,7 @@ export function nodeOf(rank: number, params: Pick<Params, 'strategy' | 'tp'>, gp
  * on the critical path (the reference doc: the all-gather "sits on the critical path").
  */
 export function overlapsCompute(c: Collective): boolean {
-  return c.kind === 'send-recv';
+  return c.overlapsCompute ?? c.kind === 'send-recv';
 }
 
 export interface RankStepTime {
@@ -78,25 +112,56 @@ export interface RingOverlap {
   readonly applies: boolean;
   /** Tokens in one rotated K/V block (smallest), 0 when not a ring. */
   readonly blockTokens: number;
-  /** c_min from ringMinBlockTokens, for the slowest link the ring crosses. */
+  /** The block size at which the ring's transfers fit under its steps' compute, read from this timeline (= overlap.neededTokens). */
   readonly minBlockTokens: number;
+  /** Liu et al.'s non-causal condition c ≥ F/B (ringMinBlockTokens), for reference only: causal zigzag/striped steps compute half a block, so they need about twice this. */
+  readonly paperMinBlockTokens: number;
+  /** = overlap.hides for a ring. */
   readonly satisfied: boolean;
   readonly link: 'intra-node' | 'inter-node';
   readonly bandwidth: number;
 }
 
+/**
+ * The overlap verdict, derived from the timeline: communication hides when the exposed
+ * communication of a layer is at most 1% of the layer's time. For a K/V ring, neededTokens is the
+ * block size at which every ring step's transfer fits under that step's attention compute: compute
+ * grows with the square of the block and the transfer linearly, so needed = block × max over the
+ * ring steps of (transfer seconds / compute seconds).
+ */
+export interface Overlap {
+  readonly condition: string;
+  readonly blockTokens: number;
+  readonly neededTokens: number;
+  readonly hides: boolean;
+  readonly exposedSecondsPerLayer: number;
+}
+
+/** Exposed communication up to this fraction of the layer's time counts as hidden. */
+export const HIDDEN_FRACTION = 0.01;
+
 export interface Timeline {
   readonly steps: readonly StepTime[];
-  /** Per layer: Σ step walls by phase, seconds. */
+  /** Per layer forward: attention steps (Σ step walls) + GEMMs, seconds. */
   readonly forward: number;
+  /** Per layer backward: attention steps + GEMMs + the recomputed forward under full recompute, seconds. */
   readonly backward: number;
   /** The loss phase (once per iteration, not per layer). */
   readonly loss: number;
   /** Per layer forward + backward, seconds. */
   readonly perLayer: number;
-  /** Per layer: Σ over steps of (step wall − slowest rank's compute), the time communication adds to the critical path, seconds. */
+  /** Per layer: Σ over steps of (step wall − slowest rank's compute), the time communication adds to the critical path (the recomputed forward's included), seconds. */
   readonly exposedPerLayer: number;
   readonly ringOverlap: RingOverlap;
+  /** Attention steps alone (Σ step walls), per layer, seconds. */
+  readonly attentionForward: number;
+  readonly attentionBackward: number;
+  /** QKV/output projections and MLP of the busiest rank, per layer, seconds (backward = 2 × forward). */
+  readonly gemmForward: number;
+  readonly gemmBackward: number;
+  /** Full recompute: the layer's forward (attention steps and GEMMs) run again in the backward, seconds. */
+  readonly recompute: number;
+  readonly overlap: Overlap;
 }
 
 export interface LinkModel {
@@ -119,12 +184,49 @@ class CollectiveScratch {
 }
 
 /**
+ * NCCL's ring all-gather / reduce-scatter (nccl-tests doc/PERFORMANCE.md: p−1 steps, each rank
+ * sends (p−1)/p of the data to its ring neighbour; NCCL opens one ring per NIC, rotated so that
+ * every GPU's NIC carries one ring's node crossing). A ring over p ranks on N > 1 nodes has N of its
+ * p hops between nodes, so a rank sends the fraction N/p of its bytes over its NIC and the rest over
+ * NVLink, concurrently: seconds = (p−1)·α + max(S·(1−N/p)/B_nvlink, S·(N/p)/B_nic), S = bytes the
+ * rank sends. Each shard crosses the node boundary once, spread over the node's NICs, instead of
+ * once per off-node peer from its owner's NIC. Example (all-gather CP, 128K, P = 16 on 2 H100
+ * nodes): S = 503 MB, max(440 MB/450 GB/s, 63 MB/50 GB/s) + 15·10 µs ≈ 1.4 ms, not ≈ 6 ms.
+ */
+export function ncclRingSeconds(sentBytes: number, p: number, nodesInGroup: number, gpu: GpuPreset): number {
+  if (p <= 1 || sentBytes <= 0) return 0;
+  const nicShare = nodesInGroup > 1 ? Math.min(1, nodesInGroup / p) : 0;
+  return (p - 1) * gpu.latency + Math.max((sentBytes * (1 - nicShare)) / gpu.intraNodeBandwidth, (sentBytes * nicShare) / gpu.interNodeBandwidth);
+}
+
+const RING_COLLECTIVES: ReadonlySet<Collective['kind']> = new Set(['all-gather', 'reduce-scatter']);
+
+/**
  * Adds the α-β seconds of collective `c` to `out[r]` for every rank r that sends or receives in it
- * (the others' time is 0), and leaves `scratch` zeroed for the next collective.
+ * (the others' time is 0), and leaves `scratch` zeroed for the next collective. All-gathers and
+ * reduce-scatters are priced as NCCL's ring (ncclRingSeconds); sends and all-to-alls as direct
+ * messages over the link between the two ranks.
  */
 function addCollectiveSeconds(c: Collective, ranks: number, links: LinkModel, scale: number, scratch: CollectiveScratch, out: Float64Array): void {
   const { sendTime, recvTime, sends, recvs } = scratch;
   const { gpu } = links;
+  if (RING_COLLECTIVES.has(c.kind) && c.group.length > 1) {
+    const nodes = new Set<number>();
+    for (const r of c.group) nodes.add(links.node(r));
+    for (const t of c.transfers) {
+      if (t.src === t.dst) continue;
+      if (t.src >= 0 && t.src < ranks) sendTime[t.src] = (sendTime[t.src] ?? 0) + t.bytes * scale; // bytes, here
+      if (t.dst >= 0 && t.dst < ranks) recvTime[t.dst] = (recvTime[t.dst] ?? 0) + t.bytes * scale;
+    }
+    for (const r of c.group) {
+      if (!(r >= 0 && r < ranks)) continue;
+      const bytes = Math.max(sendTime[r] ?? 0, recvTime[r] ?? 0);
+      if (bytes > 0) out[r] = (out[r] ?? 0) + ncclRingSeconds(bytes, c.group.length, nodes.size, gpu);
+    }
+    sendTime.fill(0);
+    recvTime.fill(0);
+    return;
+  }
   for (const t of c.transfers) {
     if (t.src === t.dst) continue;
     const bw = links.node(t.src) === links.node(t.dst) ? gpu.intraNodeBandwidth : gpu.interNodeBandwidth;
@@ -200,15 +302,19 @@ export function buildTimelineWithPairs(params: Params, schedule: Schedule, gpu: 
   // Node of every rank computed once: collectives look it up for each of up to P² transfers.
   const nodes = Array.from({ length: schedule.ranks }, (_, r) => nodeOf(r, params, gpu));
   const links: LinkModel = { gpu, node: (r) => nodes[r] ?? nodeOf(r, params, gpu) };
+  const attnRate = attentionFlopsPerSecond(params, gpu);
   const steps: StepTime[] = [];
   let forward = 0;
   let backward = 0;
   let loss = 0;
-  let exposedPerLayer = 0;
+  let exposedForward = 0;
+  let exposedBackward = 0;
   const ranks = schedule.ranks;
   let blockTokens = Number.POSITIVE_INFINITY;
   let crossesNodes = false;
   let hasRing = false;
+  let neededRatio = 0; // max over ring steps of transfer / compute seconds
+  let hasBlocking = false;
   if (schedule.valid) {
     // Per-rank accumulators, zeroed and reused for every step.
     const computeByRank = new Float64Array(ranks);
@@ -223,29 +329,36 @@ export function buildTimelineWithPairs(params: Params, schedule: Schedule, gpu: 
       const bwd = step.phase === 'backward' ? backwardFlopFactor(params.flash) : 1;
       for (const rc of step.compute) {
         const pairs = pairsByEntry[entry++] ?? 0;
-        if (rc.rank >= 0 && rc.rank < ranks) computeByRank[rc.rank] = (computeByRank[rc.rank] ?? 0) + (attentionFlops(pairs, params.headDim, params.microBatch) * scale * bwd) / gpu.flops;
+        if (rc.rank >= 0 && rc.rank < ranks) computeByRank[rc.rank] = (computeByRank[rc.rank] ?? 0) + (attentionFlops(pairs, params.headDim, params.microBatch) * scale * bwd) / attnRate;
       }
+      let stepHasRing = false;
       for (const c of step.collectives) {
         addCollectiveSeconds(c, ranks, links, scale, scratch, overlapsCompute(c) ? overlapping : blocking);
-        if (c.kind === 'send-recv') {
+        if (!overlapsCompute(c) && c.kind !== 'all-reduce') hasBlocking = true;
+        if (overlapsCompute(c)) {
           for (const t of c.transfers) {
             if (t.tensor !== 'K' || t.src === t.dst) continue;
             hasRing = true;
+            stepHasRing = true;
             blockTokens = Math.min(blockTokens, tokenCount(t.tokens));
             if (links.node(t.src) !== links.node(t.dst)) crossesNodes = true;
           }
+          if (c.transfers.some((t) => t.tensor === 'dK')) stepHasRing = true;
         }
       }
       // Wall first, so that each rank's record is made once, idle included.
       let wall = 0;
       let maxCompute = 0;
+      let maxOver = 0;
       for (let r = 0; r < ranks; r++) {
         const compute = computeByRank[r] ?? 0;
         const over = overlapping[r] ?? 0;
         const exposed = (blocking[r] ?? 0) + Math.max(0, over - compute);
         wall = Math.max(wall, compute + exposed);
         maxCompute = Math.max(maxCompute, compute);
+        maxOver = Math.max(maxOver, over);
       }
+      if (stepHasRing && maxCompute > 0) neededRatio = Math.max(neededRatio, maxOver / maxCompute);
       // Most ranks of a step time out alike (the same block work over the same kind of link), so
       // the step keeps a few distinct records and ranks share them instead of allocating P per
       // step (records are never mutated).
@@ -267,29 +380,63 @@ export function buildTimelineWithPairs(params: Params, schedule: Schedule, gpu: 
         perRank[r] = record;
       }
       steps.push({ index: step.index, phase: step.phase, perRank, wall });
-      if (step.phase === 'forward') forward += wall;
-      else if (step.phase === 'backward') backward += wall;
-      else loss += wall;
-      if (step.phase !== 'loss') exposedPerLayer += wall - maxCompute;
+      if (step.phase === 'forward') {
+        forward += wall;
+        exposedForward += wall - maxCompute;
+      } else if (step.phase === 'backward') {
+        backward += wall;
+        exposedBackward += wall - maxCompute;
+      } else loss += wall;
     }
   }
+  // GEMMs of the busiest rank: Megatron SP runs them on the whole sequence with 1/t of the
+  // weights; CP ranks on their own tokens with 1/tp of the weights.
+  let gemmTokens = 0;
+  if (schedule.valid) for (const sh of schedule.shards) gemmTokens = Math.max(gemmTokens, tokenCount(sh.tokens));
+  const megatron = params.strategy === 'megatron-sp';
+  const gemmForward = schedule.valid ? gemmForwardFlops(params, megatron ? params.seq : gemmTokens, megatron ? schedule.ranks : params.tp) / gemmFlopsPerSecond(params, gpu) : 0;
+  const gemmBackward = 2 * gemmForward;
+  // Full recompute (Korthikanti et al. 2022 §5: one extra forward pass) reruns the layer's forward,
+  // attention collectives included, before its backward.
+  const full = params.recompute === 'full';
+  const recompute = full ? forward + gemmForward : 0;
+  const exposedPerLayer = exposedForward * (full ? 2 : 1) + exposedBackward;
+  const totalForward = forward + gemmForward;
+  const totalBackward = backward + gemmBackward + recompute;
+  const perLayer = totalForward + totalBackward;
+
   const bandwidth = crossesNodes ? gpu.interNodeBandwidth : gpu.intraNodeBandwidth;
-  const minBlockTokens = ringMinBlockTokens(gpu.flops, bandwidth, { heads: params.heads, kvHeads: params.kvHeads, bytesPerElement: DTYPE_BYTES[params.dtype] });
+  const paperMinBlockTokens = ringMinBlockTokens(gpu.flops, bandwidth, { heads: params.heads, kvHeads: params.kvHeads, bytesPerElement: DTYPE_BYTES[params.dtype] });
   const block = hasRing ? blockTokens : 0;
+  const neededTokens = hasRing ? Math.ceil(block * neededRatio) : 0;
+  const hides = exposedPerLayer <= HIDDEN_FRACTION * perLayer;
+  const link = crossesNodes ? 'across nodes' : 'within a node';
+  const condition = hasRing
+    ? `K/V ring: each step's transfer (${link}) must finish within the step's attention compute; compute grows as block², the transfer as block, so blocks of ≥ ${neededTokens} tokens hide it (here ${block})${hasBlocking ? '; the collectives outside the ring (all-to-all, all-gather) sit on the critical path' : ''}; hides when exposed communication ≤ ${HIDDEN_FRACTION * 100}% of the layer time`
+    : schedule.valid && schedule.ranks > 1
+      ? `no K/V ring: the collectives produce or consume the data the compute needs, so they sit on the critical path; hides when exposed communication ≤ ${HIDDEN_FRACTION * 100}% of the layer time`
+      : 'one rank: nothing to communicate';
   return {
     steps,
-    forward,
-    backward,
+    forward: totalForward,
+    backward: totalBackward,
     loss,
-    perLayer: forward + backward,
+    perLayer,
     exposedPerLayer,
     ringOverlap: {
       applies: hasRing,
       blockTokens: block,
-      minBlockTokens,
-      satisfied: hasRing && block >= minBlockTokens,
+      minBlockTokens: neededTokens,
+      paperMinBlockTokens,
+      satisfied: hasRing && hides,
       link: crossesNodes ? 'inter-node' : 'intra-node',
       bandwidth,
     },
+    attentionForward: forward,
+    attentionBackward: backward,
+    gemmForward,
+    gemmBackward,
+    recompute,
+    overlap: { condition, blockTokens: block, neededTokens, hides, exposedSecondsPerLayer: exposedPerLayer },
   };
 }

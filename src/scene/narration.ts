@@ -37,8 +37,8 @@ export const NARRATION: Record<StrategyId, Narration> = {
     stateAndAxis: 'State: the layer’s K and V. Axis: tokens (each rank holds chunks r and 2P−1−r of Q); K/V are briefly replicated in full.',
     knobs: [
       { framework: 'Megatron-Core', code: `${MEGATRON_CP} --cp-comm-type all_gather`, note: 'the help text spells it “allgather”; Megatron-Core and Transformer Engine compare against "all_gather"' },
-      { framework: 'PyTorch', code: `set_rotate_method("allgather")  # the default\n${TORCH_CP}` },
-      { framework: 'TorchTitan', code: TITAN_CP },
+      { framework: 'PyTorch', code: `set_rotate_method("allgather")  # the default\n${TORCH_CP}`, note: 'gathers K/V like this, but its backward gathers again and rotates fp32 dK/dV instead of a reduce-scatter (the pytorch profile on zigzag)' },
+      { framework: 'TorchTitan', code: `${TITAN_CP}\nparallelism.context_parallel_rotate_method = "allgather"` },
     ],
   },
   ring: {
@@ -47,8 +47,9 @@ export const NARRATION: Record<StrategyId, Narration> = {
       'Queries stay put; key/value blocks travel around a ring, one hop per step, while each rank computes attention of its queries with the block it currently holds and merges the partial result with the online softmax. With contiguous shards the causal mask leaves early ranks idle.',
     stateAndAxis: 'State: the running softmax (m, l) and the unnormalised output acc per query. Axis: tokens, in P contiguous blocks.',
     knobs: [
-      { framework: 'Megatron-Core', code: `${MEGATRON_CP} --cp-comm-type p2p`, note: 'p2p is the default; Megatron also load-balances with its 2·cp split' },
-      { framework: 'PyTorch', code: `set_rotate_method("alltoall")\n${TORCH_CP}`, note: '“alltoall” is still a K/V ring built on all-to-all, not Ulysses' },
+      { framework: 'ring-flash-attention', code: 'ring_flash_attn_func(q, k, v, causal=True, group=cp_group)', note: 'the contiguous ring; fp32 dK/dV go round P times' },
+      { framework: 'Megatron-Core', code: `${MEGATRON_CP} --cp-comm-type p2p`, note: 'always with the 2·cp head-tail split, i.e. the zigzag ring' },
+      { framework: 'PyTorch', code: `set_rotate_method("alltoall")\n${TORCH_CP}`, note: '“alltoall” is still a K/V ring, not Ulysses; the default “allgather” gathers K/V once and rotates fp32 dK/dV' },
       { framework: 'TorchTitan', code: TITAN_CP },
     ],
   },
@@ -79,7 +80,7 @@ export const NARRATION: Record<StrategyId, Narration> = {
     stateAndAxis: 'State: Q, K, V and O. Axis: tokens outside attention, heads inside it; P must divide the heads (K/V heads are replicated when P > K/V heads).',
     knobs: [
       { framework: 'DeepSpeed', code: 'DistributedAttention(local_attention, sequence_process_group)', note: 'the sequence-parallel process group is the Ulysses group' },
-      { framework: 'Megatron-Core', code: `${MEGATRON_CP} --cp-comm-type a2a`, note: 'requires CP ≤ the number of K/V heads' },
+      { framework: 'Megatron-Core', code: `${MEGATRON_CP} --cp-comm-type a2a`, note: 'Transformer Engine asserts that CP divides the query and the K/V heads' },
     ],
   },
   'megatron-sp': {

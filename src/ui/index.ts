@@ -6,11 +6,14 @@ import type { Playback } from '../app/playback.ts';
 import type { Messages } from '../app/messages.ts';
 import { exposeField } from '../app/expose.ts';
 import type { Plan } from '../model/plan.ts';
+import type { ParamIssue, Params } from '../model/params.ts';
 import { clampStep, DEFAULT_VIEW, parseUrlState, serializeUrlState, type Theme, type UrlState, type ViewState } from './urlState.ts';
 import { Panel } from './panel.ts';
+import { UrlOwner } from './urlSync.ts';
 import { Readouts, type VerificationView } from './readouts.ts';
 import { composePng, describeState, downloadCanvas, embedSnippet, pngFilename, type FrameSource } from './share.ts';
 import { el } from './dom.ts';
+import { CompareView } from './compareView.ts';
 
 export type { Theme, ViewState } from './urlState.ts';
 
@@ -72,10 +75,38 @@ export function createUi(options: UiOptions): Ui {
     document.documentElement.dataset.theme = theme;
     scene?.setTheme?.(theme);
     readouts.redraw();
+    compareView?.setTheme(theme);
   };
 
-  // ---- Messages for the URL's bad values -------------------------------------------------
-  for (const issue of options.url.issues) messages.show(`param-${issue.field}`, 'warning', issue.message);
+  // ---- Messages for the URL's bad values ---------------------------------------------------
+  // Recomputed from the current state: each message remembers the value its field was given, and
+  // goes away when that field changes (by the panel, the keyboard or a newer URL) or when a newer
+  // URL no longer has the problem.
+  const shownUrlIssues = new Map<string, { text: string; value: unknown }>();
+  const fieldValue = (field: string): unknown => {
+    if (field === 'step') return playback.step;
+    if (Object.hasOwn(view, field)) return view[field as keyof ViewState];
+    return Object.hasOwn(store.state.params, field) ? store.state.params[field as keyof Params] : undefined;
+  };
+  const dismissUrlIssue = (field: string): void => {
+    const shown = shownUrlIssues.get(field);
+    shownUrlIssues.delete(field);
+    // The panel reports typed values under the same key; leave its message alone.
+    if (shown && messages.text(`param-${field}`) === shown.text) messages.dismiss(`param-${field}`);
+  };
+  const showUrlIssue = (issue: ParamIssue): void => {
+    messages.show(`param-${issue.field}`, 'warning', issue.message);
+    shownUrlIssues.set(issue.field, { text: messages.text(`param-${issue.field}`) ?? '', value: fieldValue(issue.field) });
+  };
+  /** Shows a freshly read URL's issues, replacing the previous URL's (call after applying its state). */
+  const showUrlIssues = (issues: readonly ParamIssue[]): void => {
+    for (const field of [...shownUrlIssues.keys()]) dismissUrlIssue(field);
+    for (const issue of issues) showUrlIssue(issue);
+  };
+  const retireStaleUrlIssues = (): void => {
+    for (const [field, shown] of [...shownUrlIssues]) if (!Object.is(fieldValue(field), shown.value)) dismissUrlIssue(field);
+  };
+  showUrlIssues(options.url.issues);
 
   // ---- Playback from the URL --------------------------------------------------------------
   playback.loop = view.loop;
@@ -83,8 +114,8 @@ export function createUi(options: UiOptions): Ui {
   const seekFromUrl = (step: number): void => {
     const count = stepCountOf(store.state.plan);
     const c = clampStep(step, count);
-    if (c.issue && store.state.plan.valid) messages.show('param-step', 'warning', c.issue.message);
     playback.seek(c.step);
+    if (c.issue && store.state.plan.valid) showUrlIssue(c.issue);
   };
   seekFromUrl(view.step);
 
@@ -95,20 +126,10 @@ export function createUi(options: UiOptions): Ui {
   if (view.embed) readoutsRoot.append(openLink);
   const renderReadouts = (): void => readouts.update({ plan: store.state.plan, step: playback.step, theme: view.theme });
 
-  // ---- URL sync --------------------------------------------------------------------------------
-  let urlTimer: ReturnType<typeof setTimeout> | undefined;
+  // ---- URL sync: urlSync.ts owns the hash ------------------------------------------------------
   const currentHash = (): string => serializeUrlState(store.state.params, { ...view, step: playback.step }, embedFromQuery ? ['embed'] : []);
-  const writeUrl = (): void => {
-    clearTimeout(urlTimer);
-    urlTimer = setTimeout(() => {
-      const hash = `#${currentHash()}`;
-      if (location.hash !== hash) history.replaceState(history.state, '', `${location.pathname}${location.search}${hash}`);
-      openLink.href = `${location.pathname}#${serializeUrlState(store.state.params, { ...view, step: playback.step, embed: false, panel: false })}`;
-    }, 60);
-  };
-  window.addEventListener('hashchange', () => {
-    const next = parseUrlState(location.search, location.hash);
-    for (const issue of next.issues) messages.show(`param-${issue.field}`, 'warning', issue.message);
+  const applyUrl = (hash: string): void => {
+    const next = parseUrlState(location.search, hash);
     store.setParams(next.params);
     playback.setStepCount(stepCountOf(store.state.plan));
     view.theme = next.view.theme;
@@ -116,12 +137,28 @@ export function createUi(options: UiOptions): Ui {
     view.autoplay = next.view.autoplay;
     playback.loop = view.loop;
     applyTheme(view.theme);
+    showUrlIssues(next.issues);
     seekFromUrl(next.view.step);
     if (view.autoplay) playback.play();
     panel?.refresh();
     renderReadouts();
     writeUrl();
+  };
+  const urlOwner = new UrlOwner({
+    host: {
+      get hash() {
+        return location.hash;
+      },
+      replaceHash: (hash) => history.replaceState(history.state, '', `${location.pathname}${location.search}${hash}`),
+    },
+    serialize: currentHash,
+    onExternal: applyUrl,
+    onWritten: () => {
+      openLink.href = `${location.pathname}#${serializeUrlState(store.state.params, { ...view, step: playback.step, embed: false, panel: false })}`;
+    },
   });
+  const writeUrl = (): void => urlOwner.schedule();
+  window.addEventListener('hashchange', () => urlOwner.poll());
 
   // ---- Sharing ------------------------------------------------------------------------------------
   const appBase = (): string => `${location.origin}${location.pathname}`;
@@ -161,6 +198,7 @@ export function createUi(options: UiOptions): Ui {
       lines: plan.valid ? readouts.summaryLines() : [`⚠ Cannot run: ${plan.reason ?? 'invalid parameters'}`],
       verification: verificationText,
       memory: readouts.memoryData(),
+      comparison: compareView?.exportTable() ?? null,
     });
     const filename = pngFilename(store.state.params, step);
     lastPng = { width: png.width, height: png.height, filename, ...layout };
@@ -192,11 +230,26 @@ export function createUi(options: UiOptions): Ui {
           closed: narrow || view.embed,
           onLoopChange: (loop) => {
             view.loop = loop;
+            retireStaleUrlIssues();
             writeUrl();
           },
         })
       : null;
   panelRoot.hidden = panel === null;
+
+  // ---- Compare & plan (not in embeds: a slide shows one strategy) -------------------------------
+  const compareView: CompareView | null = view.embed
+    ? null
+    : new CompareView({
+        setParams: (change) => {
+          retireHint();
+          for (const issue of store.setParams(change)) messages.show(`param-${issue.field}`, 'warning', issue.message);
+          panel?.refresh();
+        },
+        copy: (title, text) => void copyText(text).then((ok) => shareDialog.open(title, text, ok)),
+      });
+  if (compareView) (byId('layout') ?? body).append(compareView.root);
+  const renderCompare = (): void => compareView?.update({ ...store.state.params }, store.state.plan, view.theme);
 
   // ---- First-visit hint -------------------------------------------------------------------------------
   if (!view.embed) {
@@ -225,12 +278,15 @@ export function createUi(options: UiOptions): Ui {
   let lastStep = playback.step;
   store.subscribe(() => {
     playback.setStepCount(stepCountOf(store.state.plan));
+    retireStaleUrlIssues();
     renderReadouts();
+    renderCompare();
     writeUrl();
   });
   playback.subscribe((s) => {
     if (s.step !== lastStep) {
       lastStep = s.step;
+      retireStaleUrlIssues();
       renderReadouts();
       writeUrl();
     }
@@ -246,6 +302,7 @@ export function createUi(options: UiOptions): Ui {
 
   applyTheme(view.theme);
   renderReadouts();
+  renderCompare();
   writeUrl();
   if (view.autoplay) playback.play();
 
@@ -266,6 +323,8 @@ export function createUi(options: UiOptions): Ui {
   exposeField('view', () => ({ ...view, step: playback.step }));
   exposeField('embedCode', () => embedCode());
   exposeField('lastPng', () => lastPng);
+  // compare --json's rows for the page's params, once every longest-fit search is done (null before).
+  exposeField('comparison', () => compareView?.comparisonRows() ?? null);
 
   return {
     view,

@@ -57,14 +57,26 @@ describe('readout formatting', () => {
     const p = plan(base);
     const t = timelineSummary(p);
     expect(t.forward).toBe(formatSeconds(p.timeline.forward));
-    expect(t.overlapOk).toBe(p.timeline.ringOverlap.satisfied);
+    expect(t.overlapOk).toBe(p.overlap.hides);
     expect(t.overlap).toMatch(/Ring block/);
-    expect(timelineSummary(plan({ ...base, strategy: 'allgather' })).overlap).toBe('');
+    expect(t.overlap).toMatch(p.overlap.hides ? /^Communication hides/ : /^Communication is exposed/);
+    // The all-gather has no ring, but the verdict (from the timeline) is still stated.
+    const ag = plan({ ...base, strategy: 'allgather' });
+    expect(timelineSummary(ag).overlap).toMatch(/^Communication is exposed/);
+    expect(timelineSummary(ag).overlapOk).toBe(false);
+    expect(timelineSummary(plan({ ...base, ranks: 1 })).overlap).toBe('');
     const b = balanceSummary(p);
     expect(b.ratio).toBe(formatRatio(p.balance.maxOverMean));
     expect(b.range).toBe(formatRange(p.balance.perRankFlops, formatFlops));
     expect(p.balance.maxOverMean).toBeGreaterThan(1.5); // contiguous ring is imbalanced
     expect(balanceSummary(plan({ ...base, strategy: 'zigzag' })).ratio).toBe('1.00×');
+    // Ideal beside measured (ring-flash-attention README, 8×H800, fwd+bwd).
+    expect(b.ideal).toBe(`${((1 / p.balance.maxOverMean) * 100).toFixed(1)}%`);
+    const zz = balanceSummary(plan({ ...base, strategy: 'zigzag', ranks: 8 }));
+    expect(zz.ideal).toBe('100.0%');
+    expect(zz.measured).toBe('90.2%');
+    expect(zz.measuredSource).toMatch(/ring-flash-attention README/);
+    expect(balanceSummary(plan({ ...base, strategy: 'ulysses', ranks: 8 })).measured).toBe('');
   });
 
   it('picks round axis ticks', () => {

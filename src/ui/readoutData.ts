@@ -158,29 +158,39 @@ export interface TimelineSummary {
   readonly forward: string;
   readonly backward: string;
   readonly exposed: string;
-  /** The ring overlap condition in words, or '' when the strategy does not rotate K/V. */
+  /** The overlap verdict in words (read from the timeline: plan.overlap), or '' with nothing to communicate. */
   readonly overlap: string;
   readonly overlapOk: boolean | null;
   readonly aria: string;
 }
 
+/** Per layer, forward and backward include the GEMMs (and the recomputed forward); the verdict is plan.overlap. */
 export function timelineSummary(plan: Plan): TimelineSummary {
   const t = plan.timeline;
-  const o = t.ringOverlap;
-  const link = o.link === 'intra-node' ? 'within a node' : 'across nodes';
-  const overlap = o.applies
-    ? `Ring block ${formatTokens(o.blockTokens)} tokens ${o.satisfied ? '≥' : '<'} ${formatTokens(Math.ceil(o.minBlockTokens))} needed to hide the transfer ${link}: ${o.satisfied ? 'communication hides under compute' : 'communication is exposed'}.`
+  const o = plan.overlap;
+  const communicates = plan.valid && plan.params.ranks > 1;
+  const share = t.perLayer > 0 ? (100 * o.exposedSecondsPerLayer) / t.perLayer : 0;
+  const ring = t.ringOverlap.applies
+    ? ` Ring block ${formatTokens(o.blockTokens)} tokens; ≥ ${formatTokens(o.neededTokens)} fit each step's transfer ${t.ringOverlap.link === 'intra-node' ? 'within a node' : 'across nodes'} under its compute.`
+    : '';
+  const overlap = communicates
+    ? `${o.hides ? 'Communication hides under compute' : 'Communication is exposed'}: ${formatSeconds(o.exposedSecondsPerLayer)} per layer, ${share < 0.1 && share > 0 ? '< 0.1' : share.toFixed(1)}% of the layer (hidden means ≤ 1%).${ring}`
     : '';
   const forward = formatSeconds(t.forward);
   const backward = formatSeconds(t.backward);
   const exposed = formatSeconds(t.exposedPerLayer);
-  const aria = `Attention per layer: forward ${forward}, backward ${backward}, of which ${exposed} is exposed communication. ${overlap}`;
-  return { forward, backward, exposed, overlap, overlapOk: o.applies ? o.satisfied : null, aria };
+  const aria = `One layer: forward ${forward}, backward ${backward} (attention and GEMMs), of which ${exposed} is exposed communication. ${overlap}`;
+  return { forward, backward, exposed, overlap, overlapOk: communicates ? o.hides : null, aria };
 }
 
 export interface BalanceSummary {
   readonly ratio: string;
   readonly range: string;
+  /** mean/max as a percentage: the ideal efficiency of the causal split. */
+  readonly ideal: string;
+  /** A measured figure with its source, or ''. */
+  readonly measured: string;
+  readonly measuredSource: string;
   readonly aria: string;
 }
 
@@ -188,6 +198,18 @@ export function balanceSummary(plan: Plan): BalanceSummary {
   const f = plan.balance.perRankFlops;
   const ratio = formatRatio(plan.balance.maxOverMean);
   const range = formatRange(f, formatFlops);
-  const aria = `Causal attention work per rank per layer: ${range}; the busiest rank does ${ratio} the mean.`;
-  return { ratio, range, aria };
+  const ideal = `${(plan.balance.ideal * 100).toFixed(1)}%`;
+  const m = plan.balance.measured;
+  const measured = m === undefined ? '' : `${(m * 100).toFixed(1)}%`;
+  const measuredSource = plan.balance.measuredSource ?? '';
+  const aria = `Causal attention work per rank per layer: ${range}; the busiest rank does ${ratio} the mean, ideal efficiency ${ideal}${measured ? `, measured ${measured} (${measuredSource})` : ''}.`;
+  return { ratio, range, ideal, measured, measuredSource, aria };
+}
+
+/** Per-iteration bytes of rank 0, for the communication note. */
+export function perIterationSummary(plan: Plan): string {
+  const c = plan.perRank[0]?.commBytesPerIteration;
+  if (!c || c.total === 0) return '';
+  const grads = plan.perRank[0]?.memory.gradsDtypeBytes ?? 2;
+  return `Per iteration (rank 0): attention ${formatGB(c.attention)} GB${c.tensorParallel > 0 ? ` + tensor-parallel ${formatGB(c.tensorParallel)} GB` : ''} + gradient reduction over DP×CP ${formatGB(c.gradients)} GB (${grads === 4 ? 'fp32' : '16-bit'} grads) = ${formatGB(c.total)} GB.`;
 }

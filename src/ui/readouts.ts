@@ -4,7 +4,7 @@
 
 import type { Plan } from '../model/plan.ts';
 import { formatBytes, formatRatio, formatSeconds } from '../model/format.ts';
-import { balanceSummary, commSummary, memoryData, memorySummary, timelineSummary, type MemoryData } from './readoutData.ts';
+import { balanceSummary, commSummary, memoryData, memorySummary, perIterationSummary, timelineSummary, type MemoryData } from './readoutData.ts';
 import { drawBalanceChart, drawMemoryChart, drawTimelineChart, prepareCanvas } from './charts.ts';
 import { CATEGORY_COLOR, CATEGORY_LABEL, CATEGORY_ORDER, chartStyle, TIMELINE_COLOR } from './palette.ts';
 import type { Theme } from './urlState.ts';
@@ -72,6 +72,7 @@ export class Readouts {
   // Balance
   readonly #balSummary = el('p', { id: 'ro-bal-summary', class: 'ro-summary' });
   readonly #balCanvas = el('canvas', { id: 'ro-bal-canvas', role: 'img', class: 'ro-canvas' });
+  readonly #balMeasured = el('p', { id: 'ro-bal-measured', class: 'ro-note' });
   // Verification
   readonly #verify = el('p', { id: 'ro-verify', class: 'ro-verify', 'aria-live': 'polite' });
   readonly #verifyDetail = el('p', { id: 'ro-verify-detail', class: 'ro-note' });
@@ -115,7 +116,7 @@ export class Readouts {
     timeline.body.append(this.#tlSummary, this.#tlCanvas, tlLegend, this.#tlOverlap);
 
     const balance = section('ro-balance', 'Causal work per rank');
-    balance.body.append(this.#balSummary, this.#balCanvas);
+    balance.body.append(this.#balSummary, this.#balCanvas, this.#balMeasured);
 
     const verify = section('ro-verification', 'Sharded = unsharded?');
     verify.body.append(this.#verify, this.#verifyDetail, this.#verifyBudget);
@@ -196,17 +197,20 @@ export class Readouts {
     setText(
       this.#commNote,
       (comm.rows.length === 0 ? 'One rank: nothing to send. ' : comm.uniform ? 'Every rank sends the same. ' : 'Ranks differ: the range is min – max over ranks. ') +
-        `Loss all-reduce: ${comm.loss} once per step.`,
+        `Loss all-reduce: ${comm.loss} once per step. ${perIterationSummary(plan)}`,
     );
 
     const tl = timelineSummary(plan);
     setText(this.#tlSummary, `Forward ${tl.forward} · backward ${tl.backward} · exposed communication ${tl.exposed} (slowest rank, per layer)`);
+    this.#tlCanvas.title = 'Per layer: attention steps plus the projections and MLP (GEMMs), and the recomputed forward under full recompute.';
     this.#tlCanvas.setAttribute('aria-label', tl.aria);
     setText(this.#tlOverlap, tl.overlap);
     this.#tlOverlap.dataset.ok = tl.overlapOk === null ? '' : String(tl.overlapOk);
 
     const bal = balanceSummary(plan);
-    setText(this.#balSummary, `${bal.range} per rank per layer (forward) · busiest ${bal.ratio} the mean`);
+    setText(this.#balSummary, `${bal.range} per rank per layer (forward) · busiest ${bal.ratio} the mean · ideal ${bal.ideal}`);
+    this.#balMeasured.hidden = bal.measured === '';
+    setText(this.#balMeasured, bal.measured ? `Measured ${bal.measured} of theoretical: ${bal.measuredSource}.` : '');
     this.#balCanvas.setAttribute('aria-label', bal.aria);
 
     this.#scheduleCharts();

@@ -3,7 +3,7 @@
 // Readable keys, e.g. `#strategy=ring&seq=128K&ranks=8&step=3`. The query string is read too
 // (`?embed` works), and the hash wins where both name a key.
 
-import { formatTokenCount, parseParams, serializeParams, type ParamIssue, type Params } from '../model/params.ts';
+import { fieldIssue, formatTokenCount, MAX_VALUE_LENGTH, PARAM_KEYS, parseParams, serializeParams, type ParamIssue, type Params } from '../model/params.ts';
 
 export const THEMES = ['dark', 'light', 'transparent'] as const;
 export type Theme = (typeof THEMES)[number];
@@ -40,41 +40,57 @@ export interface UrlState {
   issues: ParamIssue[];
 }
 
-/** Query, then hash: one set of key/value pairs, the hash's value winning for a repeated key. */
+/** Every key the URL state reads; others are ignored (and not kept, however many a link carries). */
+const URL_KEYS: ReadonlySet<string> = new Set<string>([...PARAM_KEYS, ...VIEW_KEYS]);
+
+/**
+ * Query, then hash: one set of key/value pairs, the hash's value winning for a key both name. For a
+ * key repeated within one part, its first value counts (as URLSearchParams.get). One pass over the
+ * pairs: a hostile link with 100,000 distinct keys costs linear time, not one scan per key.
+ */
 export function mergeLocation(search: string, hash: string): URLSearchParams {
-  const merged = new URLSearchParams(search.replace(/^\?/, ''));
-  const fromHash = new URLSearchParams(hash.replace(/^#/, ''));
-  for (const key of new Set(fromHash.keys())) {
-    const value = fromHash.get(key);
-    if (value !== null) merged.set(key, value);
+  const values = new Map<string, string>();
+  for (const part of [hash.startsWith('#') ? hash.slice(1) : hash, search.startsWith('?') ? search.slice(1) : search]) {
+    for (const [key, value] of new URLSearchParams(part)) if (URL_KEYS.has(key) && !values.has(key)) values.set(key, value);
   }
-  return merged;
+  return new URLSearchParams([...values]);
+}
+
+/** A view field's value, or an issue naming the field when it is too long to be a real value. */
+function capped(key: string, raw: string, fallback: unknown, issues: ParamIssue[]): string | undefined {
+  if (raw.length <= MAX_VALUE_LENGTH) return raw;
+  issues.push(fieldIssue(key, `${key} is ${raw.length} characters long; at most ${MAX_VALUE_LENGTH} are accepted`, fallback));
+  return undefined;
 }
 
 function parseBool(key: string, raw: string, fallback: boolean, issues: ParamIssue[]): boolean {
-  const s = raw.trim().toLowerCase();
+  const text = capped(key, raw, fallback ? 1 : 0, issues);
+  if (text === undefined) return fallback;
+  const s = text.trim().toLowerCase();
   if (s === '' || s === '1' || s === 'true' || s === 'on' || s === 'yes') return true;
   if (s === '0' || s === 'false' || s === 'off' || s === 'no') return false;
-  issues.push({ field: key, message: `${key} must be 0 or 1; got "${raw.slice(0, 40)}", using ${fallback ? 1 : 0}.` });
+  issues.push(fieldIssue(key, `${key} must be 0 or 1; got "${text.slice(0, 40)}"`, fallback ? 1 : 0));
   return fallback;
 }
 
 export function parseView(query: URLSearchParams): { view: ViewState; issues: ParamIssue[] } {
   const issues: ParamIssue[] = [];
   const view: ViewState = { ...DEFAULT_VIEW };
-  const step = query.get('step');
-  if (step !== null) {
+  const stepRaw = query.get('step');
+  const step = stepRaw === null ? undefined : capped('step', stepRaw, 0, issues);
+  if (step !== undefined) {
     const n = Number(step.trim());
     if (step.trim() === '' || !Number.isInteger(n) || n < 0 || n > MAX_URL_STEP) {
-      issues.push({ field: 'step', message: `step must be an integer from 0 to the schedule's last step; got "${step.slice(0, 40)}", using 0.` });
+      issues.push(fieldIssue('step', `step must be an integer from 0 to the schedule's last step; got "${step.slice(0, 40)}"`, 0));
     } else view.step = n;
   }
-  const theme = query.get('theme');
-  if (theme !== null) {
+  const themeRaw = query.get('theme');
+  const theme = themeRaw === null ? undefined : capped('theme', themeRaw, DEFAULT_VIEW.theme, issues);
+  if (theme !== undefined) {
     const t = theme.trim().toLowerCase();
     const hit = THEMES.find((x) => x === t);
     if (hit) view.theme = hit;
-    else issues.push({ field: 'theme', message: `theme must be one of ${THEMES.join(', ')}; got "${theme.slice(0, 40)}", using dark.` });
+    else issues.push(fieldIssue('theme', `theme must be one of ${THEMES.join(', ')}; got "${theme.slice(0, 40)}"`, DEFAULT_VIEW.theme));
   }
   for (const key of ['embed', 'autoplay', 'loop', 'panel'] as const) {
     const raw = query.get(key);
@@ -119,5 +135,5 @@ export function serializeUrlState(params: Params, view: ViewState, omit: readonl
 export function clampStep(step: number, stepCount: number): { step: number; issue?: ParamIssue } {
   const last = Math.max(0, stepCount - 1);
   if (step <= last) return { step };
-  return { step: last, issue: { field: 'step', message: `step must be from 0 to ${last} for this schedule; got ${step}, using ${last}.` } };
+  return { step: last, issue: fieldIssue('step', `step must be from 0 to ${last} for this schedule; got ${step}`, last) };
 }

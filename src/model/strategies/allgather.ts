@@ -8,7 +8,7 @@
 import type { Params } from '../params.ts';
 import type { Collective, Schedule, TokenSet, Transfer } from '../schedule.ts';
 import { chunk, nonEmpty, zigzagLayout } from '../layout.ts';
-import { allHeads, collective, ctxOf, finish, lossDrafts, nodeByPreset, pushXfer, range, rankCompute, type Ctx, type Draft, draft } from './common.ts';
+import { allHeads, collective, ctxOf, finish, implReason, invalid, lossDrafts, nodeByPreset, pushXfer, range, rankCompute, type Ctx, type Draft, draft } from './common.ts';
 
 /** Every rank's K and V shard to every other rank (the same transfers in the forward and the backward gather). */
 function gatherKVTransfers(ctx: Ctx, shards: readonly TokenSet[]): Transfer[] {
@@ -25,6 +25,8 @@ function gatherKVTransfers(ctx: Ctx, shards: readonly TokenSet[]): Transfer[] {
 export function buildAllgather(params: Params): Schedule {
   const ctx = ctxOf('allgather', params);
   const { P, seq } = ctx;
+  const notRun = implReason(ctx);
+  if (notRun) return invalid(ctx, notRun);
   const shards = zigzagLayout(seq, P);
   // The gathered K/V, reordered into sequence order (2P chunks), as Transformer Engine does.
   const full: TokenSet = nonEmpty(range(2 * P).map((c) => chunk(seq, 2 * P, c)));

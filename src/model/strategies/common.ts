@@ -2,8 +2,9 @@
 // the ring / all-to-all phases that ring, zigzag, striped, Ulysses and USP are made of.
 // Conventions are documented at the top of ./index.ts.
 
-import type { Params, StrategyId } from '../params.ts';
+import type { Dtype, ImplId, Params, StrategyId } from '../params.ts';
 import { DTYPE_BYTES, gpuPreset } from '../params.ts';
+import { implStrategyReason, RING_VARIANTS, resolveImpl, type RingVariant } from './impl.ts';
 import type {
   Collective,
   CollectiveKind,
@@ -12,6 +13,7 @@ import type {
   InvalidSchedule,
   Phase,
   RankCompute,
+  SavedKv,
   RankShard,
   Step,
   TensorKind,
@@ -33,7 +35,11 @@ export interface Ctx {
   readonly hidden: number;
   /** micro-batch × dtype bytes: multiply by elements per sample to get bytes. */
   readonly bytesPerElement: number;
+  readonly microBatch: number;
+  readonly dtype: Dtype;
   readonly gpusPerNode: number;
+  /** The implementation profile (Params.impl resolved for the strategy). */
+  readonly impl: ImplId;
 }
 
 export function ctxOf(strategy: StrategyId, params: Params): Ctx {
@@ -46,7 +52,10 @@ export function ctxOf(strategy: StrategyId, params: Params): Ctx {
     headDim: params.headDim,
     hidden: params.hidden,
     bytesPerElement: params.microBatch * DTYPE_BYTES[params.dtype],
+    microBatch: params.microBatch,
+    dtype: params.dtype,
     gpusPerNode: gpuPreset(params).gpusPerNode,
+    impl: resolveImpl({ impl: params.impl, strategy }),
   };
 }
 
@@ -76,10 +85,11 @@ const QUERY_SIDE: ReadonlySet<TensorKind> = new Set(['Q', 'O', 'dO', 'dQ']);
  * (hidden-sized activations in Megatron SP) tokens × hidden × micro-batch × dtype bytes; for the
  * loss all-reduce, 2 fp32 numbers (loss sum, token count).
  */
-export function transferBytes(ctx: Ctx, tensor: TensorKind, tokens: number, heads: HeadRange): number {
+export function transferBytes(ctx: Ctx, tensor: TensorKind, tokens: number, heads: HeadRange, dtype?: Dtype): number {
   if (tensor === 'loss') return 8;
-  if (tensor === 'X') return tokens * ctx.hidden * ctx.bytesPerElement;
-  return tokens * (heads.end - heads.start) * ctx.headDim * ctx.bytesPerElement;
+  const perElement = dtype === undefined ? ctx.bytesPerElement : ctx.microBatch * DTYPE_BYTES[dtype];
+  if (tensor === 'X') return tokens * ctx.hidden * perElement;
+  return tokens * (heads.end - heads.start) * ctx.headDim * perElement;
 }
 
 /** A transfer, or nothing when it would carry no tokens (empty shards when seq < P). */
@@ -89,15 +99,20 @@ export function xfer(ctx: Ctx, src: number, dst: number, tensor: TensorKind, tok
   return out;
 }
 
-/** xfer() appended to `out` in place: collectives of P² transfers are built without a throwaway array per transfer. */
-export function pushXfer(out: Transfer[], ctx: Ctx, src: number, dst: number, tensor: TensorKind, tokens: TokenSet, heads: HeadRange): void {
+/**
+ * xfer() appended to `out` in place: collectives of P² transfers are built without a throwaway array
+ * per transfer. `dtype` is the element type on the wire when it differs from the training dtype.
+ */
+export function pushXfer(out: Transfer[], ctx: Ctx, src: number, dst: number, tensor: TensorKind, tokens: TokenSet, heads: HeadRange, dtype?: Dtype): void {
   const n = tokenCount(tokens);
   if (src === dst || n === 0 || heads.end <= heads.start) return;
-  out.push({ src, dst, tensor, tokens, heads, bytes: transferBytes(ctx, tensor, n, heads) });
+  const wire = dtype !== undefined && dtype !== ctx.dtype ? dtype : undefined;
+  const t: Transfer = { src, dst, tensor, tokens, heads, bytes: transferBytes(ctx, tensor, n, heads, wire) };
+  out.push(wire === undefined ? t : { ...t, dtype: wire });
 }
 
-export function collective(kind: CollectiveKind, group: readonly number[], label: string, transfers: Transfer[]): Collective {
-  return { kind, group, label, transfers };
+export function collective(kind: CollectiveKind, group: readonly number[], label: string, transfers: Transfer[], overlapsCompute?: boolean): Collective {
+  return overlapsCompute === undefined ? { kind, group, label, transfers } : { kind, group, label, transfers, overlapsCompute };
 }
 
 export function rankCompute(rank: number, q: TokenSet, kv: TokenSet, heads: HeadRange, tiles: readonly ComputeTile[] = tilesFor(q, kv)): RankCompute {
@@ -120,7 +135,13 @@ export function draft(phase: Phase, text: string, collectives: readonly Collecti
 
 const BACKWARD_PREFIX = 'backward: ';
 
-export function finish(ctx: Ctx, shards: readonly TokenSet[], nodeOf: (rank: number) => number, drafts: readonly Draft[]): ValidSchedule {
+/** What a schedule records beyond its steps (see ValidSchedule). */
+export interface ScheduleExtras {
+  readonly savedKv?: readonly SavedKv[];
+  readonly kvRetainedIn?: readonly Phase[];
+}
+
+export function finish(ctx: Ctx, shards: readonly TokenSet[], nodeOf: (rank: number) => number, drafts: readonly Draft[], extras: ScheduleExtras = {}): ValidSchedule {
   const steps: Step[] = drafts.map((d, index) => ({
     index,
     phase: d.phase,
@@ -133,6 +154,9 @@ export function finish(ctx: Ctx, shards: readonly TokenSet[], nodeOf: (rank: num
   return {
     valid: true,
     strategy: ctx.strategy,
+    impl: ctx.impl,
+    ...(extras.savedKv && extras.savedKv.length > 0 ? { savedKv: extras.savedKv } : {}),
+    ...(extras.kvRetainedIn && extras.kvRetainedIn.length > 0 ? { kvRetainedIn: extras.kvRetainedIn } : {}),
     ranks: ctx.P,
     seq: ctx.seq,
     shards: rankShards,
@@ -148,7 +172,17 @@ export function nodeByPreset(ctx: Ctx): (rank: number) => number {
 }
 
 export function invalid(ctx: Ctx, reason: string): InvalidSchedule {
-  return { valid: false, strategy: ctx.strategy, ranks: ctx.P, seq: ctx.seq, reason };
+  return { valid: false, strategy: ctx.strategy, impl: ctx.impl, ranks: ctx.P, seq: ctx.seq, reason };
+}
+
+/** The profile's reason it cannot run this strategy (strategies/impl.ts), or null. */
+export function implReason(ctx: Ctx): string | null {
+  return implStrategyReason(ctx.strategy, ctx.impl);
+}
+
+/** The ring variant of the profile (DeepSpeed runs no ring; its Ulysses never reaches a ring step). */
+export function ringVariantOf(ctx: Ctx): RingVariant {
+  return RING_VARIANTS[ctx.impl === 'deepspeed' ? 'ring-flash-attn' : ctx.impl];
 }
 
 export function range(n: number): number[] {
@@ -208,6 +242,8 @@ export interface HybridSpec {
   };
   /** Caption of the last backward ring step that sends dK/dV home. */
   readonly homeText: string;
+  /** The ring variant; the profile's (ringVariantOf) when absent. */
+  readonly variant?: RingVariant;
 }
 
 export function hybridDrafts(ctx: Ctx, spec: HybridSpec): { forward: Draft[]; backward: Draft[] } {
@@ -259,37 +295,96 @@ export function hybridDrafts(ctx: Ctx, spec: HybridSpec): { forward: Draft[]; ba
     return out;
   });
   const computeAt = (t: number): RankCompute[] => computeByRingStep[t] ?? [];
-  const ringSend = (tensors: readonly TensorKind[], blockOf: (g: number) => TokenSet, label: string): Collective[] =>
+  const variant = spec.variant ?? ringVariantOf(ctx);
+  // Ring hops of the given tensors: rank (g,u) sends blockOf(g) to (g+step,u) (step ±1).
+  const ringSend = (
+    tensors: readonly TensorKind[],
+    blockOf: (g: number) => TokenSet,
+    label: string,
+    opts: { step?: 1 | -1; dtype?: Dtype; kind?: CollectiveKind } = {},
+  ): Collective[] =>
     rings.map((members, u) => {
       const transfers: Transfer[] = [];
+      const step = opts.step ?? 1;
       for (const t of tensors)
-        for (let g = 0; g < R; g++) pushXfer(transfers, ctx, rankOf(g, u), rankOf((g + 1) % R, u), t, blockOf(g), kvHeads(u));
-      return collective('send-recv', members, label, transfers);
+        for (let g = 0; g < R; g++) pushXfer(transfers, ctx, rankOf(g, u), rankOf((((g + step) % R) + R) % R, u), t, blockOf(g), kvHeads(u), opts.dtype);
+      const kind = opts.kind ?? 'send-recv';
+      // An all-to-all used as a ring hop (PyTorch's _AllToAllRotater) is asynchronous like a send.
+      return collective(kind, members, label, transfers, kind === 'send-recv' ? undefined : true);
+    });
+  // All-gather of every ring position's K/V over a ring (PyTorch's _AllGatherRotater), issued at
+  // step 0 and overlapping its compute; the gathered blocks are usable from step 1.
+  const ringGather = (label: string): Collective[] =>
+    rings.map((members, u) => {
+      const transfers: Transfer[] = [];
+      for (const t of ['K', 'V'] as const)
+        for (let g = 0; g < R; g++) for (let d = 0; d < R; d++) pushXfer(transfers, ctx, rankOf(g, u), rankOf(d, u), t, set(g), kvHeads(u));
+      return collective('all-gather', members, label, transfers, true);
     });
 
-  // The K,V rotation of ring step t is the same in the forward and the backward pass: built once,
-  // listed in both.
+  // The forward K,V rotation of ring step t; ring-flash-attention's backward repeats it (built once,
+  // listed in both).
   const kvRotation = range(R).map((t) => (t < R - 1 ? ringSend(['K', 'V'], (g) => set(g - t), 'send K,V to next rank') : []));
   const kvSendAt = (t: number): Collective[] => kvRotation[t] ?? [];
+  const dkvDtype: Dtype | undefined = variant.dkvFp32 ? 'fp32' : undefined;
+  const dkvWord = variant.dkvFp32 && ctx.dtype !== 'fp32' ? ' (fp32)' : '';
 
   const forward: Draft[] = [];
   if (U > 1) forward.push(draft('forward', spec.a2aText.qkv, toHeads(['Q', 'K', 'V'], 'all-to-all Q,K,V (sequence → heads)'), []));
-  for (let t = 0; t < R; t++) forward.push(draft('forward', spec.ringText(t, 'forward'), kvSendAt(t), computeAt(t)));
+  for (let t = 0; t < R; t++) {
+    const sends = R === 1 ? [] : variant.forwardKv === 'all-gather' ? (t === 0 ? ringGather('all-gather K,V (PyTorch all-gather rotater)') : []) : kvSendAt(t);
+    forward.push(draft('forward', spec.ringText(t, 'forward'), sends, computeAt(t)));
+  }
   if (U > 1) forward.push(draft('forward', spec.a2aText.o, toSeq(['O'], 'all-to-all O (heads → sequence)'), []));
 
   const backward: Draft[] = [];
   if (U > 1) backward.push(draft('backward', spec.a2aText.dO, toHeads(['dO'], 'all-to-all dO (sequence → heads)'), []));
-  for (let t = 0; t < R; t++) {
-    const sends: Collective[] = [];
-    sends.push(...kvSendAt(t));
-    // dK/dV of the block used in step t−1 follow it one hop behind, accumulating every rank's part.
-    if (t >= 1) sends.push(...ringSend(['dK', 'dV'], (g) => set(g - (t - 1)), 'send dK,dV partial sums to next rank'));
-    backward.push(draft('backward', spec.ringText(t, 'backward'), sends, computeAt(t)));
+  if (variant.backwardKv === 'reverse' && R > 1) {
+    // Transformer Engine (AttnFuncWithCPAndKVP2P.backward): the ring runs backwards (send to r−1)
+    // and starts from the last block of the forward, which was saved: at step t rank g holds block
+    // g+1+t, which is forward step R−1−t's block. K,V and dK,dV travel together, P−1 hops each; the
+    // dK,dV sent at step t are those of step t−1's block, and the last hop lands on the owner.
+    for (let t = 0; t < R; t++) {
+      const sends: Collective[] = [];
+      if (t < R - 1) sends.push(...ringSend(['K', 'V'], (g) => set(g + 1 + t), 'send K,V to previous rank', { step: -1 }));
+      if (t >= 1) sends.push(...ringSend(['dK', 'dV'], (g) => set(g + t), `send dK,dV partial sums to previous rank${dkvWord}`, { step: -1, dtype: dkvDtype }));
+      backward.push(draft('backward', spec.ringText(t, 'backward'), sends, computeAt(R - 1 - t)));
+    }
+  } else {
+    for (let t = 0; t < R; t++) {
+      const sends: Collective[] = [];
+      if (R > 1) {
+        if (variant.backwardKv === 'all-gather') {
+          if (t === 0) sends.push(...ringGather('all-gather K,V again (PyTorch all-gather rotater)'));
+        } else sends.push(...kvSendAt(t));
+      }
+      // dK/dV of the block used in step t−1 follow it one hop behind, accumulating every rank's part.
+      if (t >= 1) sends.push(...ringSend(['dK', 'dV'], (g) => set(g - (t - 1)), `send dK,dV partial sums to next rank${dkvWord}`, { dtype: dkvDtype, kind: variant.dkvKind }));
+      backward.push(draft('backward', spec.ringText(t, 'backward'), sends, computeAt(t)));
+    }
+    // After R steps rank g holds the dK/dV of block g+1 with all R contributions: one hop takes it home.
+    if (R > 1) backward.push(draft('backward', spec.homeText, ringSend(['dK', 'dV'], (g) => set(g - (R - 1)), `send dK,dV home${dkvWord}`, { dtype: dkvDtype, kind: variant.dkvKind }), []));
   }
-  // After R steps rank g holds the dK/dV of block g+1 with all R contributions: one hop takes it home.
-  if (R > 1) backward.push(draft('backward', spec.homeText, ringSend(['dK', 'dV'], (g) => set(g - (R - 1)), 'send dK,dV home'), []));
   if (U > 1) backward.push(draft('backward', spec.a2aText.grads, toSeq(['dQ', 'dK', 'dV'], 'all-to-all dQ,dK,dV (heads → sequence)'), []));
   return { forward, backward };
+}
+
+/** What a ring variant adds to a hybrid schedule: saved K/V (TE) and retained receive buffers. */
+export function ringExtras(ctx: Ctx, spec: Pick<HybridSpec, 'U' | 'R' | 'groupSets'>): ScheduleExtras {
+  const { U, R, groupSets } = spec;
+  if (R <= 1) return {};
+  const variant = ringVariantOf(ctx);
+  const kvRetainedIn: Phase[] = [];
+  if (variant.forwardKvRetained) kvRetainedIn.push('forward');
+  if (variant.backwardKvRetained) kvRetainedIn.push('backward');
+  const savedKv: SavedKv[] = [];
+  if (variant.backwardKv === 'reverse')
+    for (let g = 0; g < R; g++)
+      for (let u = 0; u < U; u++) {
+        const q = U === 1 ? allHeads(ctx.heads) : queryHeadsOf(ctx, u, U);
+        savedKv.push({ rank: g * U + u, tokens: groupSets[(g + 1) % R] ?? [], heads: U === 1 ? allHeads(ctx.kvHeads) : kvHeadsFor(ctx, q) });
+      }
+  return { savedKv, kvRetainedIn };
 }
 
 /** "rank 3" / "ranks 0–2", with the verb agreeing: who(0, 2, 'skip', 'skips'). */
@@ -312,6 +407,28 @@ export function headShardReason(ctx: Ctx, n: number, who: string, degree: string
   if (ctx.kvHeads % n !== 0 && n % ctx.kvHeads !== 0)
     return `${who} needs the ${degree} (${n}) to divide the ${ctx.kvHeads} K/V heads, or to be a multiple of ${ctx.kvHeads} so that K/V heads can be replicated.`;
   return null;
+}
+
+/**
+ * Head sharding by an all-to-all as the profile implements it. Transformer Engine's a2a asserts
+ * num_heads % cp_size == 0 for Q and for K/V (AttnFuncWithCPAndQKVOA2A.forward: "cp_comm_type='a2a'
+ * requires num_heads % cp_size == 0"); DeepSpeed's single_all_to_all splits the head dimension by
+ * the group size with integer division (inp_shape[scatter_idx] // seq_world_size), so it needs the
+ * same. Other profiles replicate K/V heads when the degree is a multiple of the K/V heads.
+ */
+export function a2aHeadReason(ctx: Ctx, n: number, who: string, degree: string): string | null {
+  if (ctx.impl === 'megatron-te' || ctx.impl === 'deepspeed') {
+    if (ctx.heads % n !== 0) return `${who} needs the ${degree} to divide the ${ctx.heads} query heads (got ${n}).`;
+    if (ctx.kvHeads % n !== 0) {
+      const code =
+        ctx.impl === 'megatron-te'
+          ? "Transformer Engine's a2a asserts num_heads % cp_size == 0 for K/V as well (AttnFuncWithCPAndQKVOA2A)"
+          : "DeepSpeed's single_all_to_all splits the K/V heads by the group size (deepspeed/sequence/layer.py)";
+      return `${who} needs the ${degree} (${n}) to divide the ${ctx.kvHeads} K/V heads: ${code}. Replicating K/V heads is what other frameworks (e.g. verl) do; choose ${n > ctx.kvHeads ? `at most ${ctx.kvHeads} ranks` : 'a divisor of the K/V heads'}.`;
+    }
+    return null;
+  }
+  return headShardReason(ctx, n, who, degree);
 }
 
 /**

@@ -13,21 +13,30 @@
 //   tokens in the listed order; RankCompute.q/kv name tokens by global position, so a consumer
 //   finds each one among what the rank holds (own shard + received + computed).
 // - Holdings: a rank starts the forward with Q, K, V (and X) of its shard for all heads. In the
-//   backward, K/V blocks that arrived by ring send or all-gather are gone (ring-flash-attention
-//   and Transformer Engine re-communicate them); head-sharded tensors from an all-to-all (Ulysses,
-//   USP) and the full-sequence Q, K, V that Megatron SP projects from its all-gathered X are saved
-//   activations and stay. strategies.test.ts replays every schedule under exactly these rules.
+//   backward, K/V blocks that arrived by ring send or all-gather are gone (ring-flash-attention,
+//   Transformer Engine and PyTorch re-communicate them), except the blocks listed in
+//   ValidSchedule.savedKv (Transformer Engine saves the last forward block and starts its backward
+//   ring from it); head-sharded tensors from an all-to-all (Ulysses, USP) and the full-sequence
+//   Q, K, V that Megatron SP projects from its all-gathered X are saved activations and stay.
+//   strategies.test.ts replays every schedule, for every profile, under exactly these rules.
 // - Heads: RankCompute.heads and Q/O/dO/dQ transfers use query-head ranges; K/V/dK/dV transfers
 //   use K/V-head ranges: the K/V heads read by the query heads of the rank that will compute
 //   with them (K, V) or that computed them (dK, dV); GQA: query head h reads K/V head
 //   floor(h·kvHeads/heads), so with more head shards than K/V heads a K/V head is replicated. X
 //   transfers (Megatron SP) carry the whole hidden vector and list all query heads.
-// - Bytes = tokens × heads in range × headDim × microBatch × dtype bytes; X: tokens × hidden ×
-//   microBatch × dtype bytes; loss: 8 (two fp32 numbers) per hop of a ring all-reduce.
+// - Bytes = tokens × heads in range × headDim × microBatch × dtype bytes (Transfer.dtype when the
+//   wire type differs: fp32 dK/dV); X: tokens × hidden × microBatch × dtype bytes; loss: 8 (two
+//   fp32 numbers) per hop of a ring all-reduce.
+// - Overlap: Collective.overlapsCompute says whether a collective runs under the step's compute;
+//   absent, send-recv does and the rest do not.
 // - Tiles = tilesFor(q, kv), skipped tiles included. Backward compute entries describe dQ, dK, dV
 //   for the same q × kv tiles as the forward.
-// - Ring family backward (ring, zigzag, striped, USP's ring): K,V rotate again; the dK,dV partial
-//   sums of a block follow it one hop behind and a final step takes them to the owner.
+// - Ring family backward (ring, zigzag, striped, USP's ring) follows the implementation profile
+//   (Params.impl, strategies/impl.ts RING_VARIANTS): ring-flash-attention rotates K,V again and the
+//   fp32 dK,dV partial sums follow one hop behind with a final hop home (P hops); Transformer
+//   Engine reverses the ring from the saved last block, K,V and bf16 dK,dV P−1 hops each, landing
+//   on the owner; PyTorch all-gathers K,V again and rotates fp32 dK,dV with a one-destination
+//   all-to-all, P hops. Profiles that do not run a strategy return valid: false with the reason.
 // - RankShard.node: ranks / gpusPerNode of the GPU preset, except USP: the Ulysses group.
 // - Never throws for a Params that parsed: a strategy that cannot run returns valid: false and a
 //   reason. Tokens fewer than ranks are fine: some ranks then hold empty shards.

@@ -2,8 +2,13 @@
 // Activation Recomputation in Large Transformer Models", §4.2.2 and Fig. 5): in a TP group of t
 // ranks (here t = ranks), LayerNorm/dropout regions are sharded on the sequence axis; an
 // all-gather g of X (s·b·h) precedes each column-parallel linear and a reduce-scatter ḡ follows
-// each row-parallel linear, 2 AG + 2 RS per layer forward and the conjugates backward. Attention
-// itself is head-sharded by TP over the full sequence.
+// each row-parallel linear, 2 AG + 2 RS per layer forward. Backward: the conjugates (2 AG of the
+// output gradients, 2 RS of the input gradients) plus 2 more all-gathers: the column-parallel
+// linears saved only their sequence-sharded input and gather it again for the weight gradient
+// (Megatron-Core megatron/core/tensor_parallel/layers.py,
+// LinearWithGradAccumulationAndAsyncCommunication.forward saves `input`, backward calls
+// dist_all_gather_func(all_gather_buffer, input) before grad_output.t().matmul(total_input)):
+// 4 AG + 2 RS. Attention itself is head-sharded by TP over the full sequence.
 
 import type { Params } from '../params.ts';
 import type { Collective, Schedule, TokenSet, Transfer } from '../schedule.ts';
@@ -16,6 +21,7 @@ import {
   finish,
   headShardReason,
   headsText,
+  implReason,
   invalid,
   lossDrafts,
   nodeByPreset,
@@ -39,6 +45,8 @@ function xTransfers(ctx: Ctx, shards: readonly TokenSet[], kind: 'all-gather' | 
 export function buildMegatronSp(params: Params): Schedule {
   const ctx = ctxOf('megatron-sp', params);
   const { P, seq } = ctx;
+  const notRun = implReason(ctx);
+  if (notRun) return invalid(ctx, notRun);
   const reason = headShardReason(ctx, P, 'Megatron SP', 'TP=SP degree (ranks)');
   if (reason) return invalid(ctx, reason);
   const shards = contiguousLayout(seq, P);
@@ -70,10 +78,12 @@ export function buildMegatronSp(params: Params): Schedule {
     ];
     backward = [
       draft('backward', `backward: all-gather the gradient of the MLP output (conjugate of the forward reduce-scatter), since every rank's MLP slice needs it for all tokens.`, [ag('all-gather dX (MLP output grad)')], []),
+      draft('backward', `backward: all-gather X (the second LayerNorm output) again: the first MLP linear's weight gradient needs every token's input, and the forward kept only this rank's ${seq}/${P} tokens (Megatron-Core re-gathers it in LinearWithGradAccumulationAndAsyncCommunication.backward, overlapping the input-gradient GEMM).`, [ag('all-gather X again (MLP weight grad)')], []),
       draft('backward', `backward: each rank back-propagates through its MLP slice; reduce-scatter sums the partial input gradients and leaves each rank its own tokens (conjugate of the forward all-gather).`, [rs('reduce-scatter dX (MLP input grad)')], []),
       draft('backward', `backward: all-gather the gradient of the attention block output for the row-parallel output projection (conjugate of the forward reduce-scatter).`, [ag('all-gather dX (attention output grad)')], []),
       draft('backward', `backward: each rank computes dQ, dK, dV over the full sequence for its ${per} query head${per === 1 ? '' : 's'}, then the input gradient of its column-parallel Q,K,V slice.`, [], compute),
-      draft('backward', `backward: reduce-scatter the partial gradients of the LayerNorm output over the ${P} ranks, leaving each rank the gradient of its own ${seq}/${P} tokens (conjugate of the first all-gather).`, [rs('reduce-scatter dX (QKV input grad)')], []),
+      draft('backward', `backward: all-gather X (the first LayerNorm output) again for the weight gradient of the column-parallel Q,K,V projection, which saved only the sequence-sharded input.`, [ag('all-gather X again (QKV weight grad)')], []),
+      draft('backward', `backward: reduce-scatter the partial gradients of the LayerNorm output over the ${P} ranks, leaving each rank the gradient of its own ${seq}/${P} tokens (conjugate of the first all-gather). 4 all-gathers + 2 reduce-scatters in the backward: half as much again as the forward.`, [rs('reduce-scatter dX (QKV input grad)')], []),
     ];
   }
   return finish(ctx, shards, nodeByPreset(ctx), [...forward, ...lossDrafts(ctx, null), ...backward]);

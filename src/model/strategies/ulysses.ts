@@ -6,12 +6,12 @@
 import type { Params } from '../params.ts';
 import type { Schedule } from '../schedule.ts';
 import { contiguousLayout } from '../layout.ts';
-import { ctxOf, finish, headShardReason, tpHeadShareReason, headsText, hybridDrafts, invalid, kvHeadsFor, lossDrafts, nodeByPreset, queryHeadsOf } from './common.ts';
+import { a2aHeadReason, ctxOf, finish, implReason, tpHeadShareReason, headsText, hybridDrafts, invalid, kvHeadsFor, lossDrafts, nodeByPreset, queryHeadsOf } from './common.ts';
 
 export function buildUlysses(params: Params): Schedule {
   const ctx = ctxOf('ulysses', params);
   const { P, seq } = ctx;
-  const reason = headShardReason(ctx, P, 'Ulysses', 'rank count') ?? tpHeadShareReason(params, P, 'Ulysses', 'rank count');
+  const reason = implReason(ctx) ?? a2aHeadReason(ctx, P, 'Ulysses', 'rank count') ?? tpHeadShareReason(params, P, 'Ulysses', 'rank count');
   if (reason) return invalid(ctx, reason);
   const shards = contiguousLayout(seq, P);
   const qh = queryHeadsOf(ctx, 0, P);

@@ -7,16 +7,18 @@
 import type { Params } from '../params.ts';
 import type { Schedule, TokenSet } from '../schedule.ts';
 import { splitSet, zigzagLayout } from '../layout.ts';
-import { ctxOf, finish, headShardReason, tpHeadShareReason, headsText, hybridDrafts, invalid, kvHeadsFor, lossDrafts, queryHeadsOf } from './common.ts';
+import { a2aHeadReason, ctxOf, finish, implReason, ringExtras, tpHeadShareReason, headsText, hybridDrafts, invalid, kvHeadsFor, lossDrafts, queryHeadsOf } from './common.ts';
 
 export function buildUsp(params: Params): Schedule {
   const ctx = ctxOf('usp', params);
   const { P, seq } = ctx;
+  const notRun = implReason(ctx);
+  if (notRun) return invalid(ctx, notRun);
   // One rank has nothing to split: treat it as U = 1 rather than rejecting the default U = 2.
   const U = P === 1 ? 1 : Math.floor(params.ulysses);
   if (!(U >= 1) || P % U !== 0)
     return invalid(ctx, `USP needs the Ulysses degree to divide the rank count ${P} (got ${params.ulysses}); the ring degree is ranks / Ulysses degree.`);
-  const reason = headShardReason(ctx, U, 'USP', 'Ulysses degree') ?? tpHeadShareReason(params, U, 'USP', 'Ulysses degree');
+  const reason = a2aHeadReason(ctx, U, 'USP', 'Ulysses degree') ?? tpHeadShareReason(params, U, 'USP', 'Ulysses degree');
   if (reason) return invalid(ctx, reason);
   const R = P / U;
   const groupSets = zigzagLayout(seq, R);
@@ -54,6 +56,5 @@ export function buildUsp(params: Params): Schedule {
     },
     homeText: `backward: each group's dK,dV, now summed over all ${R} ring positions, take one last hop home (rank r → r+${U}, the group that owns those tokens).`,
   });
-  return finish(ctx, shards, (rank) => Math.floor(rank / U), [...forward, ...lossDrafts(ctx, 'zigzag')]
-    .concat(backward));
+  return finish(ctx, shards, (rank) => Math.floor(rank / U), [...forward, ...lossDrafts(ctx, 'zigzag'), ...backward], ringExtras(ctx, { U, R, groupSets }));
 }

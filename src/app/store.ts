@@ -108,7 +108,7 @@ export class Store {
   #scheduleNotify(): void {
     if (this.#pending) return;
     this.#pending = true;
-    this.#raf = requestAnimationFrame(() => this.flush());
+    if (typeof requestAnimationFrame === 'function') this.#raf = requestAnimationFrame(() => this.flush());
     this.#timer = setTimeout(() => this.flush(), NOTIFY_FALLBACK_MS);
   }
 }

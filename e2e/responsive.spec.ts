@@ -39,7 +39,8 @@ test('20 changes in 2 s at 64 ranks: frames keep coming and the last change is v
   });
   testInfoNote(`max frame gap ${run.maxGap.toFixed(0)} ms over ${run.frames} frames`);
   expect(run.frames).toBeGreaterThan(20);
-  expect(run.maxGap, `longest gap between animation frames`).toBeLessThan(MAX_FRAME_GAP_MS);
+  // Soft: a long gap fails the test, and the verification half below is still checked.
+  expect.soft(run.maxGap, `longest gap between animation frames`).toBeLessThan(MAX_FRAME_GAP_MS);
 
   // The last change's verification arrives: seed 119, heads 4 (and nothing older replaces it).
   await page.waitForFunction(

@@ -97,8 +97,15 @@ const verification = new VerificationController(store, createVerificationWorker(
 });
 exposeField('verification', () => {
   const r = verification.status.result;
-  return r && { strategy: r.strategy, ranks: r.ranks, seqLen: r.seqLen, heads: r.heads, headDim: r.headDim, maxAbsError: r.maxAbsError, maxRelError: r.maxRelError, gpuMs: r.gpuMs, backend: r.backend, localMask: r.localMask, maxAbsErrorVsCpu: r.maxAbsErrorVsCpu };
+  const b = r?.backward;
+  return r && {
+    strategy: r.strategy, ranks: r.ranks, seqLen: r.seqLen, heads: r.heads, headDim: r.headDim, maxAbsError: r.maxAbsError, maxRelError: r.maxRelError, gpuMs: r.gpuMs, backend: r.backend, localMask: r.localMask, maxAbsErrorVsCpu: r.maxAbsErrorVsCpu,
+    backward: b ? { maxAbsErrorDq: b.maxAbsErrorDq, maxAbsErrorDk: b.maxAbsErrorDk, maxAbsErrorDv: b.maxAbsErrorDv, gpuMs: b.gpuMs, relativeError: b.relativeError, relativeErrorVsCpu: b.relativeErrorVsCpu, maxGradient: b.maxGradient, unshardedGpuMs: b.unshardedGpuMs, dispatches: b.dispatches, reductions: b.reductions } : null,
+    backwardError: r.backwardError,
+  };
 });
+// Per backward step, per rank: the dQ/dK/dV buffers held and their L2 norms (data for the scene).
+exposeField('gradientNorms', () => verification.status.result?.backward?.gradientNorms ?? null);
 exposeField('verificationError', () => verification.status.error);
 exposeField('execution', () => {
   const s = verification.status;

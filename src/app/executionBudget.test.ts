@@ -31,9 +31,9 @@ describe('execution budget', () => {
     expect(chosen.clamps.map((c) => c.field)).toContain('heads');
     expect(chosen.price).not.toBeNull();
     expect(overBudget(chosen.price!, budget)).toBeNull();
-    // What the unclamped run would have cost: gigabytes.
-    const schedule = buildSchedule({ ...asked, seq: 16384 });
-    const full = priceExecution(buildExecPlan(schedule, asked), 'gpu', TILES);
+    // What the unclamped run would have cost: gigabytes (priced from a 512-token plan, scaled).
+    const small = buildExecPlan(buildSchedule({ ...asked, seq: 512, execSeq: 512 }), asked);
+    const full = priceExecution(small, 'gpu', TILES, { seq: 16384, heads: 32, kvHeads: 8, headDim: 512 });
     expect(full.deviceBytes).toBeGreaterThan(2 ** 30);
   });
 

@@ -16,8 +16,8 @@ import { formatBytes } from '../model/format.ts';
 export const MAX_DISPATCHES = 16_384;
 /** One run may take at most this much estimated GPU time on the adapter (sharded + unsharded). */
 export const MAX_GPU_MS = 10_000;
-/** Until the first run has measured the adapter: the (padded) FLOP per ms assumed, 0.5 GFLOP/s (SwiftShader on 2 busy cores measures 0.2–1). */
-export const ASSUMED_GPU_FLOP_PER_MS = 5e5;
+/** Until the first run has measured the adapter: the (padded) FLOP per ms assumed, 1.2 GFLOP/s, so that the default run (forward + backward) is not clamped before anything is known; the first run then measures the real speed. */
+export const ASSUMED_GPU_FLOP_PER_MS = 1.2e6;
 /** JS memory for the inputs, outputs and read-backs of one run (the page's heap bound rests on it). */
 export const MAX_HOST_BYTES = 192 * 2 ** 20;
 /** Device memory resident at once, at most: a quarter of GiB, or 2 × maxStorageBufferBindingSize if smaller. */
@@ -180,8 +180,15 @@ export function priceExecution(plan: ExecPlan, backend: 'gpu' | 'cpu', tiles: Ti
   for (const step of plan.steps) {
     for (const op of step.compute) sharded += padTo(Math.ceil(op.tq * fs), tiles.wgQ) * padTo(Math.ceil(op.tkv * fs), tiles.bk) * Math.max(1, Math.round((op.heads.end - op.heads.start) * fh)) * 4 * D;
   }
-  const causal = 4 * H * D * padTo(S, tiles.wgQ) * padTo(S, tiles.bk) * (tiles.wgQ > 1 ? 1 : 0.5);
-  const dispatches = plan.steps.reduce((n, st) => n + st.compute.length + st.finalise.length, 0);
+  const causal = 4 * H * D * padTo(S, tiles.wgQ) * padTo(S, tiles.bk) * (tiles.wgQ > 1 ? 1 : 0.5) * (plan.backward ? 3.5 : 1);
+  let dispatches = plan.steps.reduce((n, st) => n + st.compute.length + st.finalise.length, 0);
+  // The backward phase (src/gpu/verify.ts runs it after the forward): ≈ 2.5× the forward's FLOPs
+  // (FlashAttention-2 §3.2: 5 matmuls against 2), plus its preprocess and reduction dispatches.
+  const backward = (plan as { backward?: { steps: readonly { compute: readonly unknown[]; preprocess?: readonly unknown[]; reduce?: readonly unknown[] }[] } | null }).backward;
+  if (backward) {
+    for (const st of backward.steps) dispatches += st.compute.length + (st.preprocess?.length ?? 0) + (st.reduce?.length ?? 0);
+    sharded *= 3.5;
+  }
   if (backend === 'cpu') {
     // Per-rank arrays (≈ the sharded peak) plus inputs, the merged output and the float64 reference rows.
     return { deviceBytes: 0, hostBytes: inputs + peak + 3 * output, work: sharded + causal, dispatches };

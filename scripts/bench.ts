@@ -5,6 +5,7 @@ const sections = new Map<string, () => Promise<{ run: () => Promise<void> }>>([
   ['plan', () => import('./bench/plan.ts')],
   ['gpu', () => import('./bench/gpu.ts')],
   ['scene', () => import('./bench/scene.ts')],
+  ['interaction', () => import('./bench/interaction.ts')],
 ]);
 
 const wanted = process.argv.slice(2);

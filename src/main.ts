@@ -5,7 +5,7 @@ import { Store } from './app/store.ts';
 import { Playback } from './app/playback.ts';
 import { isBenignError, Messages } from './app/messages.ts';
 import { exposeField, installShardscope } from './app/expose.ts';
-import { VerificationController } from './app/verification.ts';
+import { createVerificationWorker, VerificationController } from './app/verification.ts';
 import { requestGpu, runSelfTest } from './gpu/device.ts';
 import { createScene } from './scene/index.ts';
 import { attachKeyboard, attachMessageMark, attachPlaybackControls, type PlaybackControls } from './scene/controls.ts';
@@ -92,7 +92,11 @@ async function restartGpu(): Promise<void> {
 }
 
 device = await startGpu();
-const verification = new VerificationController(store, device);
+// The check runs in a worker (its own GPUDevice, or the CPU without WebGPU), priced against the
+// execution budget first; a clamped run says so in a message naming the field and the size used.
+const verification = new VerificationController(store, createVerificationWorker(), 150, {
+  onClamp: (clamps, text) => (clamps.length ? messages.show('exec-budget', 'warning', text) : messages.dismiss('exec-budget')),
+});
 exposeField('verification', () => {
   const r = verification.status.result;
   const b = r?.backward;
@@ -105,6 +109,10 @@ exposeField('verification', () => {
 // Per backward step, per rank: the dQ/dK/dV buffers held and their L2 norms (data for the scene).
 exposeField('gradientNorms', () => verification.status.result?.backward?.gradientNorms ?? null);
 exposeField('verificationError', () => verification.status.error);
+exposeField('execution', () => {
+  const s = verification.status;
+  return { version: s.version, running: s.running, executed: s.executed, clamps: s.clamps, budget: s.budget, budgetText: s.budgetText, clampText: s.clampText, staleDropped: verification.stale, cancelled: verification.cancelled };
+});
 verification.schedule(0);
 ui.attachVerification(verification);
 
@@ -128,16 +136,25 @@ async function mountScene(on: GPUDevice | null): Promise<void> {
   scene.setVerification(verification.status.result);
   sceneControls = attachPlaybackControls(scene.controlsSlot, playback);
 }
+/** Main-thread ms per part of a change, summed (npm run bench -- interaction reads them). */
+const interaction = { sceneMs: 0, sceneUpdates: 0, verificationMs: 0 };
 function showSchedule(): void {
+  const t0 = performance.now();
   const schedule = store.state.plan.schedule;
   scene.setSchedule(schedule, store.state.params);
   playback.setStepCount(schedule.valid ? schedule.steps.length : 1);
+  interaction.sceneMs += performance.now() - t0;
+  interaction.sceneUpdates++;
 }
 await mountScene(device);
 store.subscribe((state, previous) => {
   if (state.plan.schedule !== previous.plan.schedule) showSchedule();
 });
-verification.subscribe((status) => scene.setVerification(status.result));
+verification.subscribe((status) => {
+  const t0 = performance.now();
+  scene.setVerification(status.result);
+  interaction.verificationMs += performance.now() - t0;
+});
 attachKeyboard(window, playback);
 exposeField('sceneInfo', () => ({ ...scene.info(), backend: scene.backend, ...scene.stats() }));
 // Test hook (soak test): drive param changes without the UI.
@@ -145,6 +162,9 @@ exposeField('sceneInfo', () => ({ ...scene.info(), backend: scene.backend, ...sc
 Object.defineProperty(window, '__shardscopeTest', {
   value: {
     setParams: (change: Partial<Params>) => store.setParams(change),
+    /** Runs the pending change's subscribers now (the interaction bench times one change at a time). */
+    flush: () => store.flush(),
+    stats: () => ({ store: { ...store.stats }, ...interaction, staleDropped: verification.stale, cancelled: verification.cancelled, version: store.state.version, verificationVersion: verification.status.version }),
     loseDevice: () => device?.destroy(),
   },
 });

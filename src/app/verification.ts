@@ -1,33 +1,78 @@
-// Reruns the sharded-attention check when the params that shape it change: debounced, off the
-// frame loop, and tagged with the params version so that a stale result is dropped.
+// Reruns the sharded-attention check when the params that shape it change. The work happens in a
+// Web Worker (verification.worker.ts): the main thread only posts { version, params } and shows
+// what comes back. Requests are debounced and tagged with the store's params version; the worker
+// runs only the latest, stops submitting an older run's dispatches, and any reply for an older
+// version is dropped here.
 
-import { buildSchedule } from '../model/strategies/index.ts';
 import type { Params } from '../model/params.ts';
-import { runVerification, runVerificationCpu, type Verification } from '../gpu/verify.ts';
 import type { Store } from './store.ts';
+import type { ExecutedSize, VerificationSummary, WorkerReply, WorkerRequest } from './verification.worker.ts';
+import type { Clamp, ExecutionBudget } from './executionBudget.ts';
+import { formatBytes } from '../model/format.ts';
 
 /** The fields the executed run depends on; the modelled sequence length is not one of them. */
 const EXECUTED_FIELDS = ['strategy', 'ranks', 'ulysses', 'heads', 'kvHeads', 'headDim', 'execSeq', 'seed', 'localMask', 'dtype'] as const;
 
+export type { VerificationSummary };
+
 export interface VerificationStatus {
   readonly running: boolean;
-  readonly result: Verification | null;
+  readonly result: VerificationSummary | null;
   readonly error: string | null;
+  /** The params version the status describes (result and error are for this version or null). */
+  readonly version: number;
+  /** What the run executes after the budget: sizes, price, and the clamp when one applied. */
+  readonly executed: ExecutedSize | null;
+  readonly clamps: Clamp[];
+  readonly budget: ExecutionBudget | null;
+  /** The budget as one sentence for the page (where it comes from, what it allows). */
+  readonly budgetText: string;
+  /** "Clamped: execSeq 16384 → 1024 (…)" when the budget shrank the run, else ''. */
+  readonly clampText: string;
+}
+
+export interface VerificationEvents {
+  /** Called with each run's clamps (empty when the run fits), for the page's message line. */
+  onClamp?(clamps: Clamp[], text: string): void;
+}
+
+/** Where the controller sends work: the worker in the page, a fake in tests. */
+export interface VerificationPort {
+  postMessage(message: WorkerRequest): void;
+  onmessage: ((event: MessageEvent<WorkerReply>) => void) | null;
+  terminate?(): void;
+}
+
+export function createVerificationWorker(): VerificationPort {
+  return new Worker(new URL('./verification.worker.ts', import.meta.url), { type: 'module', name: 'shardscope-verification' }) as unknown as VerificationPort;
+}
+
+/** "The check asks for execSeq=16384 and heads=32, above …; it runs execSeq=128 and heads=8 (…) instead." */
+export function clampMessage(clamps: readonly Clamp[], executed: ExecutedSize | null): string {
+  if (clamps.length === 0) return '';
+  const asked = clamps.map((c) => `${c.field}=${c.requested}`).join(' and ');
+  const used = clamps.map((c) => `${c.field}=${c.used}`).join(' and ');
+  const size = executed ? ` (${executed.ranks} ranks × ${executed.execSeq} tokens × ${executed.heads} heads × ${executed.headDim})` : '';
+  return `The attention check asks for ${asked}, above this device's execution budget (${clamps[0]?.over}); it runs ${used}${size} instead.`;
 }
 
 export class VerificationController {
-  #device: GPUDevice | null;
+  #port: VerificationPort;
   #timer: ReturnType<typeof setTimeout> | undefined;
-  #latestRequest = 0;
-  #status: VerificationStatus = { running: false, result: null, error: null };
+  #status: VerificationStatus = { running: false, result: null, error: null, version: -1, executed: null, clamps: [], budget: null, budgetText: '', clampText: '' };
   readonly #listeners = new Set<(status: VerificationStatus) => void>();
+  /** Replies dropped because a newer version had been requested (for tests and the bench). */
+  stale = 0;
+  cancelled = 0;
 
   constructor(
     private readonly store: Store,
-    device: GPUDevice | null,
-    private readonly debounceMs = 250,
+    port: VerificationPort = createVerificationWorker(),
+    private readonly debounceMs = 150,
+    private readonly events: VerificationEvents = {},
   ) {
-    this.#device = device;
+    this.#port = port;
+    this.#port.onmessage = (event) => this.#receive(event.data);
     store.subscribe((state, previous) => {
       if (EXECUTED_FIELDS.some((k) => state.params[k] !== previous.params[k])) this.schedule();
     });
@@ -37,15 +82,14 @@ export class VerificationController {
     return this.#status;
   }
 
-  /** Swaps the device (after a lost device was recreated) and reruns. */
-  setDevice(device: GPUDevice | null): void {
-    this.#device = device;
+  /** After a lost device on the main thread: the worker keeps its own device, so just rerun. */
+  setDevice(_device: GPUDevice | null): void {
     this.schedule(0);
   }
 
   schedule(delay = this.debounceMs): void {
     clearTimeout(this.#timer);
-    this.#timer = setTimeout(() => void this.#run(), delay);
+    this.#timer = setTimeout(() => this.#post(), delay);
   }
 
   subscribe(listener: (status: VerificationStatus) => void): () => void {
@@ -53,17 +97,42 @@ export class VerificationController {
     return () => this.#listeners.delete(listener);
   }
 
-  async #run(): Promise<void> {
-    const request = ++this.#latestRequest;
-    const params: Params = { ...this.store.state.params, seq: this.store.state.params.execSeq };
-    const schedule = buildSchedule(params);
-    this.#set({ ...this.#status, running: true });
-    try {
-      if (!schedule.valid) throw new Error(schedule.reason);
-      const result = this.#device ? await runVerification(this.#device, params, schedule) : runVerificationCpu(params, schedule);
-      if (request === this.#latestRequest) this.#set({ running: false, result, error: null });
-    } catch (error) {
-      if (request === this.#latestRequest) this.#set({ running: false, result: null, error: error instanceof Error ? error.message : String(error) });
+  dispose(): void {
+    clearTimeout(this.#timer);
+    this.#port.terminate?.();
+  }
+
+  #post(): void {
+    const { version } = this.store.state;
+    const params: Params = { ...this.store.state.params };
+    // The previous result stays on screen (marked "rechecking") until this version's arrives.
+    this.#set({ ...this.#status, running: true, version, error: null });
+    this.#port.postMessage({ type: 'run', version, params });
+  }
+
+  #receive(reply: WorkerReply): void {
+    if (reply.version !== this.#status.version) {
+      if (reply.type === 'cancelled') this.cancelled++;
+      else this.stale++;
+      return;
+    }
+    switch (reply.type) {
+      case 'started': {
+        const clampText = clampMessage(reply.clamps, reply.executed);
+        this.#set({ ...this.#status, executed: reply.executed, clamps: reply.clamps, budget: reply.budget, budgetText: reply.budgetText, clampText });
+        this.events.onClamp?.(reply.clamps, clampText);
+        return;
+      }
+      case 'result':
+        this.#set({ ...this.#status, running: false, result: reply.result, error: null });
+        return;
+      case 'error':
+        this.#set({ ...this.#status, running: false, result: null, error: reply.message });
+        return;
+      case 'cancelled':
+        // Cancelled although still current: cannot happen (cancel means a newer version), but never hang.
+        this.cancelled++;
+        return;
     }
   }
 
@@ -71,4 +140,12 @@ export class VerificationController {
     this.#status = status;
     for (const listener of this.#listeners) listener(status);
   }
+}
+
+/** "≈ 12 MB GPU, 3.1 GFLOP": the executed run's price, for the readout. */
+export function describePrice(executed: ExecutedSize | null): string {
+  const p = executed?.price;
+  if (!p) return '';
+  const flops = p.work >= 1e9 ? `${(p.work / 1e9).toFixed(1)} GFLOP` : `${(p.work / 1e6).toFixed(0)} MFLOP`;
+  return `${p.deviceBytes ? `${formatBytes(p.deviceBytes)} GPU memory, ` : ''}${formatBytes(p.hostBytes)} page memory, ${flops}, ${p.dispatches} dispatches`;
 }

@@ -32,11 +32,23 @@ export interface RunOptions {
   readonly timestamps?: boolean;
   /** Tile-size caps below the device limits (benchmark exploration, tests of small tiles). */
   readonly tiles?: TileOptions;
+  /** Checked before each step is submitted: once true, nothing more is submitted and the run throws RunCancelled. */
+  readonly cancelled?: () => boolean;
+  /** Awaited after each step's submission: the caller paces the queue and lets newer requests in. */
+  readonly afterSubmit?: (step: number) => Promise<void>;
   /**
    * dL/dO, [heads, seq, headDim] f32: with it the plan's backward steps run after the forward ones
    * and the result carries dQ, dK, dV.
    */
   readonly outputGrad?: Float32Array;
+}
+
+/** Thrown by AttentionRunner.run when RunOptions.cancelled turned true: the run's result is gone by design. */
+export class RunCancelled extends Error {
+  constructor(step: number) {
+    super(`cancelled before step ${step}: newer parameters replaced this run`);
+    this.name = 'RunCancelled';
+  }
 }
 
 export interface ShardedBackward extends AttentionGradients {
@@ -122,14 +134,16 @@ export class AttentionRunner {
     const maxBinding = Math.min(lim.maxStorageBufferBindingSize, lim.maxBufferSize);
     const mib = (b: number): string => `${(b / 2 ** 20).toFixed(1)} MiB`;
     const full = plan.heads * plan.seq * plan.headDim * 4;
-    if (full > maxBinding) {
+    // The limits are treated as exclusive (≥ refuses): a buffer exactly at the limit is where
+    // implementations disagree (rounding, offset alignment), and the run never needs that much.
+    if (full >= maxBinding) {
       throw new GpuLimitError(
         `The executed size is too large for this GPU: one [${plan.heads} heads, ${plan.seq} tokens, ${plan.headDim}] f32 tensor takes ${mib(full)}, ` +
           `but a storage buffer may hold at most ${mib(maxBinding)} (maxStorageBufferBindingSize / maxBufferSize). Lower the executed sequence length.`,
       );
     }
     for (const p of plan.pieces) {
-      if (p.elements * 4 > maxBinding) {
+      if (p.elements * 4 >= maxBinding) {
         throw new GpuLimitError(`${p.label} needs ${mib(p.elements * 4)}, above this GPU's ${mib(maxBinding)} storage-buffer limit. Lower the executed sequence length.`);
       }
     }
@@ -250,6 +264,7 @@ export class AttentionRunner {
       let finIndex = 0;
       let t0 = 0;
       for (const step of plan.steps) {
+        if (opts.cancelled?.()) throw new RunCancelled(step.index);
         for (const p of piecesByAlloc.get(step.index) ?? []) allocate(p);
         const encoder = device.createCommandEncoder({ label: `AttentionRunner.encoder[step ${step.index}]` });
         if (querySet && step.index === 0) {
@@ -325,7 +340,9 @@ export class AttentionRunner {
             buffers.delete(p.id);
           }
         }
+        await opts.afterSubmit?.(step.index);
       }
+      if (opts.cancelled?.()) throw new RunCancelled(plan.steps.length);
 
       // Read back the final O buffers, the trace and the timestamps in one map.
       const outputs = plan.outputs.map((id) => plan.pieces[id] as Piece);
@@ -369,6 +386,7 @@ export class AttentionRunner {
         const dt = Number((ts[1] as bigint) - (ts[0] as bigint)) / 1e6;
         gpuMs = Number.isFinite(dt) && dt > 0 ? dt : null;
       }
+      if (opts.outputGrad && opts.cancelled?.()) throw new RunCancelled(plan.steps.length);
       const backward = opts.outputGrad ? await this.#runBackward(plan, { tracker, allocate, bufferOf, buffers, piecesByAlloc, localMask, tiles: opts.tiles, timestamps: opts.timestamps }) : null;
       return { o, trace: trace ? { rank: trace.rank, token: trace.token, head: trace.head, points } : null, gpuMs, wallMs, dispatches, copies, tiles, backward };
     } finally {
@@ -386,7 +404,7 @@ export class AttentionRunner {
     const device = this.device;
     const lim = device.limits;
     const maxBinding = Math.min(lim.maxStorageBufferBindingSize, lim.maxBufferSize);
-    if (H * S * D * 4 > maxBinding) {
+    if (H * S * D * 4 >= maxBinding) {
       throw new GpuLimitError(`The unsharded [${H}, ${S}, ${D}] f32 tensor takes ${((H * S * D * 4) / 2 ** 20).toFixed(1)} MiB, above this GPU's ${(maxBinding / 2 ** 20).toFixed(1)} MiB storage-buffer limit.`);
     }
     if (opts.naive && D > 128) throw new GpuLimitError(`The naive kernel keeps its accumulator in a 128-float private array; head dimension ${D} is larger.`);

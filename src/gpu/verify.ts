@@ -5,7 +5,7 @@
 
 import type { Params, StrategyId } from '../model/params.ts';
 import type { Schedule } from '../model/schedule.ts';
-import type { GradientStepNorms, HeldBuffer } from '../model/execution.ts';
+import type { ExecPlan, GradientStepNorms, HeldBuffer } from '../model/execution.ts';
 import { buildExecPlan, heldBuffers } from '../model/execution.ts';
 import type { AttentionInputs } from '../model/random.ts';
 import { generateInputs } from '../model/random.ts';
@@ -13,7 +13,7 @@ import type { SoftmaxTrace } from '../model/reference.ts';
 import { causalAttention, compare, executePlanCpu, referenceRows } from '../model/reference.ts';
 import type { AttentionGradients } from '../model/referenceBackward.ts';
 import { causalAttentionBackward, gradientError, outputGradient, queryHeadsOfKv, referenceKvHeads } from '../model/referenceBackward.ts';
-import { AttentionRunner } from './AttentionRunner.ts';
+import { AttentionRunner, RunCancelled, type RunOptions } from './AttentionRunner.ts';
 import { kernelsFor } from './kernels.ts';
 import type { ShaderSources } from './sources.ts';
 
@@ -115,6 +115,11 @@ export interface VerifyOptions {
   readonly skipUnsharded?: boolean;
   /** Multiply-add budget of the CPU reference before it samples rows. */
   readonly cpuBudget?: number;
+  /** The execution plan of `schedule` when the caller has built it already (the page prices it first). */
+  readonly plan?: ExecPlan;
+  /** Cancellation and pacing between step submissions (the page's verification worker). */
+  readonly cancelled?: RunOptions['cancelled'];
+  readonly afterSubmit?: RunOptions['afterSubmit'];
   /** Run the backward phase (default true). */
   readonly backward?: boolean;
   /** dL/dO [heads, seq, headDim] instead of the seeded one (the CLI's --dout). */
@@ -156,7 +161,7 @@ export function runVerification(device: GPUDevice, params: Params, schedule: Sch
   return serialised(device, async () => {
     const d = dims(params, schedule);
     const src = sources ?? (await import('./shaders.ts')).SHADER_SOURCES;
-    const plan = buildExecPlan(schedule, d);
+    const plan = options.plan ?? buildExecPlan(schedule, d);
     const runner = new AttentionRunner(device, kernelsFor(device, src));
     runner.checkLimits(plan); // before anything large is allocated
     const inputs = options.inputs ?? generateInputs(params.seed, d.heads, d.kvHeads, d.seq, d.headDim);
@@ -178,15 +183,17 @@ export function runVerification(device: GPUDevice, params: Params, schedule: Sch
     }
     let unshardedBackward: Awaited<ReturnType<AttentionRunner['runUnshardedBackward']>> | null = null;
     try {
-      sharded = await runner.run(plan, inputs, { localMask: params.localMask, ...(dO ? { outputGrad: dO } : {}) });
-      if (!options.skipUnsharded) unsharded = await runner.runUnsharded(inputs);
-      if (dO && !options.skipUnsharded) unshardedBackward = await runner.runUnshardedBackward(inputs, dO, unsharded ? { forward: unsharded } : {});
+      const pacing = { ...(options.cancelled ? { cancelled: options.cancelled } : {}), ...(options.afterSubmit ? { afterSubmit: options.afterSubmit } : {}) };
+      sharded = await runner.run(plan, inputs, { localMask: params.localMask, ...(dO ? { outputGrad: dO } : {}), ...pacing });
+      if (!options.skipUnsharded && !options.cancelled?.()) unsharded = await runner.runUnsharded(inputs);
+      if (dO && !options.skipUnsharded && !options.cancelled?.()) unshardedBackward = await runner.runUnshardedBackward(inputs, dO, unsharded ? { forward: unsharded } : {});
     } finally {
       const validation = await device.popErrorScope();
       const oom = await device.popErrorScope();
       const problem = validation ?? oom;
       if (problem) throw new Error(`WebGPU reported an error while verifying ${params.strategy}: ${problem.message}`);
     }
+    if (options.cancelled?.()) throw new RunCancelled(plan.steps.length);
     const rows = referenceRows(d.seq, d.heads, d.headDim, options.cpuBudget);
     const cpu = causalAttention(inputs, rows);
     const shape = { heads: d.heads, seq: d.seq, headDim: d.headDim, rows };
@@ -232,10 +239,10 @@ export function runVerification(device: GPUDevice, params: Params, schedule: Sch
 }
 
 /** The same check on the CPU (no WebGPU): the plan executed with per-rank arrays, vs the float64 reference. */
-export function runVerificationCpu(params: Params, schedule: Schedule, options: Pick<VerifyOptions, 'inputs' | 'cpuBudget' | 'backward' | 'outputGrad'> = {}): Verification {
+export function runVerificationCpu(params: Params, schedule: Schedule, options: Pick<VerifyOptions, 'inputs' | 'cpuBudget' | 'backward' | 'outputGrad' | 'plan'> = {}): Verification {
   const d = dims(params, schedule);
   const inputs = options.inputs ?? generateInputs(params.seed, d.heads, d.kvHeads, d.seq, d.headDim);
-  const plan = buildExecPlan(schedule, d);
+  const plan = options.plan ?? buildExecPlan(schedule, d);
   let backwardError: string | null = null;
   let dO: Float32Array | undefined;
   if (options.backward ?? true) {

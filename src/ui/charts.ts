@@ -34,6 +34,13 @@ function hatch(ctx: CanvasRenderingContext2D, x: number, y: number, w: number, h
   ctx.beginPath();
   ctx.rect(x, y, w, h);
   ctx.clip();
+  hatchLines(ctx, { x, y, w, h }, color, gap);
+  ctx.restore();
+}
+
+/** Diagonal lines over `box`, clipped by whatever clip the caller has set. */
+function hatchLines(ctx: CanvasRenderingContext2D, box: Box, color: string, gap: number): void {
+  const { x, y, w, h } = box;
   ctx.strokeStyle = color;
   ctx.lineWidth = 1.2;
   ctx.beginPath();
@@ -42,7 +49,6 @@ function hatch(ctx: CanvasRenderingContext2D, x: number, y: number, w: number, h
     ctx.lineTo(x + d + h, y);
   }
   ctx.stroke();
-  ctx.restore();
 }
 
 export interface MemoryChartOptions {
@@ -288,6 +294,9 @@ export function drawTimelineChart(ctx: CanvasRenderingContext2D, plan: Plan, ste
   let t0 = 0;
   let lastPhase = '';
   ctx.textBaseline = 'middle';
+  const computePath = new Path2D();
+  const exposedPath = new Path2D();
+  const commPath = new Path2D();
   for (const [i, s] of steps.entries()) {
     const x0 = xOf(t0);
     const x1 = xOf(t0 + s.wall);
@@ -315,25 +324,31 @@ export function drawTimelineChart(ctx: CanvasRenderingContext2D, plan: Plan, ste
       if (!pr) continue;
       const y = plot.y + r * rowH + (rowH - barH - commH) / 2;
       const xc = xOf(t0 + pr.compute);
-      ctx.fillStyle = TIMELINE_COLOR.compute;
-      ctx.fillRect(x0, y, Math.max(0, xc - x0), barH);
+      computePath.rect(x0, y, Math.max(0, xc - x0), barH);
       const xe = xOf(t0 + pr.compute + pr.exposed);
-      if (xe - xc > 0.3) {
-        ctx.fillStyle = TIMELINE_COLOR.exposed;
-        ctx.globalAlpha = 0.35;
-        ctx.fillRect(xc, y, xe - xc, barH);
-        ctx.globalAlpha = 1;
-        hatch(ctx, xc, y, xe - xc, barH, TIMELINE_COLOR.exposed, 4);
-      }
+      if (xe - xc > 0.3) exposedPath.rect(xc, y, xe - xc, barH);
       const hidden = Math.max(0, pr.comm - pr.exposed);
       if (pr.comm > 0) {
-        ctx.fillStyle = TIMELINE_COLOR.comm;
-        ctx.fillRect(x0, y + barH, Math.max(0.5, xOf(t0 + Math.min(hidden, pr.compute)) - x0), commH);
-        if (xe - xc > 0.3) ctx.fillRect(xc, y + barH, xe - xc, commH);
+        commPath.rect(x0, y + barH, Math.max(0.5, xOf(t0 + Math.min(hidden, pr.compute)) - x0), commH);
+        if (xe - xc > 0.3) commPath.rect(xc, y + barH, xe - xc, commH);
       }
     }
     t0 += s.wall;
   }
+  // One fill per colour: at 64 ranks × 131 steps the cells are ~25k rectangles, and a fill (or a
+  // clipped hatch) per rectangle cost ~100 ms per redraw; one path per colour costs a few ms.
+  ctx.fillStyle = TIMELINE_COLOR.compute;
+  ctx.fill(computePath);
+  ctx.fillStyle = TIMELINE_COLOR.exposed;
+  ctx.globalAlpha = 0.35;
+  ctx.fill(exposedPath);
+  ctx.globalAlpha = 1;
+  ctx.save();
+  ctx.clip(exposedPath);
+  hatchLines(ctx, plot, TIMELINE_COLOR.exposed, 4);
+  ctx.restore();
+  ctx.fillStyle = TIMELINE_COLOR.comm;
+  ctx.fill(commPath);
   // Rank labels.
   ctx.fillStyle = style.muted;
   ctx.font = font(style, fs);

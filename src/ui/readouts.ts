@@ -35,6 +35,9 @@ export interface VerificationView {
     } | null;
     readonly backwardError?: string | null;
   } | null;
+  /** The execution budget in one sentence, and the clamp when the budget shrank the run (src/app/verification.ts). */
+  readonly budgetText?: string;
+  readonly clampText?: string;
 }
 
 /** The backward passes when max |error| ≤ this × the largest gradient magnitude (the issue's fp32 tolerance). */
@@ -85,9 +88,16 @@ export class Readouts {
   // Verification
   readonly #verify = el('p', { id: 'ro-verify', class: 'ro-verify', 'aria-live': 'polite' });
   readonly #verifyDetail = el('p', { id: 'ro-verify-detail', class: 'ro-note' });
+  readonly #verifyBudget = el('p', { id: 'ro-verify-budget', class: 'ro-note' });
   readonly #verifyBackward = el('p', { id: 'ro-verify-backward', class: 'ro-verify', 'aria-live': 'polite' });
 
   readonly #sections: HTMLElement[] = [];
+  /** Canvases known to be off screen (absent: not yet reported, drawn). */
+  readonly #visible = new WeakMap<Element, boolean>();
+  /** The inputs each canvas was last drawn for, so a redraw happens only when they changed. */
+  readonly #drawnFor = new WeakMap<Element, string>();
+  #chartsPending = false;
+  readonly #drawnPlan = new WeakMap<Element, ReadoutInput>();
 
   constructor(root: HTMLElement) {
     this.#root = root;
@@ -122,11 +132,20 @@ export class Readouts {
     balance.body.append(this.#balSummary, this.#balCanvas, this.#balMeasured);
 
     const verify = section('ro-verification', 'Sharded = unsharded?');
-    verify.body.append(this.#verify, this.#verifyBackward, this.#verifyDetail);
+    verify.body.append(this.#verify, this.#verifyBackward, this.#verifyDetail, this.#verifyBudget);
 
     this.#sections.push(memory.root, comm.root, timeline.root, balance.root, verify.root);
     root.replaceChildren(...this.#sections);
-    new ResizeObserver(() => this.#drawCharts()).observe(root);
+    new ResizeObserver(() => this.#scheduleCharts()).observe(root);
+    // Charts off screen (the readouts column scrolled, an embed without them) are not drawn until
+    // they come into view: at 64 ranks the timeline alone is thousands of cells.
+    if (typeof IntersectionObserver === 'function') {
+      const io = new IntersectionObserver((entries) => {
+        for (const e of entries) this.#visible.set(e.target, e.isIntersecting);
+        if (entries.some((e) => e.isIntersecting)) this.#scheduleCharts();
+      });
+      for (const c of [this.#memCanvas, this.#tlCanvas, this.#balCanvas]) io.observe(c);
+    }
   }
 
   #key(color: string, label: string, hatched = false): HTMLElement {
@@ -154,7 +173,7 @@ export class Readouts {
       setText(this.#tlSummary, '');
       setText(this.#tlOverlap, '');
       setText(this.#balSummary, '');
-      this.#drawCharts();
+      this.#scheduleCharts();
       return;
     }
     const data = memoryData(plan, step);
@@ -207,7 +226,7 @@ export class Readouts {
     setText(this.#balMeasured, bal.measured ? `Measured ${bal.measured} of theoretical: ${bal.measuredSource}.` : '');
     this.#balCanvas.setAttribute('aria-label', bal.aria);
 
-    this.#drawCharts();
+    this.#scheduleCharts();
   }
 
   setVerification(status: VerificationView): void {
@@ -241,6 +260,8 @@ export class Readouts {
     setText(this.#verifyBackward, bw.text);
     this.#verifyBackward.dataset.state = bw.state;
     this.#verifyBackward.hidden = bw.text === '';
+    setText(this.#verifyBudget, [status.clampText ? `⚠ ${status.clampText}` : '', status.budgetText ?? ''].filter(Boolean).join(' '));
+    this.#verifyBudget.dataset.clamped = status.clampText ? 'true' : 'false';
   }
 
   /** The memory summary as plain lines, for the PNG's readout band. */
@@ -263,15 +284,54 @@ export class Readouts {
     return this.#verification;
   }
 
+  /**
+   * Charts are drawn in their own task after the next frame, once per frame however many updates
+   * came: the text readouts change with the params at once, the canvases a frame later, and a
+   * change's main-thread work is split so a frame can be shown in between.
+   */
+  #scheduleCharts(): void {
+    if (this.#chartsPending) return;
+    this.#chartsPending = true;
+    const run = (): void => {
+      if (!this.#chartsPending) return;
+      this.#chartsPending = false;
+      this.#drawCharts();
+    };
+    if (typeof requestAnimationFrame === 'function') requestAnimationFrame(() => setTimeout(run, 0));
+    setTimeout(run, 120); // hidden tabs get no frames
+  }
+
+  /** Draws pending charts now (PNG export, tests). */
+  flushCharts(): void {
+    if (!this.#chartsPending) return;
+    this.#chartsPending = false;
+    this.#drawCharts(true);
+  }
+
   /** Redraws the canvases at the current size and device pixel ratio. */
-  #drawCharts(): void {
+  #drawCharts(all = false): void {
+    const t0 = performance.now();
+    this.#drawChartsNow(all);
+    // Read by `npm run bench -- interaction` (the charts' share of a change, drawn in their own task).
+    performance.measure?.('shardscope.charts', { start: t0, end: performance.now() });
+  }
+
+  #drawChartsNow(all: boolean): void {
     const input = this.#input;
     if (!input) return;
     const style = chartStyle(input.theme);
     const dpr = Math.max(1, window.devicePixelRatio || 1);
     const valid = input.plan.valid && input.plan.perRank.length > 0;
     const draw = (canvas: HTMLCanvasElement, h: number, fn: (ctx: CanvasRenderingContext2D, w: number) => void): void => {
+      if (!all && this.#visible.get(canvas) === false) {
+        this.#drawnFor.delete(canvas); // drawn when it comes into view
+        return;
+      }
       const w = canvas.clientWidth || canvas.parentElement?.clientWidth || 300;
+      const key = `${w}×${h}×${dpr}|${valid}`;
+      if (!all && this.#drawnFor.get(canvas) === key && this.#drawnPlan.get(canvas) === input) return;
+      this.#drawnFor.set(canvas, key);
+      this.#drawnPlan.set(canvas, input);
       canvas.style.height = `${h}px`;
       const ctx = prepareCanvas(canvas, w, h, dpr);
       if (ctx && valid) fn(ctx, w);
@@ -287,7 +347,7 @@ export class Readouts {
   }
 
   redraw(): void {
-    this.#drawCharts();
+    this.#drawCharts(true);
   }
 
   /** The memory chart data for the PNG export. */

@@ -4,6 +4,8 @@ import { finish } from './exit.ts';
 const commands = new Map<string, () => Promise<{ run: (argv: string[]) => Promise<number> }>>([
   ['plan', () => import('../src/cli/plan.ts')],
   ['attention', () => import('../src/cli/attention.ts')],
+  ['compare', () => import('../src/cli/compare.ts')],
+  ['fit', () => import('../src/cli/fit.ts')],
 ]);
 
 const [commandName, ...argv] = process.argv.slice(2);

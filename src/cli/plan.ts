@@ -8,6 +8,8 @@ import { DEFAULT_IMPL, IMPL_NAMES } from '../model/strategies/impl.ts';
 import { ownValue, parseFlags, UsageError } from './args.ts';
 import { MEMORY_CATEGORIES, plan, planToJson, type Plan } from '../model/plan.ts';
 import { COLLECTIVE_KINDS } from '../model/comm.ts';
+import { readFileSync } from 'node:fs';
+import { applyHfShape, parseHfConfig } from '../model/hfConfig.ts';
 import { formatBandwidth, formatBytes, formatFlops, formatGB, formatMB, formatRatio, formatSeconds, formatTokens } from '../model/format.ts';
 
 export { UsageError };
@@ -46,18 +48,41 @@ export const USAGE = `usage: npm run cli -- plan [--strategy ${STRATEGY_IDS.join
        [--kv-heads N] [--head-dim N] [--vocab N] [--ffn-hidden N] [--micro-batch N]
        [--dtype fp32|bf16|fp16] [--tp N] [--ulysses N] [--flash[=0|1] | --no-flash]
        [--recompute none|selective|full] [--zero 0|1|2|3] [--dp N] [--impl ${IMPL_IDS.join('|')}]
-       [--gpu a100|h100|h200|b200] [--attn-eff PCT] [--gemm-eff PCT] [--json]
+       [--gpu a100|h100|h200|b200] [--attn-eff PCT] [--gemm-eff PCT] [--config path/to/config.json] [--json]
 Defaults: ring, 128K tokens, 8 ranks, Llama 3 8B, bf16, flash, full recompute, ZeRO-1, H100,
 attention kernels at 50% and GEMMs at 80% of peak FLOP/s.
 --impl picks whose code the schedule follows (backward ring, dK/dV dtype, K/V working set, grad dtype);
 auto (the default) means, per strategy: ${Object.entries(DEFAULT_IMPL).map(([s, i]) => `${s} ${i}`).join(', ')}.
 Flags: --name value or --name=value.
 Memory and communication are bytes per rank (--json) or GB / MB (table); communication is bytes SENT
-per layer, and per iteration (attention × layers, tensor-parallel, gradient reduction over DP×CP).`;
+per layer, and per iteration (attention × layers, tensor-parallel, gradient reduction over DP×CP).
+--config reads a Hugging Face config.json for the model shape (explicit shape flags override it).`;
 
-/** Parses argv into Params with the same field validation as the URL (parseField). Throws UsageError. */
-export function parseArgs(argv: readonly string[]): { params: Params; json: boolean; help: boolean } {
-  const flags = parseFlags(argv, { values: Object.keys(FLAGS).filter((f) => !BOOL_FLAGS.has(f)), switches: [...BOOL_FLAGS, 'json'] });
+/** Reads a Hugging Face config.json into params' model shape, or throws UsageError naming the problem. */
+export function applyConfigFile(params: Params, path: string): Params {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (error) {
+    throw new UsageError(`--config: cannot read ${path}: ${error instanceof Error ? error.message : String(error)}`);
+  }
+  const r = parseHfConfig(text);
+  if (!r.ok) throw new UsageError(`--config ${path}: ${r.errors.join(' ')}`);
+  for (const note of r.notes) process.stderr.write(`--config ${path}: ${note}\n`);
+  return applyHfShape(params, r.shape);
+}
+
+/**
+ * Parses argv into Params with the same field validation as the URL (parseField). Throws UsageError.
+ * `extraSwitches`: switches a command adds (compare's --csv, --md); they come back in `switches`.
+ * `given`: the Params fields set on the command line (fit decides what to search from them).
+ */
+export function parseArgs(
+  argv: readonly string[],
+  extraSwitches: readonly string[] = [],
+): { params: Params; json: boolean; help: boolean; switches: ReadonlyMap<string, boolean>; given: Set<keyof Params> } {
+  const flags = parseFlags(argv, { values: [...Object.keys(FLAGS).filter((f) => !BOOL_FLAGS.has(f)), 'config'], switches: [...BOOL_FLAGS, 'json', ...extraSwitches] });
+  const config = flags.values.get('config');
   const raw = new Map<keyof Params, string>();
   for (const [name, value] of flags.values) {
     const key = ownValue(FLAGS, name);
@@ -81,6 +106,7 @@ export function parseArgs(argv: readonly string[]): { params: Params; json: bool
     if ('issue' in r) fail('model', r.issue);
     else params = applyModelPreset(params, r.value);
   }
+  if (config !== undefined) params = applyConfigFile(params, config);
   for (const [key, value] of raw) {
     if (key === 'model') continue;
     const r = parseField(key, value);
@@ -93,7 +119,7 @@ export function parseArgs(argv: readonly string[]): { params: Params; json: bool
   const issues = checkConsistency(params);
   const first = issues[0];
   if (first) fail(flagOf(first.field as keyof Params), first);
-  return { params, json: flags.switches.get('json') ?? false, help: flags.help };
+  return { params, json: flags.switches.get('json') ?? false, help: flags.help, switches: flags.switches, given: new Set(raw.keys()) };
 }
 
 function pad(cells: readonly string[], widths: readonly number[], alignLeft: ReadonlySet<number>): string {

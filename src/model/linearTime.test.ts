@@ -55,11 +55,13 @@ describe('whole-URL parsers: linear in the URL length', () => {
   ];
   const short = urls(1024);
   const long = urls(MB);
-  it.each([0, 1, 2])('parseUrlState / parseParams, shape %i: 1 MB ≤ 10 × (1 MB / 1 KB) × the 1 KB time', (i) => {
+  // 50× per byte, not 10×: a 1 KB URL parses cache-hot while a 1 MB one is memory-bound (13× per byte
+  // measured on a busy 2-core host); a quadratic parser would be ~1000× per byte over.
+  it.each([0, 1, 2])('parseUrlState / parseParams, shape %i: 1 MB ≤ 50 × (1 MB / 1 KB) × the 1 KB time', (i) => {
     const sizeRatio = (long[i] as string).length / (short[i] as string).length;
     for (const parse of [(t: string) => parseUrlState('', t), (t: string) => parseParams(t)]) {
       const m = timeRatio(parse, short[i] as string, long[i] as string, 3);
-      expect(m.ratio, `${m.longMs.toFixed(3)} ms vs ${m.shortMs.toFixed(5)} ms, size ratio ${sizeRatio.toFixed(0)}`).toBeLessThan(10 * sizeRatio);
+      expect(m.ratio, `${m.longMs.toFixed(3)} ms vs ${m.shortMs.toFixed(5)} ms, size ratio ${sizeRatio.toFixed(0)}`).toBeLessThan(50 * sizeRatio);
     }
     const r = parseUrlState('', long[i] as string);
     if (i !== 1) expect(r.issues.length).toBeGreaterThan(0);

@@ -3,7 +3,7 @@ import { DEFAULT_PARAMS, STRATEGY_IDS, type ImplId, type Params, type StrategyId
 import type { HeadRange, Schedule, TensorKind, TokenSet, ValidSchedule } from './schedule.ts';
 import { computedPairs, tilesFor } from './schedule.ts';
 import { buildSchedule, strategyList, STRATEGIES } from './strategies/index.ts';
-import { IMPLS, implStrategyReason, resolveImpl } from './strategies/impl.ts';
+import { DEFAULT_IMPL, IMPLS, implKnobs, implStrategyReason, resolveImpl } from './strategies/impl.ts';
 
 // ---------------------------------------------------------------------------------------------
 // Helpers (token-level, for small sizes only: the model itself never loops over tokens).
@@ -612,6 +612,18 @@ describe('communication per profile, hand-derived from the source (Llama 3 8B, 1
     const kinds = s.steps.filter((st) => st.phase === 'backward').flatMap((st) => st.collectives.map((c) => c.kind));
     expect(kinds.filter((k) => k === 'all-gather').length).toBe(4);
     expect(kinds.filter((k) => k === 'reduce-scatter').length).toBe(2);
+  });
+
+  it('every strategy runs under its default profile, and every runnable pair names its knobs', () => {
+    for (const id of STRATEGY_IDS) {
+      expect(implStrategyReason(id, DEFAULT_IMPL[id]), id).toBeNull();
+      expect(resolveImpl({ strategy: id, impl: 'auto' })).toBe(DEFAULT_IMPL[id]);
+      for (const impl of implsFor(id)) {
+        const knobs = implKnobs(id, impl);
+        expect(knobs.length, `${id}/${impl}`).toBeGreaterThan(0);
+        for (const k of knobs) expect(k.code.length, `${id}/${impl}`).toBeGreaterThan(0);
+      }
+    }
   });
 
   it('profiles that do not run a strategy say why', () => {

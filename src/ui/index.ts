@@ -13,6 +13,7 @@ import { UrlOwner } from './urlSync.ts';
 import { Readouts, type VerificationView } from './readouts.ts';
 import { composePng, describeState, downloadCanvas, embedSnippet, pngFilename, type FrameSource } from './share.ts';
 import { el } from './dom.ts';
+import { CompareView } from './compareView.ts';
 
 export type { Theme, ViewState } from './urlState.ts';
 
@@ -74,6 +75,7 @@ export function createUi(options: UiOptions): Ui {
     document.documentElement.dataset.theme = theme;
     scene?.setTheme?.(theme);
     readouts.redraw();
+    compareView?.setTheme(theme);
   };
 
   // ---- Messages for the URL's bad values ---------------------------------------------------
@@ -196,6 +198,7 @@ export function createUi(options: UiOptions): Ui {
       lines: plan.valid ? readouts.summaryLines() : [`⚠ Cannot run: ${plan.reason ?? 'invalid parameters'}`],
       verification: verificationText,
       memory: readouts.memoryData(),
+      comparison: compareView?.exportTable() ?? null,
     });
     const filename = pngFilename(store.state.params, step);
     lastPng = { width: png.width, height: png.height, filename, ...layout };
@@ -234,6 +237,20 @@ export function createUi(options: UiOptions): Ui {
       : null;
   panelRoot.hidden = panel === null;
 
+  // ---- Compare & plan (not in embeds: a slide shows one strategy) -------------------------------
+  const compareView: CompareView | null = view.embed
+    ? null
+    : new CompareView({
+        setParams: (change) => {
+          retireHint();
+          for (const issue of store.setParams(change)) messages.show(`param-${issue.field}`, 'warning', issue.message);
+          panel?.refresh();
+        },
+        copy: (title, text) => void copyText(text).then((ok) => shareDialog.open(title, text, ok)),
+      });
+  if (compareView) (byId('layout') ?? body).append(compareView.root);
+  const renderCompare = (): void => compareView?.update({ ...store.state.params }, store.state.plan, view.theme);
+
   // ---- First-visit hint -------------------------------------------------------------------------------
   if (!view.embed) {
     let dismissed = false;
@@ -263,6 +280,7 @@ export function createUi(options: UiOptions): Ui {
     playback.setStepCount(stepCountOf(store.state.plan));
     retireStaleUrlIssues();
     renderReadouts();
+    renderCompare();
     writeUrl();
   });
   playback.subscribe((s) => {
@@ -284,6 +302,7 @@ export function createUi(options: UiOptions): Ui {
 
   applyTheme(view.theme);
   renderReadouts();
+  renderCompare();
   writeUrl();
   if (view.autoplay) playback.play();
 
@@ -304,6 +323,8 @@ export function createUi(options: UiOptions): Ui {
   exposeField('view', () => ({ ...view, step: playback.step }));
   exposeField('embedCode', () => embedCode());
   exposeField('lastPng', () => lastPng);
+  // compare --json's rows for the page's params, once every longest-fit search is done (null before).
+  exposeField('comparison', () => compareView?.comparisonRows() ?? null);
 
   return {
     view,

@@ -26,6 +26,7 @@ import type { Playback } from '../app/playback.ts';
 import type { Messages } from '../app/messages.ts';
 import { nearestStopIndex, powersOfTwo, SEQ_STOPS, seqLabel, stopValue } from './seqScale.ts';
 import { el, setText } from './dom.ts';
+import { createConfigImport } from './compareConfig.ts';
 
 export interface PanelActions {
   copyLink(): void;
@@ -154,6 +155,7 @@ export class Panel {
     const labels: Record<ShapeKey, string> = { layers: 'layers', hidden: 'hidden size', heads: 'heads', kvHeads: 'K/V heads', headDim: 'head dim', vocab: 'vocab', ffnHidden: 'FFN hidden' };
     for (const key of SHAPE_KEYS) this.#add(model.add(m, key).min(1).step(1).name(labels[key]), key);
     this.#add(model.add(m, 'microBatch').min(1).step(1).name('micro-batch'), 'microBatch');
+    model.$children.append(createConfigImport({ getParams: () => this.#store.state.params, setParams: (change) => this.#set(change), messages: this.#messages }));
     model.close();
 
     // Memory.

@@ -1,6 +1,7 @@
 // Sharing: the iframe snippet for the current state, and the PNG of the current frame with the
 // readouts drawn over it at 2×.
 
+import { comparisonBandHeight, drawComparisonBand, type ComparisonPng } from './compareExport.ts';
 import type { Params } from '../model/params.ts';
 import { MODEL_PRESETS } from '../model/params.ts';
 import { STRATEGIES } from '../model/strategies/index.ts';
@@ -50,6 +51,8 @@ export interface PngInput {
   readonly lines: readonly string[];
   readonly verification: string;
   readonly memory: MemoryData | null;
+  /** Every strategy side by side, drawn under the band (the band grows by its height). */
+  readonly comparison?: ComparisonPng | null;
 }
 
 export interface PngLayout {
@@ -111,11 +114,14 @@ function wrap(ctx: CanvasRenderingContext2D, text: string, maxWidth: number, max
  * Nothing is drawn over the scene, so its labels stay legible.
  */
 export async function composePng(input: PngInput): Promise<{ canvas: HTMLCanvasElement; layout: PngLayout }> {
-  const layout = pngLayout(input.canvas.clientWidth || input.canvas.width, input.canvas.clientHeight || input.canvas.height);
-  const { sceneWidth: W, sceneHeight: H, bandHeight: B, scale } = layout;
+  const base = pngLayout(input.canvas.clientWidth || input.canvas.width, input.canvas.clientHeight || input.canvas.height);
+  const T = input.comparison ? comparisonBandHeight(input.comparison) : 0;
+  const layout: PngLayout = { ...base, bandHeight: base.bandHeight + T };
+  const { sceneWidth: W, sceneHeight: H, scale } = layout;
+  const B = base.bandHeight;
   const out = document.createElement('canvas');
   out.width = W * scale;
-  out.height = (H + B) * scale;
+  out.height = (H + B + T) * scale;
   const ctx = out.getContext('2d');
   if (!ctx) throw new Error('no 2D canvas context for the PNG');
   const style = chartStyle(input.theme);
@@ -135,7 +141,7 @@ export async function composePng(input: PngInput): Promise<{ canvas: HTMLCanvasE
   // The band.
   if (input.theme !== 'transparent') {
     ctx.fillStyle = input.theme === 'light' ? '#ffffff' : '#151821';
-    ctx.fillRect(0, H, W, B);
+    ctx.fillRect(0, H, W, B + T);
   }
   ctx.strokeStyle = style.grid;
   ctx.lineWidth = 1;
@@ -178,6 +184,7 @@ export async function composePng(input: PngInput): Promise<{ canvas: HTMLCanvasE
     const box: Box = wide ? { x: Math.round(W * 0.4) + pad, y: H + 6, w: W - Math.round(W * 0.4) - 2 * pad, h: B - 12 } : { x: pad, y: Math.min(y + 6, H + B - 150), w: W - 2 * pad, h: H + B - Math.min(y + 6, H + B - 150) - 6 };
     drawMemoryChart(ctx, input.memory, box, style, { legend: true, fontPx: 11 });
   }
+  if (input.comparison) drawComparisonBand(ctx, input.comparison, { x: 0, y: H + B, w: W, h: T }, style);
   ctx.setTransform(1, 0, 0, 1, 0, 0);
   return { canvas: out, layout };
 }

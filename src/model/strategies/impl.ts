@@ -162,9 +162,19 @@ export function implKnobs(strategy: StrategyId, impl: ImplId): ImplKnob[] {
         allgather: 'llama3_flash_attn_varlen_func(q, k, v, …, heads_k_stride, local_k_slice, …)',
         usp: 'yunchang LongContextAttention(ring_impl_type="zigzag")  # ulysses_degree × ring_degree',
       };
-      return [{ framework: 'ring-flash-attention', code: fn[strategy] ?? '', note: 'dK/dV accumulate and travel in fp32' }];
+      const code = fn[strategy];
+      if (!code) return [];
+      return [{ framework: 'ring-flash-attention', code, note: strategy === 'allgather' ? 'dK/dV reduce-scattered in the training dtype' : 'dK/dV accumulate and travel in fp32' }];
     }
     case 'pytorch':
+      if (strategy === 'ring')
+        return [
+          {
+            framework: 'PyTorch',
+            code: '_cp_options.enable_load_balance = False  # private option\nwith context_parallel(mesh, buffers=[q, k, v], buffer_seq_dims=[2, 2, 2]): …',
+            note: 'the contiguous layout; by default the load balancer applies the head-tail (zigzag) order',
+          },
+        ];
       return [
         { framework: 'PyTorch', code: 'set_rotate_method("allgather")  # the default\nwith context_parallel(mesh, buffers=[q, k, v], buffer_seq_dims=[2, 2, 2]): …', note: 'K/V all-gathered in forward and again in backward; fp32 dK/dV rotated with all-to-all' },
         { framework: 'TorchTitan', code: 'parallelism.context_parallel_degree = P\nparallelism.context_parallel_rotate_method = "allgather"' },

@@ -1,0 +1,312 @@
+// "Compare & plan": every strategy on the current params in one table (best per column marked,
+// a click switches strategy, copy as Markdown / CSV), memory against sequence length, and the
+// fewest ranks for a target length. The numbers come from CompareEngine (model/compare.ts and
+// model/fit.ts); this file only lays them out. Text via textContent only.
+
+import type { Params, StrategyId } from '../model/params.ts';
+import { gpuPreset, parseField, STRATEGY_IDS } from '../model/params.ts';
+import { bestByColumn, cellText, COMPARISON_COLUMNS, comparisonToCsv, comparisonToMarkdown, distinctText, type ComparisonRow } from '../model/compare.ts';
+import { formatTokens } from '../model/format.ts';
+import { STRATEGIES } from '../model/strategies/index.ts';
+import { CompareEngine, SWEEP_MAX, SWEEP_MIN, type CompareSnapshot } from './compareEngine.ts';
+import { drawSeqPlot, STRATEGY_STYLE, type SeqPlotData } from './seqPlot.ts';
+import { prepareCanvas } from './charts.ts';
+import { CATEGORY_COLOR, CATEGORY_LABEL, CATEGORY_ORDER, chartStyle } from './palette.ts';
+import type { Theme } from './urlState.ts';
+import { el, setText } from './dom.ts';
+import './compare.css';
+
+export interface CompareViewOptions {
+  /** Switch strategy (a row click) or apply a planner answer. */
+  readonly setParams: (change: Partial<Params>) => void;
+  /** Put text on the clipboard (or show it for manual copying). */
+  readonly copy: (title: string, text: string) => void;
+}
+
+export class CompareView {
+  readonly root: HTMLElement;
+  readonly engine: CompareEngine;
+  readonly #options: CompareViewOptions;
+  readonly #caption = el('p', { class: 'cmp-caption', id: 'cmp-caption' });
+  readonly #status = el('span', { class: 'cmp-status', id: 'cmp-status', 'aria-live': 'polite' });
+  readonly #table = el('table', { class: 'cmp-table', id: 'cmp-table' });
+  readonly #canvas = el('canvas', { id: 'cmp-plot', class: 'cmp-plot', role: 'img' });
+  readonly #stacked = el('input', { type: 'checkbox', id: 'cmp-stacked' });
+  readonly #stackedLabel = el('span', {});
+  readonly #legend = el('ul', { class: 'cmp-legend', id: 'cmp-legend' });
+  readonly #planSeq = el('input', { type: 'text', id: 'cmp-plan-seq', class: 'cmp-plan-seq', value: '1M', spellcheck: 'false', 'aria-label': 'target sequence length, e.g. 1M' });
+  readonly #planList = el('ul', { class: 'cmp-plan-list', id: 'cmp-plan-list' });
+  readonly #planNote = el('p', { class: 'cmp-note', id: 'cmp-plan-note', role: 'status' });
+  #params: Params | null = null;
+  #theme: Theme = 'dark';
+  #drawQueued = false;
+
+  constructor(options: CompareViewOptions) {
+    this.#options = options;
+    this.engine = new CompareEngine(() => this.#render());
+    const title = el('h2', { id: 'cmp-title' }, 'Compare strategies & plan');
+    const copyMd = el('button', { type: 'button', id: 'cmp-copy-md' }, 'Copy Markdown');
+    const copyCsv = el('button', { type: 'button', id: 'cmp-copy-csv' }, 'Copy CSV');
+    copyMd.addEventListener('click', () => {
+      const c = this.#comparison();
+      if (c) options.copy('Comparison as Markdown', comparisonToMarkdown(c));
+    });
+    copyCsv.addEventListener('click', () => {
+      const c = this.#comparison();
+      if (c) options.copy('Comparison as CSV', comparisonToCsv(c));
+    });
+    const head = el('div', { class: 'cmp-head' }, title, el('div', { class: 'cmp-buttons' }, copyMd, copyCsv));
+    const tableWrap = el('div', { class: 'cmp-table-wrap' }, this.#table);
+    const note = el(
+      'p',
+      { class: 'cmp-note' },
+      '★ best in column. Peak, K/V working set and communication are the busiest rank’s; communication is bytes sent per layer. “Differs most” is the memory category furthest from the other strategies’ median. Click a row to switch strategy.',
+    );
+
+    this.#stacked.addEventListener('change', () => this.#queueDraw());
+    const toggle = el('label', { class: 'cmp-toggle' }, this.#stacked, this.#stackedLabel);
+    const plotHead = el('div', { class: 'cmp-plot-head' }, el('h3', {}, 'Memory against sequence length'), toggle);
+    const plot = el('div', { class: 'cmp-plot-box' }, plotHead, this.#canvas, this.#legend);
+
+    const planButton = el('button', { type: 'button', id: 'cmp-plan-go' }, 'Find');
+    const go = (): void => {
+      const r = parseField('seq', this.#planSeq.value);
+      if ('issue' in r) {
+        setText(this.#planNote, r.issue.message.replace(/, using [^,]*\.$/, '.'));
+        return;
+      }
+      setText(this.#planNote, '');
+      this.engine.requestMinRanks(r.value);
+    };
+    planButton.addEventListener('click', go);
+    this.#planSeq.addEventListener('keydown', (e) => {
+      if (e.key === 'Enter') go();
+    });
+    const planner = el(
+      'div',
+      { class: 'cmp-planner' },
+      el('h3', {}, 'Fewest ranks for a target length'),
+      el('div', { class: 'cmp-plan-form' }, el('label', { for: 'cmp-plan-seq' }, 'tokens'), this.#planSeq, planButton),
+      this.#planList,
+      this.#planNote,
+    );
+
+    this.root = el(
+      'section',
+      { id: 'compare', class: 'cmp', 'aria-labelledby': 'cmp-title' },
+      head,
+      el('div', { class: 'cmp-sub' }, this.#caption, this.#status),
+      tableWrap,
+      note,
+      el('div', { class: 'cmp-lower' }, plot, planner),
+    );
+    new ResizeObserver(() => this.#queueDraw()).observe(this.#canvas);
+  }
+
+  /** New params (and the store's plan for them). */
+  update(params: Params, plan: Parameters<CompareEngine['setParams']>[1], theme: Theme): void {
+    this.#params = params;
+    this.#theme = theme;
+    this.engine.setParams(params, plan);
+    this.#render();
+  }
+
+  setTheme(theme: Theme): void {
+    this.#theme = theme;
+    this.#queueDraw();
+  }
+
+  /** Rows equal to `compare --json`'s once every fit is done; null before. */
+  comparisonRows(): ComparisonRow[] | null {
+    const snap = this.engine.snapshot;
+    if (!snap || !snap.complete || !snap.rows || !this.#params) return null;
+    return snap.rows.map((r) => ({ ...r }));
+  }
+
+  #comparison(): { params: Params; rows: ComparisonRow[] } | null {
+    const snap = this.engine.snapshot;
+    if (!snap || !snap.rows) return null;
+    return { params: snap.params, rows: [...snap.rows] };
+  }
+
+  /** Plain rows of cell text for the PNG export (header first). */
+  exportTable(): { caption: string; header: string[]; rows: { cells: string[]; best: boolean[]; current: boolean; valid: boolean }[] } | null {
+    const snap = this.engine.snapshot;
+    if (!snap || !snap.rows) return null;
+    const best = bestByColumn(snap.rows);
+    return {
+      caption: this.#caption.textContent ?? '',
+      header: ['strategy', ...COMPARISON_COLUMNS.map((c) => c.title)],
+      rows: snap.rows.map((r) => ({
+        cells: [STRATEGY_STYLE[r.strategy].short, ...COMPARISON_COLUMNS.map((c) => cellText(r, c))],
+        best: [false, ...COMPARISON_COLUMNS.map((c) => best[c.key].has(r.strategy))],
+        current: r.strategy === snap.params.strategy,
+        valid: r.valid,
+      })),
+    };
+  }
+
+  #render(): void {
+    const snap = this.engine.snapshot;
+    const params = this.#params;
+    if (!snap || !params) return;
+    setText(
+      this.#caption,
+      `${formatTokens(params.seq)} tokens · ${params.ranks} ${params.ranks === 1 ? 'GPU' : 'GPUs'}${params.tp > 1 ? ` × TP ${params.tp}` : ''} · ${params.model === 'custom' ? 'custom model' : params.model} · ${params.dtype} · ${params.gpu.toUpperCase()}`,
+    );
+    setText(this.#status, snap.done ? '' : snap.complete ? 'drawing memory against length…' : 'finding the longest context that fits…');
+    this.#renderTable(snap);
+    this.#renderPlanner(snap);
+    setText(this.#stackedLabel, ` stack ${STRATEGIES[params.strategy].name}’s categories`);
+    this.#queueDraw();
+  }
+
+  #renderTable(snap: CompareSnapshot): void {
+    const rows = snap.rows;
+    if (!rows) {
+      this.#table.replaceChildren(el('caption', {}, 'Pricing every strategy…'));
+      return;
+    }
+    const best = bestByColumn(rows);
+    const head = el(
+      'tr',
+      {},
+      el('th', { scope: 'col' }, 'strategy'),
+      ...COMPARISON_COLUMNS.map((c) => el('th', { scope: 'col', 'data-col': c.key }, c.title)),
+    );
+    const body = rows.map((r) => {
+      const current = r.strategy === snap.params.strategy;
+      const name = el('button', { type: 'button', class: 'cmp-row-button', 'aria-pressed': String(current) }, STRATEGIES[r.strategy].name);
+      const swatch = el('span', { class: 'cmp-swatch', 'aria-hidden': 'true' });
+      swatch.style.background = STRATEGY_STYLE[r.strategy].color;
+      name.prepend(swatch);
+      const nameCell = el('th', { scope: 'row' }, name);
+      const tr = el('tr', { 'data-strategy': r.strategy, class: current ? 'cmp-current' : '' }, nameCell);
+      if (!r.valid) {
+        tr.classList.add('cmp-invalid');
+        tr.append(el('td', { colspan: String(COMPARISON_COLUMNS.length), class: 'cmp-reason' }, `cannot run: ${r.reason ?? 'invalid parameters'}`));
+      } else {
+        for (const c of COMPARISON_COLUMNS) {
+          const isBest = best[c.key].has(r.strategy);
+          const td = el('td', { 'data-col': c.key, 'data-label': c.title }, cellText(r, c));
+          if (isBest) {
+            td.classList.add('cmp-best');
+            td.append(el('span', { class: 'cmp-star', title: 'best in this column' }, '\u00a0★'));
+            td.setAttribute('aria-description', 'best in column');
+          }
+          if (c.key === 'peak') {
+            const d = distinctText(r);
+            if (d) td.append(el('span', { class: 'cmp-distinct', title: 'the memory category furthest from the other strategies’ median' }, d));
+          }
+          tr.append(td);
+        }
+      }
+      tr.addEventListener('click', () => this.#options.setParams({ strategy: r.strategy }));
+      return tr;
+    });
+    this.#table.replaceChildren(
+      el('caption', { class: 'sr-only' }, 'Every strategy on the current parameters; the best value in each column is starred.'),
+      el('thead', {}, head),
+      el('tbody', {}, ...body),
+    );
+  }
+
+  #renderPlanner(snap: CompareSnapshot): void {
+    const mr = this.engine.minRanks;
+    if (!mr) {
+      this.#planList.replaceChildren(el('li', { class: 'cmp-plan-title' }, 'Enter a sequence length and press Find: the fewest GPUs each strategy needs for it, with this model and GPU.'));
+      return;
+    }
+    const items = STRATEGY_IDS.filter((s) => mr.results.has(s)).map((s) => {
+      const r = mr.results.get(s);
+      const name = STRATEGY_STYLE[s].short;
+      if (!r || r.minRanks === null) return el('li', { 'data-strategy': s, class: 'cmp-plan-none' }, `${name}: ${r?.reason ?? 'no answer'}`);
+      const use = el('button', { type: 'button', class: 'cmp-plan-use' }, 'use');
+      const ranks = r.minRanks;
+      use.addEventListener('click', () => this.#options.setParams({ strategy: s, ranks, seq: mr.seq }));
+      return el('li', { 'data-strategy': s, 'data-ranks': String(ranks) }, `${name}: ${ranks} ${ranks === 1 ? 'GPU' : 'GPUs'} `, use);
+    });
+    if (!mr.done) items.push(el('li', { class: 'cmp-plan-pending' }, 'searching…'));
+    this.#planList.replaceChildren(el('li', { class: 'cmp-plan-title' }, `for ${formatTokens(mr.seq)} tokens (${snap.params.gpu.toUpperCase()}, this model):`), ...items);
+  }
+
+  #queueDraw(): void {
+    if (this.#drawQueued) return;
+    this.#drawQueued = true;
+    requestAnimationFrame(() => {
+      this.#drawQueued = false;
+      this.#draw();
+    });
+  }
+
+  /** The plot's data for the current snapshot (also used by the PNG export). */
+  plotData(): SeqPlotData | null {
+    const snap = this.engine.snapshot;
+    if (!snap || !snap.rows) return null;
+    const current = snap.params.strategy;
+    const lines = STRATEGY_IDS.map((id) => {
+      const pts = snap.sweep.get(id) ?? [];
+      return {
+        id,
+        points: pts.filter((p) => p.probe.valid).map((p) => ({ seq: p.seq, peak: p.probe.peakBytes })),
+        maxSeq: snap.maxSeq.get(id)?.maxSeq ?? null,
+        current: id === current,
+      };
+    });
+    const any = snap.sweep.get(current) ?? [...snap.sweep.values()][0] ?? [];
+    const stackedPts = (snap.sweep.get(current) ?? []).filter((p) => p.probe.atPeak).map((p) => ({ seq: p.seq, atPeak: p.probe.atPeak as NonNullable<typeof p.probe.atPeak> }));
+    const capacity = this.#capacity(snap);
+    return {
+      lines,
+      baseline: any.map((p) => ({ seq: p.seq, peak: p.probe.baselinePeakBytes })),
+      capacity,
+      currentSeq: snap.params.seq,
+      minSeq: SWEEP_MIN,
+      maxSeqAxis: SWEEP_MAX,
+      stacked: this.#stacked.checked ? { id: current, points: stackedPts } : null,
+    };
+  }
+
+  #capacity(snap: CompareSnapshot): number {
+    return gpuPreset(snap.params).memoryBytes;
+  }
+
+  #draw(): void {
+    const data = this.plotData();
+    const w = this.#canvas.clientWidth || this.#canvas.parentElement?.clientWidth || 300;
+    const h = Math.round(Math.max(210, Math.min(300, w * 0.55)));
+    this.#canvas.style.height = `${h}px`;
+    const ctx = prepareCanvas(this.#canvas, w, h, Math.max(1, window.devicePixelRatio || 1));
+    if (!ctx || !data) return;
+    drawSeqPlot(ctx, data, { x: 0, y: 0, w, h }, chartStyle(this.#theme));
+    const fits = data.lines.filter((l) => l.maxSeq !== null).map((l) => `${STRATEGY_STYLE[l.id].short} ${l.maxSeq === 0 ? 'none' : formatTokens(l.maxSeq as number)}`);
+    this.#canvas.setAttribute(
+      'aria-label',
+      `Peak memory per rank against sequence length from ${formatTokens(SWEEP_MIN)} to ${formatTokens(SWEEP_MAX)}, log scale, with the GPU capacity line; longest context that fits: ${fits.join(', ') || 'computing'}.`,
+    );
+    if (data.stacked) {
+      const cats = CATEGORY_ORDER.filter((k) => data.stacked?.points.some((p) => p.atPeak[k] > 0));
+      const items = cats.map((k) => {
+        const sw = el('span', { class: 'cmp-area-swatch', 'aria-hidden': 'true' });
+        sw.style.background = CATEGORY_COLOR[k];
+        return el('li', { 'data-category': k }, sw, CATEGORY_LABEL[k]);
+      });
+      const cap = el('span', { class: 'cmp-line-swatch cmp-line-cap', 'aria-hidden': 'true' });
+      items.push(el('li', {}, cap, 'GPU capacity'));
+      this.#legend.replaceChildren(...items);
+      return;
+    }
+    const items = data.lines.map((l) => {
+      const s = STRATEGY_STYLE[l.id];
+      const sw = el('span', { class: 'cmp-line-swatch', 'aria-hidden': 'true' });
+      sw.style.borderTopColor = s.color;
+      sw.style.borderTopStyle = s.dash.length ? 'dashed' : 'solid';
+      const fit = l.maxSeq === null ? (l.points.length === 0 && this.engine.snapshot?.done ? 'cannot run' : '') : l.maxSeq === 0 ? 'nothing fits' : `fits ${formatTokens(l.maxSeq)}`;
+      return el('li', { class: l.current ? 'cmp-current' : '', 'data-strategy': l.id }, sw, `${s.short}`, el('span', { class: 'cmp-legend-fit' }, fit));
+    });
+    const ghost = el('span', { class: 'cmp-line-swatch cmp-line-ghost', 'aria-hidden': 'true' });
+    const cap = el('span', { class: 'cmp-line-swatch cmp-line-cap', 'aria-hidden': 'true' });
+    items.push(el('li', {}, ghost, 'no SP (1 GPU)'), el('li', {}, cap, 'GPU capacity'));
+    this.#legend.replaceChildren(...items);
+  }
+}

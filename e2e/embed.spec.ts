@@ -83,7 +83,7 @@ async function hostPage(page: Page, snippet: string, width: number): Promise<Fra
 
 test('the "Copy embed code" snippet works inside a host page, at 16:9 and smaller', async ({ page }, testInfo) => {
   const log = watchConsole(page);
-  await openApp(page, `${APP}#strategy=striped&seq=512K&ranks=16&theme=dark&execSeq=64&step=3`);
+  await openApp(page, `${APP}#strategy=striped&seq=512K&ranks=16&theme=dark&execSeq=64&step=4`);
   const app = await state<Shardscope>(page);
   const snippet = app.embedCode;
   expect(snippet).toMatch(/^<iframe src="[^"]*\?embed=1#strategy=striped&amp;seq=512K&amp;ranks=16[^"]*"/);

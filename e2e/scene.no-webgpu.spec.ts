@@ -1,7 +1,7 @@
 // Runs in the 'no-webgpu' project: no adapter, so the scene renders through three's WebGL2 backend.
 import { expect, test } from '@playwright/test';
 import { expectNoConsoleErrors, openApp, state, watchConsole } from './fixtures.ts';
-import { decodePng, distinctColours } from '../src/scene/png.ts';
+import { decodePng, distinctColours } from './helpers/png.ts';
 
 /** index.html has no favicon: Chromium's own /favicon.ico request would log a 404 console error mid-test. */
 async function quietFavicon(page: import('@playwright/test').Page): Promise<void> {

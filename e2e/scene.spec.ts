@@ -3,7 +3,7 @@
 // three.js geometry/texture counts where they started.
 import { expect, test, type Page } from '@playwright/test';
 import { expectNoConsoleErrors, openApp, state, watchConsole } from './fixtures.ts';
-import { decodePng, distinctColours } from '../src/scene/png.ts';
+import { decodePng, distinctColours } from './helpers/png.ts';
 
 /** index.html has no favicon: Chromium's own /favicon.ico request would log a 404 console error mid-test. */
 async function quietFavicon(page: import('@playwright/test').Page): Promise<void> {

@@ -15,7 +15,7 @@ const APP = process.env.SHARDSCOPE_APP ?? './';
 
 test('without WebGPU the panel, readouts, URL state and PNG export still work', async ({ page }, testInfo) => {
   const log = watchConsole(page);
-  await openApp(page, `${APP}#strategy=zigzag&seq=64K&ranks=4&step=2&execSeq=64`);
+  await openApp(page, `${APP}#strategy=zigzag&seq=64K&ranks=4&step=3&execSeq=64`);
   let s = await state<Shardscope>(page);
   expect(s.webgpu).toBe(false);
   expect(s.params).toMatchObject({ strategy: 'zigzag', seq: 65536, ranks: 4 });

@@ -6,7 +6,7 @@ import { readFile } from 'node:fs/promises';
 import { promisify } from 'node:util';
 import { expect, test, type Page } from '@playwright/test';
 import { expectNoConsoleErrors, openApp, saveScreenshot, state, watchConsole } from './fixtures.ts';
-import { formatBytes, formatFlops, formatRatio, formatSeconds } from '../src/model/format.ts';
+import { formatBytes, formatFlops, formatGB, formatMB, formatRatio, formatSeconds } from '../src/model/format.ts';
 import { formatRange, gb, mb } from '../src/ui/readoutData.ts';
 
 const run = promisify(execFile);
@@ -121,10 +121,11 @@ for (const [i, hash] of SETS.entries()) {
       const values = expected.perRank.map((r) => r.memory[category] ?? NaN);
       await expect(page.locator(`#ro-mem-legend li[data-category="${category}"] .ro-legend-value`)).toHaveText(formatRange(values, gb));
     }
-    for (const value of expected.perRank.map((r) => r.memory.weights ?? NaN)) expect(table).toContain(gb(value).replace(' GB', ''));
+    // The CLI's table has fixed GB / MB columns; the page picks the unit (issue 11).
+    for (const value of expected.perRank.map((r) => r.memory.weights ?? NaN)) expect(table).toContain(formatGB(value));
     await expect(page.locator('#ro-comm-fwd')).toHaveText(formatRange(expected.perRank.map((r) => r.commBytesPerLayer.forward), mb));
     await expect(page.locator('#ro-comm-bwd')).toHaveText(formatRange(expected.perRank.map((r) => r.commBytesPerLayer.backward), mb));
-    for (const r of expected.perRank) expect(table).toContain(mb(r.commBytesPerLayer.forward).replace(' MB', ''));
+    for (const r of expected.perRank) expect(table).toContain(formatMB(r.commBytesPerLayer.forward));
 
     // Ratio, seconds and FLOPs, as the CLI's text prints them.
     const ratio = /max\/mean (\S+×)/.exec(table)?.[1];
@@ -144,7 +145,7 @@ for (const [i, hash] of SETS.entries()) {
 
 test('a URL round-trip restores params and step, and the hash follows the controls', async ({ page, context }, testInfo) => {
   const log = watchConsole(page);
-  await openApp(page, `${APP}#strategy=striped&seq=64K&ranks=4&dtype=fp16&flash=0&step=5`);
+  await openApp(page, `${APP}#strategy=striped&seq=64K&ranks=4&dtype=fp16&flash=0&step=6`);
   let s = await ss(page);
   expect(s.params).toMatchObject({ strategy: 'striped', seq: 65536, ranks: 4, dtype: 'fp16', flash: false });
   expect(s.playback.step).toBe(5);
@@ -156,7 +157,7 @@ test('a URL round-trip restores params and step, and the hash follows the contro
   await expect.poll(() => page.evaluate(() => location.hash)).toContain('ranks=8');
   await page.getByRole('button', { name: 'Next step ▶' }).click();
   await expect.poll(async () => (await ss(page)).playback.step).toBe(6);
-  await expect.poll(() => page.evaluate(() => location.hash)).toContain('step=6');
+  await expect.poll(() => page.evaluate(() => location.hash)).toContain('step=7');
   s = await ss(page);
   const url = page.url();
   expect(url).toContain('#strategy=striped&seq=64K&ranks=8');
@@ -171,7 +172,7 @@ test('a URL round-trip restores params and step, and the hash follows the contro
 
   // Editing the hash in place (hashchange) applies it too.
   await other.evaluate(() => {
-    location.hash = '#strategy=allgather&seq=32K&ranks=2&step=1';
+    location.hash = '#strategy=allgather&seq=32K&ranks=2&step=2';
   });
   await expect.poll(async () => (await ss(other)).params.strategy).toBe('allgather');
   expect((await ss(other)).params.ranks).toBe(2);

@@ -10,7 +10,7 @@ import { exposeField, installShardscope } from './app/expose.ts';
 import { VerificationController } from './app/verification.ts';
 import { requestGpu, runSelfTest } from './gpu/device.ts';
 import { createScene } from './scene/index.ts';
-import { attachKeyboard, attachPlaybackControls, type PlaybackControls } from './scene/controls.ts';
+import { attachKeyboard, attachMessageMark, attachPlaybackControls, type PlaybackControls } from './scene/controls.ts';
 import type { Params } from './model/params.ts';
 import { createUi, readUrlState } from './ui/index.ts';
 
@@ -37,6 +37,8 @@ window.addEventListener('unhandledrejection', (event) => reportError(`Unexpected
 
 // Params and view state (step, embed, theme, …) from the URL's query and hash; bad values become messages (createUi).
 const url = readUrlState();
+// On a slide, messages never cover the picture: a small mark in the corner counts them and opens them.
+if (url.view.embed) attachMessageMark(messages, $('messages'));
 const store = new Store(url.params);
 const playback = new Playback();
 playback.reducedMotion = matchMedia('(prefers-reduced-motion: reduce)').matches;
@@ -95,8 +97,15 @@ device = await startGpu();
 const verification = new VerificationController(store, device);
 exposeField('verification', () => {
   const r = verification.status.result;
-  return r && { strategy: r.strategy, ranks: r.ranks, seqLen: r.seqLen, heads: r.heads, headDim: r.headDim, maxAbsError: r.maxAbsError, maxRelError: r.maxRelError, gpuMs: r.gpuMs, backend: r.backend, localMask: r.localMask, maxAbsErrorVsCpu: r.maxAbsErrorVsCpu };
+  const b = r?.backward;
+  return r && {
+    strategy: r.strategy, ranks: r.ranks, seqLen: r.seqLen, heads: r.heads, headDim: r.headDim, maxAbsError: r.maxAbsError, maxRelError: r.maxRelError, gpuMs: r.gpuMs, backend: r.backend, localMask: r.localMask, maxAbsErrorVsCpu: r.maxAbsErrorVsCpu,
+    backward: b ? { maxAbsErrorDq: b.maxAbsErrorDq, maxAbsErrorDk: b.maxAbsErrorDk, maxAbsErrorDv: b.maxAbsErrorDv, gpuMs: b.gpuMs, relativeError: b.relativeError, relativeErrorVsCpu: b.relativeErrorVsCpu, maxGradient: b.maxGradient, unshardedGpuMs: b.unshardedGpuMs, dispatches: b.dispatches, reductions: b.reductions } : null,
+    backwardError: r.backwardError,
+  };
 });
+// Per backward step, per rank: the dQ/dK/dV buffers held and their L2 norms (data for the scene).
+exposeField('gradientNorms', () => verification.status.result?.backward?.gradientNorms ?? null);
 exposeField('verificationError', () => verification.status.error);
 verification.schedule(0);
 ui.attachVerification(verification);
@@ -115,6 +124,7 @@ async function mountScene(on: GPUDevice | null): Promise<void> {
     canvas = fresh;
   }
   scene = await createScene({ canvas, overlay: $('scene-overlay'), device: on });
+  scene.setPresentation(url.view.embed || url.view.present, url.view.ink);
   ui.attachScene(scene); // theme from the URL; PNG export captures its frames
   showSchedule();
   scene.setVerification(verification.status.result);

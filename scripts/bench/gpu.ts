@@ -11,6 +11,13 @@
 //     GroupQueryAttention, whose output is checked before its time counts (scripts/bench/browser.ts;
 //     ORT is installed apart from the app: npm install --prefix scripts/bench/ort).
 //     SHARDSCOPE_BENCH_BROWSER=0 skips it; SHARDSCOPE_BENCH_BROWSER_SEQS picks its sizes (256,1024).
+//   - the backward pass (shaders/attention_backward.wgsl): the unsharded tiled backward (one dispatch
+//     after the D preprocessing) against the naive one-thread-per-row backward, GFLOP/s with causal
+//     backward FLOPs counted as 2.5 × the forward's (5·s²·d·heads: FlashAttention-2 §3.1 counts 5 matrix
+//     products in the backward against 2 in the forward; our kernel recomputes P and dP in its dQ
+//     workgroups, 7 products, so its own work is 3.5×); and each strategy's sharded backward at P = 8 as a
+//     ratio to the unsharded backward. Gradients are checked (≤ 1e-4 of the largest) before times count.
+//     SHARDSCOPE_BENCH_BACKWARD_SEQS picks its sizes (default 1024).
 // Times are GPU timestamps (timestamp-query) when the adapter has them, else wall time.
 // Env: SHARDSCOPE_BENCH_SEQS=1024,4096 picks sizes; SHARDSCOPE_BENCH_BUDGET_S (default 240) skips a
 // run whose time, extrapolated from the previous size (∝ s²), would exceed it; SHARDSCOPE_BENCH_REPEAT
@@ -23,6 +30,7 @@ import { buildSchedule } from '../../src/model/strategies/index.ts';
 import { buildExecPlan } from '../../src/model/execution.ts';
 import { generateInputs } from '../../src/model/random.ts';
 import { compare } from '../../src/model/reference.ts';
+import { gradientError, outputGradient, type AttentionGradients } from '../../src/model/referenceBackward.ts';
 import { createNodeGpu } from '../../src/gpu/node.ts';
 import { loadShaderSources } from '../../src/gpu/shaders.node.ts';
 import { GpuLimitError, kernelsFor } from '../../src/gpu/kernels.ts';
@@ -175,6 +183,7 @@ export async function run(): Promise<void> {
       }
     }
   }
+  await benchBackward(runner, summary, budgetMs);
   console.log(`\nsummary (${adapterName}):\n  ${summary.join('\n  ')}`);
   device.destroy();
 
@@ -185,6 +194,73 @@ export async function run(): Promise<void> {
     if (result && !result.error && result.results.some((r) => !r.ortOk && !r.ortError)) {
       console.log('  control: the same ONNX model on ORT\'s CPU (wasm) kernels, to show the model itself is right:');
       await runBrowserBench(browserSeqs.slice(0, 1), HEADS, HEAD_DIM, 1, 'wasm');
+    }
+  }
+}
+
+/** Causal backward FLOPs: 2.5 × the forward's 2·s²·d·heads (FlashAttention-2 §3.1: 5 of the 7 products). */
+const backwardFlops = (s: number): number => 2.5 * flops(s);
+const BACKWARD_TOLERANCE = 1e-4;
+
+/** Largest relative gradient difference of a against b over dQ, dK, dV. */
+function gradientMismatch(a: AttentionGradients, b: AttentionGradients, s: number): number {
+  return Math.max(...(['dq', 'dk', 'dv'] as const).map((t) => gradientError(a[t], b[t], { seq: s, headDim: HEAD_DIM }).relative));
+}
+
+async function benchBackward(runner: AttentionRunner, summary: string[], budgetMs: number): Promise<void> {
+  const time = (r: { gpuMs: number | null; wallMs: number }): number => r.gpuMs ?? r.wallMs;
+  const seqs = (process.env.SHARDSCOPE_BENCH_BACKWARD_SEQS ?? '1024').split(',').map(Number).filter((n) => n > 0);
+  const tiles = runner.kernels.backward(HEAD_DIM).tiles;
+  console.log(`\nbackward (FLOPs = 2.5 × forward = 5·s²·d·heads): ${tiles.wg} rows per workgroup, ${tiles.bt} rows per streamed tile, ${tiles.workgroupBytes} B workgroup memory`);
+  let lastNaive: { s: number; ms: number } | null = null;
+  for (const s of seqs) {
+    const inputs = generateInputs(1, HEADS, HEADS, s, HEAD_DIM);
+    const dO = outputGradient(1, HEADS, s, HEAD_DIM);
+    const forward = await runner.runUnsharded(inputs, { timestamps: false });
+    const flash = await runner.runUnshardedBackward(inputs, dO, { forward });
+    const flashMs = time(flash);
+    const g = (ms: number): string => (backwardFlops(s) / (ms / 1000) / 1e9).toFixed(2);
+    console.log(`\nbackward seq ${s} (${(backwardFlops(s) / 1e9).toFixed(2)} GFLOP; load average now ${loadavg()[0]?.toFixed(1)}):`);
+    console.log(`  tiled backward (preprocess + 1 dispatch)  ${pad(flashMs.toFixed(1), 10)} ms  ${pad(g(flashMs), 7)} GFLOP/s`);
+    const predictedNaive = lastNaive ? (lastNaive.ms * s * s) / (lastNaive.s * lastNaive.s) : 0;
+    if (predictedNaive > budgetMs) console.log(`  naive backward: skipped, ~${(predictedNaive / 1000).toFixed(0)} s predicted (budget ${budgetMs / 1000} s)`);
+    else {
+      const naive = await runner.runUnshardedBackward(inputs, dO, { naive: true, forward });
+      const ms = time(naive);
+      lastNaive = { s, ms };
+      const err = gradientMismatch(naive, flash, s);
+      const ok = err <= BACKWARD_TOLERANCE;
+      console.log(`  naive backward (thread per row)          ${pad(ms.toFixed(1), 10)} ms  ${pad(g(ms), 7)} GFLOP/s   gradients vs tiled ${err.toExponential(1)} of the largest${ok ? '' : '  MISMATCH: time not counted'}`);
+      if (ok) {
+        console.log(`  tiled / naive backward speed: ${(ms / flashMs).toFixed(2)}×`);
+        summary.push(`backward seq ${s}: tiled ${g(flashMs)} GFLOP/s, ${(ms / flashMs).toFixed(2)}× naive`);
+      }
+    }
+    console.log(`  sharded backward at P = ${RANKS} (ratio = sharded / unsharded backward GPU time; gradients checked against the unsharded ones first):`);
+    for (const strategy of STRATEGY_IDS) {
+      const params: Params = { ...DEFAULT_PARAMS, strategy, ranks: RANKS, ulysses: 2, heads: HEADS, kvHeads: HEADS, headDim: HEAD_DIM, seq: s, execSeq: s, model: 'custom' };
+      const schedule = buildSchedule(params);
+      if (!schedule.valid) {
+        console.log(`    ${strategy.padEnd(12)} cannot run: ${schedule.reason}`);
+        continue;
+      }
+      try {
+        const plan = buildExecPlan(schedule, params);
+        const r = await runner.run(plan, inputs, { outputGrad: dO });
+        const b = r.backward;
+        if (!b) throw new Error(plan.backwardError ?? 'no backward');
+        const err = gradientMismatch(b, flash, s);
+        if (err > BACKWARD_TOLERANCE) {
+          console.log(`    ${strategy.padEnd(12)} MISMATCH: gradients ${err.toExponential(1)} of the largest away from the unsharded ones; time not counted`);
+          continue;
+        }
+        const ms = time(b);
+        const ratio = ms / flashMs;
+        console.log(`    ${strategy.padEnd(12)} ${pad(ms.toFixed(1), 10)} ms  ${pad(ratio.toFixed(2), 5)}×  ${pad(String(b.dispatches), 4)} dispatches (${b.reductions} reductions) ${pad(String(b.copies), 5)} copies  err ${err.toExponential(1)}`);
+        summary.push(`backward seq ${s} ${strategy}: ${ratio.toFixed(2)}× unsharded backward time`);
+      } catch (error) {
+        console.log(`    ${strategy.padEnd(12)} ${error instanceof GpuLimitError ? 'over the limits' : 'failed'}: ${error instanceof Error ? error.message : String(error)}`);
+      }
     }
   }
 }

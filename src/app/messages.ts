@@ -39,6 +39,7 @@ export interface MessageAction {
 export class Messages {
   readonly #root: HTMLElement;
   readonly #byKey = new Map<string, HTMLElement>();
+  readonly #listeners = new Set<(keys: readonly string[]) => void>();
   readonly #textByKey = new Map<string, string>();
 
   constructor(root: HTMLElement) {
@@ -77,12 +78,24 @@ export class Messages {
     this.#root.append(item);
     this.#byKey.set(key, item);
     this.#textByKey.set(key, text);
+    this.#emit();
   }
 
   dismiss(key: string): void {
     this.#byKey.get(key)?.remove();
-    this.#byKey.delete(key);
     this.#textByKey.delete(key);
+    if (this.#byKey.delete(key)) this.#emit();
+  }
+
+  /** Called with the shown keys whenever a message comes or goes (the embed's message mark). */
+  subscribe(listener: (keys: readonly string[]) => void): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  }
+
+  #emit(): void {
+    const keys = this.keys();
+    for (const l of this.#listeners) l(keys);
   }
 
   /** The text shown under a key (as `sentence` made it), if any. */

@@ -1,6 +1,9 @@
 // `npm run cli -- attention --strategy zigzag --ranks 4 [--seq 1000 --heads 2 --head-dim 64]
 //   [--kv-heads N] [--ulysses N] [--seed N] [--q q.npy --k k.npy --v v.npy] [--out o.npy]
-//   [--backend gpu|cpu] [--local-mask]`
+//   [--backend gpu|cpu] [--local-mask]
+//   [--backward [--dout do.npy] [--out-dq dq.npy --out-dk dk.npy --out-dv dv.npy]]`
+// --backward also runs the schedule's backward steps (dQ, dK, dV; dO from --dout or seeded) and checks
+// the gradients against the unsharded GPU backward and the float64 reference.
 // Runs the strategy's schedule rank by rank (GPU: Dawn in node, a real GPU when there is one, else
 // SwiftShader from the Chromium install; CPU: the CPU executor) and prints the max error against
 // the unsharded reference. Exit codes: 0 within tolerance (or the local-mask demo), 1 error above
@@ -17,8 +20,12 @@ import { checkDistinct, OutputError, prepareOutput, type PreparedOutput } from '
 export const USAGE = `usage: npm run cli -- attention [--strategy ${STRATEGY_IDS.join('|')}] [--ranks 4]
        [--seq 1000] [--heads 2] [--kv-heads N] [--head-dim 64] [--ulysses 2] [--seed 1]
        [--q q.npy --k k.npy --v v.npy] [--out o.npy] [--backend gpu|cpu] [--local-mask]
+       [--backward [--dout do.npy] [--out-dq dq.npy] [--out-dk dk.npy] [--out-dv dv.npy]]
 Q is [heads, seq, head-dim] float32, K and V [kv-heads, seq, head-dim]; without files the inputs are
-seeded random normals. Prints the max error of the sharded run against the unsharded reference.`;
+seeded random normals. Prints the max error of the sharded run against the unsharded reference.
+--backward also runs the backward pass: dO (--dout, [heads, seq, head-dim], else seeded) gives
+dQ [heads, seq, head-dim] and dK, dV [kv-heads, seq, head-dim], checked to 1e-4 of the largest gradient.
+Output files are written only when every check passes.`;
 
 const VALUE_FLAGS: Readonly<Record<string, keyof Params>> = {
   strategy: 'strategy',
@@ -30,7 +37,12 @@ const VALUE_FLAGS: Readonly<Record<string, keyof Params>> = {
   ulysses: 'ulysses',
   seed: 'seed',
 };
-const FILE_FLAGS = ['q', 'k', 'v', 'out', 'backend'] as const;
+const FILE_FLAGS = ['q', 'k', 'v', 'out', 'backend', 'dout', 'out-dq', 'out-dk', 'out-dv'] as const;
+const GRAD_OUTPUTS = [
+  ['out-dq', 'dq'],
+  ['out-dk', 'dk'],
+  ['out-dv', 'dv'],
+] as const;
 type FileFlag = (typeof FILE_FLAGS)[number];
 
 interface Args {
@@ -38,14 +50,16 @@ interface Args {
   explicit: Set<keyof Params>;
   files: Partial<Record<FileFlag, string>>;
   help: boolean;
+  backward: boolean;
 }
 
 function parseArgs(argv: readonly string[]): Args {
   const params: Params = { ...DEFAULT_PARAMS, strategy: 'ring', ranks: 4, execSeq: 1000, heads: 2, kvHeads: 2, headDim: 64, model: 'custom' };
   const explicit = new Set<keyof Params>();
   const files: Partial<Record<FileFlag, string>> = {};
-  const flags = parseFlags(argv, { values: [...Object.keys(VALUE_FLAGS), ...FILE_FLAGS], switches: ['local-mask'] });
+  const flags = parseFlags(argv, { values: [...Object.keys(VALUE_FLAGS), ...FILE_FLAGS], switches: ['local-mask', 'backward'] });
   params.localMask = flags.switches.get('local-mask') ?? false;
+  const backward = flags.switches.get('backward') ?? false;
   for (const [name, value] of flags.values) {
     if ((FILE_FLAGS as readonly string[]).includes(name)) {
       files[name as FileFlag] = value;
@@ -59,7 +73,11 @@ function parseArgs(argv: readonly string[]): Args {
     explicit.add(key);
   }
   if (files.backend !== undefined && files.backend !== 'gpu' && files.backend !== 'cpu') throw new UsageError(`--backend must be gpu or cpu; got ${quoteArg(files.backend)}.`);
-  return { params, explicit, files, help: flags.help };
+  if (!backward) {
+    const stray = (['dout', 'out-dq', 'out-dk', 'out-dv'] as const).filter((f) => files[f] !== undefined);
+    if (stray.length) throw new UsageError(`${stray.map((f) => `--${f}`).join(', ')} belong${stray.length === 1 ? 's' : ''} to the backward pass: add --backward.`);
+  }
+  return { params, explicit, files, help: flags.help, backward };
 }
 
 function load(path: string, flag: string): { shape: number[]; data: Float32Array } {
@@ -110,12 +128,27 @@ function loadInputs(args: Args): AttentionInputs | undefined {
   return { heads, kvHeads, seq, headDim, q: q.data, k: k.data, v: v.data };
 }
 
+/** Reads --dout and checks it is [heads, seq, head-dim] of the run (after loadInputs settled the shapes). */
+function loadOutputGrad(args: Args): Float32Array | undefined {
+  const path = args.files.dout;
+  if (path === undefined) return undefined;
+  const g = load(path, 'dout');
+  const p = args.params;
+  const want = [p.heads, p.execSeq, p.headDim];
+  if (g.shape.length !== 3 || g.shape.some((n, i) => n !== want[i])) {
+    throw new NpyError(`--dout must have the shape of the attention output [heads, seq, head_dim] = (${want.join(', ')})${args.files.q ? ', like --q' : ''}; got (${g.shape.join(', ')}).`);
+  }
+  return g.data;
+}
+
 const fmt = (x: number): string => (x === 0 ? '0' : x.toExponential(2));
 
 export async function run(argv: string[]): Promise<number> {
   let args: Args;
   let inputs: AttentionInputs | undefined;
   let out: PreparedOutput | undefined;
+  const gradOut = new Map<'dq' | 'dk' | 'dv', PreparedOutput>();
+  let outputGrad: Float32Array | undefined;
   try {
     args = parseArgs(argv);
     if (args.help) {
@@ -124,13 +157,19 @@ export async function run(argv: string[]): Promise<number> {
     }
     if (!args.explicit.has('kvHeads') && !args.files.q) args.params.kvHeads = args.params.heads;
     // Every check before any work: the output path, the inputs, then the params they imply.
-    if (args.files.out !== undefined) {
-      const { q, k, v } = args.files;
+    {
+      const { q, k, v, dout } = args.files;
       const given = (flag: string, path: string | undefined) => (path === undefined ? [] : [{ flag, path }]);
-      checkDistinct([{ flag: '--out', path: args.files.out }], [...given('--q', q), ...given('--k', k), ...given('--v', v)]);
-      out = prepareOutput(args.files.out, '--out');
+      const outputs = [...given('--out', args.files.out), ...GRAD_OUTPUTS.flatMap(([flag]) => given(`--${flag}`, args.files[flag]))];
+      checkDistinct(outputs, [...given('--q', q), ...given('--k', k), ...given('--v', v), ...given('--dout', dout)]);
+      if (args.files.out !== undefined) out = prepareOutput(args.files.out, '--out');
+      for (const [flag, key] of GRAD_OUTPUTS) {
+        const path = args.files[flag];
+        if (path !== undefined) gradOut.set(key, prepareOutput(path, `--${flag}`));
+      }
     }
     inputs = loadInputs(args);
+    outputGrad = loadOutputGrad(args);
   } catch (error) {
     if (error instanceof UsageError || error instanceof NpyError || error instanceof OutputError) {
       console.error(`error: ${error.message}`);
@@ -156,11 +195,11 @@ export async function run(argv: string[]): Promise<number> {
   const source = inputs ? `inputs from ${args.files.q}, ${args.files.k}, ${args.files.v}` : `seeded random inputs (seed ${params.seed})`;
   console.log(`strategy ${params.strategy}, ${params.ranks} ranks, ${params.execSeq} tokens, ${params.heads} heads (${params.kvHeads} K/V) × ${params.headDim}, ${source}${params.localMask ? ', LOCAL MASK (bug demo)' : ''}`);
 
-  const { FP32_TOLERANCE, runVerification, runVerificationCpu } = await import('../gpu/verify.ts');
+  const { BACKWARD_TOLERANCE, FP32_TOLERANCE, runVerification, runVerificationCpu } = await import('../gpu/verify.ts');
   let v: Awaited<ReturnType<typeof runVerification>>;
   if (backend === 'cpu') {
     console.log('backend: CPU executor (per-rank arrays, the no-WebGPU fallback)');
-    v = runVerificationCpu(params, schedule, inputs ? { inputs } : {});
+    v = runVerificationCpu(params, schedule, { ...(inputs ? { inputs } : {}), backward: args.backward, ...(outputGrad ? { outputGrad } : {}) });
     console.log(`max |sharded − float64 reference| = ${fmt(v.maxAbsError)} (max rel ${fmt(v.maxRelError)}, ${v.cpuRowsChecked} of ${v.seqLen} rows checked)`);
   } else {
     const { createNodeGpu } = await import('../gpu/node.ts');
@@ -173,7 +212,7 @@ export async function run(argv: string[]): Promise<number> {
     const device = node.init.device;
     console.log(`adapter: ${node.init.adapterName} — via ${node.vulkan.note}`);
     try {
-      v = await runVerification(device, params, schedule, loadShaderSources(), inputs ? { inputs } : {});
+      v = await runVerification(device, params, schedule, loadShaderSources(), { ...(inputs ? { inputs } : {}), backward: args.backward, ...(outputGrad ? { outputGrad } : {}) });
     } catch (error) {
       console.error(`error: ${error instanceof Error ? error.message : String(error)}`);
       device.destroy();
@@ -189,25 +228,49 @@ export async function run(argv: string[]): Promise<number> {
   }
   const worst = Math.max(v.maxAbsError, v.maxAbsErrorVsCpu);
   // NaN compares false, so a non-finite error never passes.
-  const withinTolerance = worst <= FP32_TOLERANCE && v.output.every(Number.isFinite);
-  if (out) {
-    if (!withinTolerance) console.log(`not writing ${out.flag} ${out.path}: the output failed the check against the reference.`);
-    else {
+  let withinTolerance = worst <= FP32_TOLERANCE && v.output.every(Number.isFinite);
+  const b = v.backward;
+  if (args.backward) {
+    if (!b) {
+      console.error(`error: the backward pass could not run: ${v.backwardError ?? 'unknown reason'}`);
+      return 2;
+    }
+    const ms = (x: number | null): string => (x === null ? 'n/a' : `${x.toFixed(1)} ms`);
+    console.log(`backward: ${b.dispatches} dispatches (${b.reductions} of them gradient reductions), ${b.copies} buffer copies, GPU time sharded ${ms(b.gpuMs)}, unsharded ${ms(b.unshardedGpuMs)}`);
+    console.log(`backward max |sharded − ${v.backend === 'gpu' ? 'unsharded GPU' : 'float64'} reference|: dQ ${fmt(b.maxAbsErrorDq)}, dK ${fmt(b.maxAbsErrorDk)}, dV ${fmt(b.maxAbsErrorDv)} (largest |gradient| dQ ${b.maxGradient.dq.toFixed(3)}, dK ${b.maxGradient.dk.toFixed(3)}, dV ${b.maxGradient.dv.toFixed(3)})`);
+    console.log(`backward error relative to the largest gradient: ${fmt(b.relativeError)}; vs the float64 gradients ${fmt(b.relativeErrorVsCpu)} (${b.cpuKvHeadsChecked} of ${v.kvHeads} K/V heads checked)`);
+    const finite = b.gradients.dq.every(Number.isFinite) && b.gradients.dk.every(Number.isFinite) && b.gradients.dv.every(Number.isFinite);
+    withinTolerance &&= finite && Math.max(b.relativeError, b.relativeErrorVsCpu) <= BACKWARD_TOLERANCE;
+  }
+  const files: { prepared: PreparedOutput; bytes: Uint8Array; what: string }[] = [];
+  if (out) files.push({ prepared: out, bytes: writeNpy(v.output, [v.heads, v.seqLen, v.headDim]), what: `O [${v.heads}, ${v.seqLen}, ${v.headDim}] float32` });
+  if (b) {
+    for (const [key, prepared] of gradOut) {
+      const heads = key === 'dq' ? v.heads : v.kvHeads;
+      files.push({ prepared, bytes: writeNpy(b.gradients[key], [heads, v.seqLen, v.headDim]), what: `${key === 'dq' ? 'dQ' : key === 'dk' ? 'dK' : 'dV'} [${heads}, ${v.seqLen}, ${v.headDim}] float32` });
+    }
+  }
+  if (!withinTolerance) {
+    for (const f of files) console.log(`not writing ${f.prepared.flag} ${f.prepared.path}: the output failed the check against the reference.`);
+  } else {
+    for (const f of files) {
       try {
-        out.commit(writeNpy(v.output, [v.heads, v.seqLen, v.headDim]));
+        f.prepared.commit(f.bytes);
       } catch (error) {
         if (!(error instanceof OutputError)) throw error;
         console.error(`error: ${error.message}`);
         return 2;
       }
-      console.log(`wrote ${out.path}: O [${v.heads}, ${v.seqLen}, ${v.headDim}] float32`);
+      console.log(`wrote ${f.prepared.path}: ${f.what}`);
     }
   }
   if (params.localMask) {
     console.log(`local mask: max error ${fmt(worst)} — ${worst > 0.1 ? 'the large error a real masking bug causes' : 'no error: this strategy attends in global order, so local = global positions'}`);
+    if (b) console.log(`local mask: gradients off by ${fmt(b.relativeError)} of the largest gradient — ${b.relativeError > BACKWARD_TOLERANCE ? 'the bug corrupts the backward pass too' : 'none: local = global positions here'}`);
     return 0;
   }
   const ok = withinTolerance;
-  console.log(ok ? `OK: within the fp32 tolerance ${FP32_TOLERANCE}` : `FAIL: error above the fp32 tolerance ${FP32_TOLERANCE}`);
+  const tol = args.backward ? ` (forward ${FP32_TOLERANCE}; gradients ${BACKWARD_TOLERANCE} of the largest magnitude)` : ` ${FP32_TOLERANCE}`;
+  console.log(ok ? `OK: within the fp32 tolerance${tol}` : `FAIL: error above the fp32 tolerance${tol}`);
   return ok ? 0 : 1;
 }

@@ -11,14 +11,16 @@
 // Every buffer is labelled `AttentionRunner.member[rank]` and goes through a BufferTracker; a run
 // destroys everything it created, also when it throws.
 
-import type { ExecPlan, Piece } from '../model/execution.ts';
+import type { BackwardComputeOp, CopyOp, ExecPlan, GradientStepNorms, Piece, PreprocessOp } from '../model/execution.ts';
+import { gradientNorm, gradientSnapshots, l2 } from '../model/execution.ts';
+import type { AttentionGradients } from '../model/referenceBackward.ts';
 import type { AttentionInputs } from '../model/random.ts';
 import type { SoftmaxTrace, TracePoint } from '../model/reference.ts';
-import { TRACE_ACC_VALUES, gatherOutput, shardData } from '../model/reference.ts';
+import { TRACE_ACC_VALUES, gatherGradients, gatherOutput, shardData } from '../model/reference.ts';
 import type { Segment, TokenSet } from '../model/schedule.ts';
 import { BufferTracker } from './buffers.ts';
 import type { AttentionKernels, TileConfig, TileOptions } from './kernels.ts';
-import { BLOCK_FLAGS, BLOCK_PARAMS_BYTES, GpuLimitError, UNIFORM_SLOT, writeBlockParams } from './kernels.ts';
+import { BACKWARD_PARAMS_BYTES, BACKWARD_SLOT, BLOCK_FLAGS, BLOCK_PARAMS_BYTES, GpuLimitError, UNIFORM_SLOT, writeBackwardParams, writeBlockParams } from './kernels.ts';
 
 /** Read at call time: in node, GPUBufferUsage exists only after Dawn's globals are installed. */
 const storageUsage = (): number => GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST;
@@ -30,6 +32,39 @@ export interface RunOptions {
   readonly timestamps?: boolean;
   /** Tile-size caps below the device limits (benchmark exploration, tests of small tiles). */
   readonly tiles?: TileOptions;
+  /**
+   * dL/dO, [heads, seq, headDim] f32: with it the plan's backward steps run after the forward ones
+   * and the result carries dQ, dK, dV.
+   */
+  readonly outputGrad?: Float32Array;
+}
+
+export interface ShardedBackward extends AttentionGradients {
+  /** GPU time from the first backward step's start to the final gather's end (timestamp queries), or null. */
+  readonly gpuMs: number | null;
+  readonly wallMs: number;
+  /** Preprocess, backward and reduction dispatches. */
+  readonly dispatches: number;
+  readonly copies: number;
+  /** Element-wise reduction dispatches (dst += src) among the dispatches. */
+  readonly reductions: number;
+  /** Per backward step, the gradient buffers every rank holds and their norms (null when too large to snapshot). */
+  readonly gradientNorms: GradientStepNorms[] | null;
+}
+
+export interface UnshardedBackward extends AttentionGradients {
+  /** GPU time of the backward dispatches (preprocess + backward), or null. */
+  readonly gpuMs: number | null;
+  readonly wallMs: number;
+}
+
+/** Snapshots of per-step gradient buffers above this size are skipped (norms only, read once at the end). */
+const SNAPSHOT_LIMIT_BYTES = 64 * 2 ** 20;
+
+/** 2D dispatch of `groups` workgroups within maxComputeWorkgroupsPerDimension. */
+function grid(groups: number, maxGroups: number): { gx: number; gy: number } {
+  const gx = Math.max(1, Math.min(groups, maxGroups));
+  return { gx, gy: Math.max(1, Math.ceil(groups / gx)) };
 }
 
 export interface ShardedResult {
@@ -43,6 +78,8 @@ export interface ShardedResult {
   readonly dispatches: number;
   readonly copies: number;
   readonly tiles: TileConfig;
+  /** With RunOptions.outputGrad: the gradients and how they were computed. */
+  readonly backward: ShardedBackward | null;
 }
 
 export interface UnshardedResult {
@@ -110,6 +147,11 @@ export class AttentionRunner {
       throw new Error(`inputs [${inputs.heads}/${inputs.kvHeads} heads, ${inputs.seq} tokens, d ${inputs.headDim}] do not match the plan [${plan.heads}/${plan.kvHeads}, ${plan.seq}, ${plan.headDim}]`);
     }
     const tiles = this.checkLimits(plan, opts);
+    if (opts.outputGrad) {
+      if (!plan.backward) throw new Error(plan.backwardError ?? `${plan.strategy}: the schedule has no backward steps`);
+      if (opts.outputGrad.length !== plan.heads * plan.seq * plan.headDim) throw new Error(`outputGrad has ${opts.outputGrad.length} values; [${plan.heads}, ${plan.seq}, ${plan.headDim}] needs ${plan.heads * plan.seq * plan.headDim}`);
+      this.checkBackwardLimits(plan, opts);
+    }
     const { pipeline } = this.kernels.block(plan.headDim, opts.tiles);
     const device = this.device;
     const tracker = new BufferTracker(device);
@@ -192,7 +234,7 @@ export class AttentionRunner {
       const allocate = (p: Piece): void => {
         // [heads, tokens, width] f32 — p.label names the rank; shards are uploaded from the inputs.
         const b = tracker.create(p.label, p.elements * 4, storageUsage());
-        if (p.role === 'shard' && p.elements > 0) device.queue.writeBuffer(b, 0, shardData(p, inputs) as Float32Array<ArrayBuffer>);
+        if (p.role === 'shard' && p.elements > 0) device.queue.writeBuffer(b, 0, shardData(p, inputs, opts.outputGrad) as Float32Array<ArrayBuffer>);
         buffers.set(p.id, b);
       };
       const piecesByAlloc = new Map<number, Piece[]>();
@@ -327,7 +369,8 @@ export class AttentionRunner {
         const dt = Number((ts[1] as bigint) - (ts[0] as bigint)) / 1e6;
         gpuMs = Number.isFinite(dt) && dt > 0 ? dt : null;
       }
-      return { o, trace: trace ? { rank: trace.rank, token: trace.token, head: trace.head, points } : null, gpuMs, wallMs, dispatches, copies, tiles };
+      const backward = opts.outputGrad ? await this.#runBackward(plan, { tracker, allocate, bufferOf, buffers, piecesByAlloc, localMask, tiles: opts.tiles, timestamps: opts.timestamps }) : null;
+      return { o, trace: trace ? { rank: trace.rank, token: trace.token, head: trace.head, points } : null, gpuMs, wallMs, dispatches, copies, tiles, backward };
     } finally {
       querySet?.destroy();
       tracker.destroyAll();
@@ -461,6 +504,414 @@ export class AttentionRunner {
         gpuMs = Number.isFinite(dt) && dt > 0 ? dt : null;
       }
       return { o: new Float32Array(mapped, 0, H * S * D), lse: lseBytes ? new Float32Array(mapped, outBytes, H * S) : null, gpuMs, wallMs };
+    } finally {
+      querySet?.destroy();
+      tracker.destroyAll();
+    }
+  }
+
+  /** Throws GpuLimitError when the backward kernel cannot run this plan here (storage buffers, workgroups, segments). */
+  checkBackwardLimits(plan: ExecPlan, opts: Pick<RunOptions, 'tiles'> = {}): void {
+    const { tiles } = this.kernels.backward(plan.headDim, opts.tiles);
+    const maxGroups = this.device.limits.maxComputeWorkgroupsPerDimension;
+    for (const step of plan.backward?.steps ?? []) {
+      for (const op of step.compute) {
+        const x = Math.ceil(op.tkv / tiles.wg) + Math.ceil(op.tq / tiles.wg);
+        if (x > maxGroups) throw new GpuLimitError(`The backward of ${op.tq} × ${op.tkv} tokens needs ${x} workgroups in one dimension, above this GPU's maxComputeWorkgroupsPerDimension (${maxGroups}).`);
+      }
+    }
+  }
+
+  /** Encodes and runs the plan's backward steps on the buffers the forward run left (see the class header). */
+  async #runBackward(
+    plan: ExecPlan,
+    ctx: {
+      tracker: BufferTracker;
+      allocate: (p: Piece) => void;
+      bufferOf: (id: number) => GPUBuffer;
+      buffers: Map<number, GPUBuffer>;
+      piecesByAlloc: Map<number, Piece[]>;
+      localMask: boolean;
+      tiles: TileOptions | undefined;
+      timestamps: boolean | undefined;
+    },
+  ): Promise<ShardedBackward> {
+    const b = plan.backward;
+    if (!b) throw new Error(plan.backwardError ?? 'no backward steps');
+    const device = this.device;
+    const { tracker, allocate, bufferOf, buffers, piecesByAlloc } = ctx;
+    const { pipeline, tiles } = this.kernels.backward(plan.headDim, ctx.tiles);
+    const wg = this.kernels.finaliseWorkgroup;
+    const maxGroups = device.limits.maxComputeWorkgroupsPerDimension;
+    const D = plan.headDim;
+
+    // Uniforms: a 256-aligned slot per preprocess, backward and reduction dispatch, in encoding order.
+    const slots: { size: number; write: (view: DataView, at: number) => void }[] = [];
+    const slotOf = new Map<object, number>();
+    const addSlot = (key: object, size: number, write: (view: DataView, at: number) => void): void => {
+      slotOf.set(key, slots.length);
+      slots.push({ size, write });
+    };
+    const addOps = (ops: readonly CopyOp[]): void => {
+      for (const c of ops) {
+        const { gx } = grid(Math.ceil(c.count / wg), maxGroups);
+        addSlot(c, 16, (v, at) => [c.srcOffset, c.dstOffset, c.count, gx].forEach((x, i) => v.setUint32(at + i * 4, x, true)));
+      }
+    };
+    for (const step of b.steps) {
+      for (const p of step.preprocess) {
+        const { gx } = grid(Math.ceil((p.computeHeads * p.tq) / wg), maxGroups);
+        addSlot(p, 32, (v, at) => [p.tq, D, p.computeHeads, p.dOHeadOffset, gx].forEach((x, i) => v.setUint32(at + i * 4, x, true)));
+      }
+      for (const op of step.compute) {
+        addSlot(op, BACKWARD_PARAMS_BYTES, (v, at) =>
+          writeBackwardParams(
+            v,
+            at,
+            {
+              tq: op.tq,
+              tkv: op.tkv,
+              d: D,
+              flags: (op.init ? BLOCK_FLAGS.init : 0) | (ctx.localMask ? BLOCK_FLAGS.localMask : 0),
+              heads: plan.heads,
+              kvHeads: plan.kvHeads,
+              headStart: op.heads.start,
+              computeHeads: op.heads.end - op.heads.start,
+              qHeadBase: op.qHeadBase,
+              kvHeadBase: op.kvHeadBase,
+              dOHeadBase: op.dOHeadBase,
+              kvOutBase: op.kvOut.start,
+              kvOutCount: op.kvOut.end - op.kvOut.start,
+              kvGroups: Math.ceil(op.tkv / tiles.wg),
+            },
+            op.qTokens,
+            op.kvTokens,
+          ),
+        );
+      }
+      addOps(step.reduce);
+    }
+    addOps(b.gather.adds);
+    const slotBytes = slots.map((x) => Math.ceil(x.size / 256) * 256);
+    const slotOffsets: number[] = [];
+    let total = 0;
+    for (const size of slotBytes) {
+      slotOffsets.push(total);
+      total += size;
+    }
+    const uniformData = new ArrayBuffer(Math.max(256, total));
+    const uview = new DataView(uniformData);
+    slots.forEach((x, i) => x.write(uview, slotOffsets[i] as number));
+    // [dispatches] × 256-aligned slots: preprocess / backward / add Params
+    const uniforms = tracker.create('AttentionRunner.backwardUniforms', uniformData.byteLength, GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST);
+    device.queue.writeBuffer(uniforms, 0, uniformData);
+    const uniformAt = (key: object, size: number): GPUBufferBinding => ({ buffer: uniforms, offset: slotOffsets[slotOf.get(key) as number] as number, size });
+
+    // Gradient snapshots for the norms: every step's gradient buffers copied into one buffer, read once.
+    const snapshots = gradientSnapshots(plan);
+    const snapshotBytes = snapshots.reduce((n, s) => n + s.pieces.reduce((m, p) => m + p.elements * 4, 0), 0);
+    const snapshotOn = snapshotBytes > 0 && snapshotBytes <= Math.min(SNAPSHOT_LIMIT_BYTES, device.limits.maxBufferSize);
+    // [Σ steps Σ gradient pieces elements] f32
+    const snapshotBuf = snapshotOn ? tracker.create('AttentionRunner.gradientSnapshots', snapshotBytes, GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST) : null;
+    const snapshotAt = new Map<number, number>();
+    {
+      let at = 0;
+      for (const s of snapshots) {
+        snapshotAt.set(s.step, at);
+        at += s.pieces.reduce((m, p) => m + p.elements * 4, 0);
+      }
+    }
+
+    const useTimestamps = (ctx.timestamps ?? true) && device.features.has('timestamp-query');
+    const querySet = useTimestamps ? device.createQuerySet({ label: 'AttentionRunner.backwardTimestamps', type: 'timestamp', count: 2 }) : null;
+    try {
+      // [2] u64 timestamps
+      const queryBuf = querySet ? tracker.create('AttentionRunner.backwardTimestampResolve', 16, GPUBufferUsage.QUERY_RESOLVE | GPUBufferUsage.COPY_SRC) : null;
+      let dispatches = 0;
+      let copies = 0;
+      let reductions = 0;
+      const encodeAdds = (pass: GPUComputePassEncoder, ops: readonly CopyOp[], what: string): void => {
+        if (!ops.length) return;
+        pass.setPipeline(this.kernels.add);
+        for (const c of ops) {
+          const { gx, gy } = grid(Math.ceil(c.count / wg), maxGroups);
+          pass.setBindGroup(
+            0,
+            device.createBindGroup({
+              label: `AttentionRunner.${what}BindGroup[${(plan.pieces[c.dst] as Piece).rank}]`,
+              layout: this.kernels.add.getBindGroupLayout(0),
+              entries: [
+                { binding: 0, resource: uniformAt(c, 16) },
+                { binding: 1, resource: { buffer: bufferOf(c.src) } },
+                { binding: 2, resource: { buffer: bufferOf(c.dst) } },
+              ],
+            }),
+          );
+          pass.dispatchWorkgroups(gx, gy);
+          dispatches++;
+          reductions++;
+        }
+      };
+      const encodeSnapshot = (encoder: GPUCommandEncoder, index: number): void => {
+        if (!snapshotBuf) return;
+        let at = snapshotAt.get(index) ?? 0;
+        for (const p of snapshots.find((s) => s.step === index)?.pieces ?? []) {
+          encoder.copyBufferToBuffer(bufferOf(p.id), 0, snapshotBuf, at, p.elements * 4);
+          at += p.elements * 4;
+        }
+      };
+      const release = (index: number): void => {
+        for (const p of plan.pieces) {
+          if (p.lastUse <= index && buffers.has(p.id)) {
+            tracker.destroy(bufferOf(p.id));
+            buffers.delete(p.id);
+          }
+        }
+      };
+
+      const t0 = now();
+      b.steps.forEach((step, si) => {
+        for (const p of piecesByAlloc.get(step.index) ?? []) allocate(p);
+        const encoder = device.createCommandEncoder({ label: `AttentionRunner.backwardEncoder[step ${step.index}]` });
+        if (querySet && si === 0) encoder.beginComputePass({ label: 'AttentionRunner.backwardStartPass', timestampWrites: { querySet, beginningOfPassWriteIndex: 0 } }).end();
+        for (const c of step.assemble) encoder.copyBufferToBuffer(bufferOf(c.src), c.srcOffset * 4, bufferOf(c.dst), c.dstOffset * 4, c.count * 4);
+        if (step.preprocess.length || step.compute.length || step.reduce.length) {
+          const pass = encoder.beginComputePass({ label: `AttentionRunner.backwardPass[step ${step.index}]` });
+          if (step.preprocess.length) pass.setPipeline(this.kernels.preprocess);
+          for (const p of step.preprocess) this.#encodePreprocess(pass, p, uniformAt(p, 32), bufferOf, maxGroups);
+          if (step.compute.length) pass.setPipeline(pipeline);
+          for (const op of step.compute) {
+            this.#encodeBackward(pass, pipeline, op, uniformAt(op, BACKWARD_PARAMS_BYTES), bufferOf, tiles.wg);
+            dispatches++;
+          }
+          dispatches += step.preprocess.length;
+          encodeAdds(pass, step.reduce, 'reduce');
+          pass.end();
+        }
+        for (const c of step.transfers) encoder.copyBufferToBuffer(bufferOf(c.src), c.srcOffset * 4, bufferOf(c.dst), c.dstOffset * 4, c.count * 4);
+        copies += step.assemble.length + step.transfers.length;
+        encodeSnapshot(encoder, step.index);
+        device.queue.submit([encoder.finish()]);
+        release(step.index);
+      });
+
+      // The final gather: each rank sums its shard's partial sums into its dQ, dK, dV.
+      for (const p of piecesByAlloc.get(b.gather.index) ?? []) allocate(p);
+      const encoder = device.createCommandEncoder({ label: 'AttentionRunner.gatherEncoder' });
+      for (const c of b.gather.copies) encoder.copyBufferToBuffer(bufferOf(c.src), c.srcOffset * 4, bufferOf(c.dst), c.dstOffset * 4, c.count * 4);
+      copies += b.gather.copies.length;
+      const pass = encoder.beginComputePass({ label: 'AttentionRunner.gatherPass', ...(querySet ? { timestampWrites: { querySet, endOfPassWriteIndex: 1 } } : {}) });
+      encodeAdds(pass, b.gather.adds, 'gather');
+      pass.end();
+      encodeSnapshot(encoder, b.gather.index);
+      if (querySet && queryBuf) encoder.resolveQuerySet(querySet, 0, 2, queryBuf, 0);
+
+      const finals = [...b.gradients.dq, ...b.gradients.dk, ...b.gradients.dv].map((id) => plan.pieces[id] as Piece);
+      const outBytes = finals.reduce((n, p) => n + p.elements * 4, 0);
+      const snapAt = align(outBytes, 8);
+      const tsAt = align(snapAt + (snapshotBuf ? snapshotBytes : 0), 8);
+      const readback = tracker.create('AttentionRunner.backwardReadback', tsAt + 16, GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST);
+      let at = 0;
+      for (const p of finals) {
+        encoder.copyBufferToBuffer(bufferOf(p.id), 0, readback, at, p.elements * 4);
+        at += p.elements * 4;
+      }
+      if (snapshotBuf) encoder.copyBufferToBuffer(snapshotBuf, 0, readback, snapAt, snapshotBytes);
+      if (queryBuf) encoder.copyBufferToBuffer(queryBuf, 0, readback, tsAt, 16);
+      device.queue.submit([encoder.finish()]);
+      await device.queue.onSubmittedWorkDone();
+      const wallMs = now() - t0;
+      await readback.mapAsync(GPUMapMode.READ);
+      const mapped = readback.getMappedRange().slice(0);
+      readback.unmap();
+      const views = new Map<number, Float32Array>();
+      at = 0;
+      for (const p of finals) {
+        views.set(p.id, new Float32Array(mapped, at, p.elements));
+        at += p.elements * 4;
+      }
+      const grads = gatherGradients(plan, (p) => views.get(p.id) as Float32Array);
+      let gradientNorms: GradientStepNorms[] | null = null;
+      if (snapshotBuf) {
+        gradientNorms = snapshots.map((s) => {
+          let off = snapAt + (snapshotAt.get(s.step) ?? 0);
+          return {
+            step: s.step,
+            pieces: s.pieces.map((p) => {
+              const norm = l2(new Float32Array(mapped, off, p.elements));
+              off += p.elements * 4;
+              return gradientNorm(p, norm);
+            }),
+          };
+        });
+      }
+      let gpuMs: number | null = null;
+      if (queryBuf) {
+        const ts = new BigUint64Array(mapped, tsAt, 2);
+        const dt = Number((ts[1] as bigint) - (ts[0] as bigint)) / 1e6;
+        gpuMs = Number.isFinite(dt) && dt > 0 ? dt : null;
+      }
+      return { ...grads, gpuMs, wallMs, dispatches, copies, reductions, gradientNorms };
+    } finally {
+      querySet?.destroy();
+    }
+  }
+
+  #encodePreprocess(pass: GPUComputePassEncoder, p: Pick<PreprocessOp, 'dO' | 'o' | 'lse' | 'stats' | 'tq' | 'computeHeads' | 'rank'>, uniform: GPUBufferBinding, bufferOf: (id: number) => GPUBuffer, maxGroups: number): void {
+    const { gx, gy } = grid(Math.ceil((p.computeHeads * p.tq) / this.kernels.finaliseWorkgroup), maxGroups);
+    pass.setBindGroup(
+      0,
+      this.device.createBindGroup({
+        label: `AttentionRunner.preprocessBindGroup[${p.rank}]`,
+        layout: this.kernels.preprocess.getBindGroupLayout(0),
+        entries: [
+          { binding: 0, resource: uniform },
+          { binding: 1, resource: { buffer: bufferOf(p.dO) } },
+          { binding: 2, resource: { buffer: bufferOf(p.o) } },
+          { binding: 3, resource: { buffer: bufferOf(p.lse) } },
+          { binding: 4, resource: { buffer: bufferOf(p.stats) } },
+        ],
+      }),
+    );
+    pass.dispatchWorkgroups(gx, gy);
+  }
+
+  #encodeBackward(pass: GPUComputePassEncoder, pipeline: GPUComputePipeline, op: Pick<BackwardComputeOp, 'rank' | 'q' | 'k' | 'v' | 'dO' | 'stats' | 'dq' | 'dk' | 'dv' | 'tq' | 'tkv' | 'heads' | 'kvOut'>, uniform: GPUBufferBinding, bufferOf: (id: number) => GPUBuffer, wgRows: number): void {
+    pass.setBindGroup(
+      0,
+      this.device.createBindGroup({
+        label: `AttentionRunner.backwardBindGroup[${op.rank}]`,
+        layout: pipeline.getBindGroupLayout(0),
+        entries: [
+          { binding: 0, resource: uniform },
+          { binding: 1, resource: { buffer: bufferOf(op.q) } },
+          { binding: 2, resource: { buffer: bufferOf(op.k) } },
+          { binding: 3, resource: { buffer: bufferOf(op.v) } },
+          { binding: 4, resource: { buffer: bufferOf(op.dO) } },
+          { binding: 5, resource: { buffer: bufferOf(op.stats) } },
+          { binding: 6, resource: { buffer: bufferOf(op.dq) } },
+          { binding: 7, resource: { buffer: bufferOf(op.dk) } },
+          { binding: 8, resource: { buffer: bufferOf(op.dv) } },
+        ],
+      }),
+    );
+    const x = Math.ceil(op.tkv / wgRows) + Math.ceil(op.tq / wgRows);
+    pass.dispatchWorkgroups(x, Math.max(op.kvOut.end - op.kvOut.start, op.heads.end - op.heads.start));
+  }
+
+  /**
+   * Unsharded backward reference: the flash forward over the whole sequence (O, lse), then D and ONE
+   * backward dispatch over the whole sequence — or the naive one-thread-per-row backward (`naive`, d ≤ 128).
+   * gpuMs covers the backward dispatches only.
+   */
+  async runUnshardedBackward(inputs: AttentionInputs, outputGrad: Float32Array, opts: RunOptions & { naive?: boolean; forward?: { o: Float32Array; lse: Float32Array | null } } = {}): Promise<UnshardedBackward> {
+    const { heads: H, kvHeads: KVH, seq: S, headDim: D } = inputs;
+    const device = this.device;
+    const maxGroups = device.limits.maxComputeWorkgroupsPerDimension;
+    if (opts.naive && D > 128) throw new GpuLimitError(`The naive backward keeps its accumulators in 128-float private arrays; head dimension ${D} is larger.`);
+    const forward = opts.forward?.lse ? opts.forward : await this.runUnsharded(inputs, { tiles: opts.tiles, timestamps: false, localMask: opts.localMask });
+    const tracker = new BufferTracker(device);
+    let querySet: GPUQuerySet | null = null;
+    try {
+      const upload = (label: string, data: Float32Array): GPUBuffer => {
+        const b = tracker.create(label, data.byteLength, storageUsage());
+        device.queue.writeBuffer(b, 0, data as Float32Array<ArrayBuffer>);
+        return b;
+      };
+      const ids = ['q', 'k', 'v', 'dO', 'o', 'lse', 'stats', 'dq', 'dk', 'dv'] as const;
+      const bufs: Record<(typeof ids)[number], GPUBuffer> = {
+        q: upload('AttentionRunner.fullQ', inputs.q), // [heads, seq, d]
+        k: upload('AttentionRunner.fullK', inputs.k), // [kvHeads, seq, d]
+        v: upload('AttentionRunner.fullV', inputs.v), // [kvHeads, seq, d]
+        dO: upload('AttentionRunner.fullDO', outputGrad), // [heads, seq, d]
+        o: upload('AttentionRunner.fullO', forward.o), // [heads, seq, d]
+        lse: upload('AttentionRunner.fullLse', forward.lse as Float32Array), // [heads, seq]
+        stats: tracker.create('AttentionRunner.fullStats', H * S * 8, storageUsage()), // [heads, seq] (lse, D)
+        dq: tracker.create('AttentionRunner.fullDQ', H * S * D * 4, storageUsage()), // [heads, seq, d]
+        dk: tracker.create('AttentionRunner.fullDK', KVH * S * D * 4, storageUsage()), // [kvHeads, seq, d]
+        dv: tracker.create('AttentionRunner.fullDV', KVH * S * D * 4, storageUsage()), // [kvHeads, seq, d]
+      };
+      const bufferOf = (id: number): GPUBuffer => bufs[ids[id] as (typeof ids)[number]];
+      const id = (name: (typeof ids)[number]): number => ids.indexOf(name);
+      // [3 slots] × BACKWARD_SLOT: preprocess, backward (or naive) Params
+      const uniforms = tracker.create('AttentionRunner.fullBackwardUniforms', 2 * BACKWARD_SLOT, GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST);
+      const udata = new DataView(new ArrayBuffer(2 * BACKWARD_SLOT));
+      const pre = { rank: 0, dO: id('dO'), o: id('o'), lse: id('lse'), stats: id('stats'), tq: S, computeHeads: H };
+      [S, D, H, 0, grid(Math.ceil((H * S) / this.kernels.finaliseWorkgroup), maxGroups).gx].forEach((x, i) => udata.setUint32(i * 4, x, true));
+      const useTimestamps = (opts.timestamps ?? true) && device.features.has('timestamp-query');
+      querySet = useTimestamps ? device.createQuerySet({ label: 'AttentionRunner.fullBackwardTimestamps', type: 'timestamp', count: 2 }) : null;
+      const queryBuf = querySet ? tracker.create('AttentionRunner.fullBackwardTimestampResolve', 16, GPUBufferUsage.QUERY_RESOLVE | GPUBufferUsage.COPY_SRC) : null; // [2] u64
+      const encoder = device.createCommandEncoder({ label: 'AttentionRunner.fullBackwardEncoder' });
+      const pass = encoder.beginComputePass({
+        label: opts.naive ? 'AttentionRunner.naiveBackwardPass' : 'AttentionRunner.fullBackwardPass',
+        ...(querySet ? { timestampWrites: { querySet, beginningOfPassWriteIndex: 0, endOfPassWriteIndex: 1 } } : {}),
+      });
+      pass.setPipeline(this.kernels.preprocess);
+      this.#encodePreprocess(pass, pre, { buffer: uniforms, offset: 0, size: 32 }, bufferOf, maxGroups);
+      const whole = [{ start: 0, count: S, stride: 1 }];
+      if (opts.naive) {
+        const pipeline = this.kernels.naiveBackward;
+        const wg = this.kernels.naiveWorkgroup;
+        const keyThreads = Math.ceil(S / wg) * wg;
+        const at = BACKWARD_SLOT;
+        [S, D, H, KVH].forEach((x, i) => udata.setUint32(at + i * 4, x, true));
+        udata.setFloat32(at + 16, 1 / Math.sqrt(D), true);
+        udata.setUint32(at + 20, keyThreads, true);
+        pass.setPipeline(pipeline);
+        pass.setBindGroup(
+          0,
+          device.createBindGroup({
+            label: 'AttentionRunner.naiveBackwardBindGroup',
+            layout: pipeline.getBindGroupLayout(0),
+            entries: [
+              { binding: 0, resource: { buffer: uniforms, offset: at, size: 32 } },
+              ...(['q', 'k', 'v', 'dO', 'stats', 'dq', 'dk', 'dv'] as const).map((name, i) => ({ binding: i + 1, resource: { buffer: bufs[name] } })),
+            ],
+          }),
+        );
+        const groups = keyThreads / wg + Math.ceil(S / wg);
+        if (groups > maxGroups) throw new GpuLimitError(`${S} tokens need ${groups} workgroups in one dimension, above maxComputeWorkgroupsPerDimension (${maxGroups}).`);
+        pass.dispatchWorkgroups(groups, H);
+      } else {
+        const { pipeline, tiles } = this.kernels.backward(D, opts.tiles);
+        const op = { rank: 0, q: id('q'), k: id('k'), v: id('v'), dO: id('dO'), stats: id('stats'), dq: id('dq'), dk: id('dk'), dv: id('dv'), tq: S, tkv: S, heads: { start: 0, end: H }, kvOut: { start: 0, end: KVH } };
+        const groups = 2 * Math.ceil(S / tiles.wg);
+        if (groups > maxGroups) throw new GpuLimitError(`${S} tokens need ${groups} workgroups in one dimension, above maxComputeWorkgroupsPerDimension (${maxGroups}).`);
+        writeBackwardParams(
+          udata,
+          BACKWARD_SLOT,
+          { tq: S, tkv: S, d: D, flags: BLOCK_FLAGS.init | (opts.localMask ? BLOCK_FLAGS.localMask : 0), heads: H, kvHeads: KVH, headStart: 0, computeHeads: H, qHeadBase: 0, kvHeadBase: 0, dOHeadBase: 0, kvOutBase: 0, kvOutCount: KVH, kvGroups: Math.ceil(S / tiles.wg) },
+          whole,
+          whole,
+        );
+        pass.setPipeline(pipeline);
+        this.#encodeBackward(pass, pipeline, op, { buffer: uniforms, offset: BACKWARD_SLOT, size: BACKWARD_PARAMS_BYTES }, bufferOf, tiles.wg);
+      }
+      pass.end();
+      device.queue.writeBuffer(uniforms, 0, udata.buffer);
+      const qBytes = H * S * D * 4;
+      const kvBytes = KVH * S * D * 4;
+      const tsAt = align(qBytes + 2 * kvBytes, 8);
+      const readback = tracker.create('AttentionRunner.fullBackwardReadback', tsAt + 16, GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST);
+      if (querySet && queryBuf) encoder.resolveQuerySet(querySet, 0, 2, queryBuf, 0);
+      encoder.copyBufferToBuffer(bufs.dq, 0, readback, 0, qBytes);
+      encoder.copyBufferToBuffer(bufs.dk, 0, readback, qBytes, kvBytes);
+      encoder.copyBufferToBuffer(bufs.dv, 0, readback, qBytes + kvBytes, kvBytes);
+      if (queryBuf) encoder.copyBufferToBuffer(queryBuf, 0, readback, tsAt, 16);
+      const t0 = now();
+      device.queue.submit([encoder.finish()]);
+      await device.queue.onSubmittedWorkDone();
+      const wallMs = now() - t0;
+      await readback.mapAsync(GPUMapMode.READ);
+      const mapped = readback.getMappedRange().slice(0);
+      readback.unmap();
+      let gpuMs: number | null = null;
+      if (queryBuf) {
+        const ts = new BigUint64Array(mapped, tsAt, 2);
+        const dt = Number((ts[1] as bigint) - (ts[0] as bigint)) / 1e6;
+        gpuMs = Number.isFinite(dt) && dt > 0 ? dt : null;
+      }
+      return { dq: new Float32Array(mapped, 0, H * S * D), dk: new Float32Array(mapped, qBytes, KVH * S * D), dv: new Float32Array(mapped, qBytes + kvBytes, KVH * S * D), gpuMs, wallMs };
     } finally {
       querySet?.destroy();
       tracker.destroyAll();

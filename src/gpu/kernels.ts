@@ -95,6 +95,85 @@ export function writeBlockParams(view: DataView, byteOffset: number, p: BlockPar
   view.setFloat32(byteOffset + 48, 1 / Math.sqrt(p.d), true);
 }
 
+/** Tile configuration of shaders/attention_backward.wgsl for one head dimension. */
+export interface BackwardTileConfig {
+  readonly headDim: number;
+  /** Rows (= invocations) per workgroup: key rows (dK/dV workgroups) or query rows (dQ workgroups). */
+  readonly wg: number;
+  /** Rows streamed per tile through workgroup memory. */
+  readonly bt: number;
+  readonly d4: number;
+  readonly workgroupBytes: number;
+}
+
+/** Workgroup bytes of attention_backward.wgsl (two row tiles, positions, (lse, D) pairs). */
+export function backwardWorkgroupBytes(d4: number, bt: number): number {
+  return 2 * bt * d4 * 16 + bt * 4 + bt * 8;
+}
+
+/**
+ * WG = min(64, maxComputeInvocationsPerWorkgroup) rows per workgroup, and the largest power-of-two tile
+ * (≤ 64 rows) of two d-wide rows whose bytes fit maxComputeWorkgroupStorageSize (same reasoning as
+ * tileConfig: power-of-two tiles line up with shard and chunk boundaries).
+ */
+export function backwardTileConfig(limits: GPUSupportedLimits, headDim: number, options: TileOptions = {}): BackwardTileConfig {
+  const d4 = Math.ceil(headDim / 4);
+  const storage = Math.min(limits.maxComputeWorkgroupStorageSize, options.maxStorage ?? Infinity);
+  const wg = Math.max(1, Math.min(limits.maxComputeInvocationsPerWorkgroup, limits.maxComputeWorkgroupSizeX, options.maxInvocations ?? 64));
+  let bt = Math.min(64, Math.floor(storage / (2 * d4 * 16 + 12)));
+  bt = bt >= 1 ? 2 ** Math.floor(Math.log2(bt)) : 0;
+  if (bt < 1) throw new GpuLimitError(`Head dimension ${headDim} does not fit this GPU's ${storage} bytes of workgroup storage for the backward pass (one Q and dO row take ${d4 * 32 + 12} bytes).`);
+  return { headDim, wg, bt, d4, workgroupBytes: backwardWorkgroupBytes(d4, bt) };
+}
+
+/** Token segments the backward uniform block holds per dispatch (the shader's MAX_SEGS). */
+export const BACKWARD_MAX_SEGS = 32;
+/** Params of attention_backward.wgsl: 20 scalars then MAX_SEGS × Seg (16 bytes). */
+export const BACKWARD_PARAMS_BYTES = 80 + BACKWARD_MAX_SEGS * 16;
+/** One backward uniform slot, 256-byte aligned. */
+export const BACKWARD_SLOT = Math.ceil(BACKWARD_PARAMS_BYTES / 256) * 256;
+/** Storage buffers the backward kernel binds (WebGPU's default maxStorageBuffersPerShaderStage). */
+export const BACKWARD_STORAGE_BUFFERS = 8;
+
+export interface BackwardParams {
+  readonly tq: number;
+  readonly tkv: number;
+  readonly d: number;
+  readonly flags: number;
+  readonly heads: number;
+  readonly kvHeads: number;
+  readonly headStart: number;
+  readonly computeHeads: number;
+  readonly qHeadBase: number;
+  readonly kvHeadBase: number;
+  readonly dOHeadBase: number;
+  readonly kvOutBase: number;
+  readonly kvOutCount: number;
+  readonly kvGroups: number;
+}
+
+/** Writes the backward Params (field order = the WGSL struct) with the q then kv segments. */
+export function writeBackwardParams(view: DataView, byteOffset: number, p: BackwardParams, qSegs: readonly { start: number; count: number; stride: number }[], kvSegs: readonly { start: number; count: number; stride: number }[]): void {
+  if (qSegs.length + kvSegs.length > BACKWARD_MAX_SEGS) {
+    throw new GpuLimitError(`A backward dispatch needs ${qSegs.length + kvSegs.length} token segments; the kernel holds at most ${BACKWARD_MAX_SEGS}.`);
+  }
+  const u = [p.tq, p.tkv, p.d, p.flags, p.heads, p.kvHeads, p.headStart, p.computeHeads, p.qHeadBase, p.kvHeadBase, p.dOHeadBase, p.kvOutBase, p.kvOutCount, qSegs.length, kvSegs.length, p.kvGroups];
+  u.forEach((x, i) => view.setUint32(byteOffset + i * 4, x, true));
+  view.setFloat32(byteOffset + 64, 1 / Math.sqrt(p.d), true);
+  let at = byteOffset + 80;
+  for (const list of [qSegs, kvSegs]) {
+    let pos = 0;
+    for (const seg of list) {
+      view.setUint32(at, seg.start, true);
+      view.setUint32(at + 4, seg.count, true);
+      view.setUint32(at + 8, seg.stride, true);
+      view.setUint32(at + 12, pos, true);
+      pos += seg.count;
+      at += 16;
+    }
+  }
+}
+
 export class AttentionKernels {
   readonly blockModule: GPUShaderModule;
   readonly #blockModules = new Map<number, GPUShaderModule>();
@@ -105,6 +184,10 @@ export class AttentionKernels {
   readonly naiveWorkgroup: number;
   readonly #block = new Map<string, { pipeline: GPUComputePipeline; tiles: TileConfig }>();
   #naive: GPUComputePipeline | undefined;
+  readonly #backward = new Map<string, { pipeline: GPUComputePipeline; tiles: BackwardTileConfig }>();
+  #preprocess: GPUComputePipeline | undefined;
+  #add: GPUComputePipeline | undefined;
+  #naiveBackward: GPUComputePipeline | undefined;
 
   constructor(
     readonly device: GPUDevice,
@@ -142,6 +225,50 @@ export class AttentionKernels {
       this.#block.set(key, entry);
     }
     return entry;
+  }
+
+  /** The backward pipeline for a head dimension (created once, then cached). Throws GpuLimitError when it cannot run here. */
+  backward(headDim: number, options: TileOptions = {}): { pipeline: GPUComputePipeline; tiles: BackwardTileConfig } {
+    const key = `${headDim}/${options.maxInvocations ?? ''}/${options.maxStorage ?? ''}`;
+    let entry = this.#backward.get(key);
+    if (!entry) {
+      const available = this.device.limits.maxStorageBuffersPerShaderStage;
+      if (available < BACKWARD_STORAGE_BUFFERS) {
+        throw new GpuLimitError(`The backward kernel binds ${BACKWARD_STORAGE_BUFFERS} storage buffers; this GPU allows ${available} per shader stage.`);
+      }
+      const tiles = backwardTileConfig(this.device.limits, headDim, options);
+      const module = this.device.createShaderModule({ label: `AttentionKernels.backwardModule[d4=${tiles.d4}]`, code: specialiseBlockSource(this.sources.attentionBackward, tiles.d4) });
+      const pipeline = this.device.createComputePipeline({
+        label: `AttentionKernels.backwardPipeline[d=${headDim}]`,
+        layout: 'auto',
+        compute: { module, entryPoint: 'main', constants: { WG: tiles.wg, BT: tiles.bt } },
+      });
+      entry = { pipeline, tiles };
+      this.#backward.set(key, entry);
+    }
+    return entry;
+  }
+
+  /** D = rowsum(dO ∘ O) beside lse; one invocation per row, finaliseWorkgroup wide. */
+  get preprocess(): GPUComputePipeline {
+    this.#preprocess ??= this.#simple('backwardPreprocess', this.sources.backwardPreprocess, this.finaliseWorkgroup);
+    return this.#preprocess;
+  }
+
+  /** dst += src (gradient reduction); one invocation per element, finaliseWorkgroup wide. */
+  get add(): GPUComputePipeline {
+    this.#add ??= this.#simple('backwardAdd', this.sources.backwardAdd, this.finaliseWorkgroup);
+    return this.#add;
+  }
+
+  get naiveBackward(): GPUComputePipeline {
+    this.#naiveBackward ??= this.#simple('naiveBackward', this.sources.naiveBackward, this.naiveWorkgroup);
+    return this.#naiveBackward;
+  }
+
+  #simple(name: string, code: string, wg: number): GPUComputePipeline {
+    const module = this.device.createShaderModule({ label: `AttentionKernels.${name}Module`, code });
+    return this.device.createComputePipeline({ label: `AttentionKernels.${name}Pipeline`, layout: 'auto', compute: { module, entryPoint: 'main', constants: { WG: wg } } });
   }
 
   get naive(): GPUComputePipeline {

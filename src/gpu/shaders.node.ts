@@ -5,9 +5,7 @@ import { SHADER_FILES, type ShaderSources } from './sources.ts';
 
 export function loadShaderSources(): ShaderSources {
   const read = (file: string): string => readFileSync(fileURLToPath(new URL(`../../shaders/${file}`, import.meta.url)), 'utf8');
-  return {
-    blockAttention: read(SHADER_FILES.blockAttention),
-    finalise: read(SHADER_FILES.finalise),
-    naiveAttention: read(SHADER_FILES.naiveAttention),
-  };
+  const out: Record<string, string> = {};
+  for (const [key, file] of Object.entries(SHADER_FILES)) out[key] = read(file);
+  return out as unknown as ShaderSources;
 }

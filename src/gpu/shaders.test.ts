@@ -2,7 +2,7 @@
 // configuration respects device.limits.
 import { describe, expect, it } from 'vitest';
 import { SELF_TEST_EXPECTED, runSelfTest } from './device.ts';
-import { AttentionKernels, MAX_BK, specialiseBlockSource, tileConfig } from './kernels.ts';
+import { AttentionKernels, BACKWARD_STORAGE_BUFFERS, MAX_BK, backwardTileConfig, specialiseBlockSource, tileConfig } from './kernels.ts';
 import { SHADER_SOURCES } from './shaders.ts';
 import { getTestGpu } from './testing.ts';
 
@@ -23,6 +23,11 @@ describe.skipIf(!gpu)('WGSL on the test adapter', () => {
       ['naive_attention.wgsl', SHADER_SOURCES.naiveAttention],
       // The block shader as specialised for small, odd and large head dimensions.
       ...[1, 2, 16, 32, 128].map((d4): [string, string] => [`block_attention.wgsl (D4=${d4})`, specialiseBlockSource(SHADER_SOURCES.blockAttention, d4)]),
+      ['attention_backward.wgsl', SHADER_SOURCES.attentionBackward],
+      ['backward_preprocess.wgsl', SHADER_SOURCES.backwardPreprocess],
+      ['backward_add.wgsl', SHADER_SOURCES.backwardAdd],
+      ['naive_backward.wgsl', SHADER_SOURCES.naiveBackward],
+      ...[1, 32].map((d4): [string, string] => [`attention_backward.wgsl (D4=${d4})`, specialiseBlockSource(SHADER_SOURCES.attentionBackward, d4)]),
     ];
     for (const [name, code] of sources) {
       const module = device.createShaderModule({ label: name, code });
@@ -60,6 +65,21 @@ describe.skipIf(!gpu)('WGSL on the test adapter', () => {
       expect(t.bk).toBeLessThanOrEqual(MAX_BK);
       expect(t.d4 * 4).toBeGreaterThanOrEqual(d);
     }
+  });
+});
+
+describe('backward tile configuration without an adapter', () => {
+  const limits = (storage: number, invocations: number): GPUSupportedLimits =>
+    ({ maxComputeWorkgroupStorageSize: storage, maxComputeInvocationsPerWorkgroup: invocations, maxComputeWorkgroupSizeX: invocations }) as GPUSupportedLimits;
+  it('sizes the streamed tile from the workgroup storage (power of two ≤ 64 rows) and refuses what cannot fit', () => {
+    for (const [storage, d, bt] of [[16384, 64, 16], [32768, 64, 32], [32768, 128, 16], [16384, 512, 2], [65536, 16, 64]] as const) {
+      const t = backwardTileConfig(limits(storage, 256), d);
+      expect(t.bt, `${storage} B, d ${d}`).toBe(bt);
+      expect(t.workgroupBytes).toBeLessThanOrEqual(storage);
+    }
+    expect(backwardTileConfig(limits(16384, 32), 64).wg).toBe(32);
+    expect(() => backwardTileConfig(limits(1000, 256), 512)).toThrow(/workgroup storage/);
+    expect(BACKWARD_STORAGE_BUFFERS).toBe(8); // WebGPU's default maxStorageBuffersPerShaderStage
   });
 });
 

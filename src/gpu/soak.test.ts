@@ -38,7 +38,8 @@ describe.skipIf(!gpu)('soak', () => {
           refused++;
           continue;
         }
-        const v = await runVerification(device, params, schedule, SHADER_SOURCES);
+        const v = await runVerification(device, params, schedule, SHADER_SOURCES, { backward: i % 4 === 0 });
+        if (i % 4 === 0 && !params.localMask) expect(v.backward?.relativeError ?? Infinity, `backward of run ${i}`).toBeLessThan(1e-4);
         if (!params.localMask) expect(v.maxAbsError).toBeLessThan(FP32_TOLERANCE);
         runs++;
         const now = bufferStats(device);

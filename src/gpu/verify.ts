@@ -5,17 +5,48 @@
 
 import type { Params, StrategyId } from '../model/params.ts';
 import type { Schedule } from '../model/schedule.ts';
-import type { HeldBuffer } from '../model/execution.ts';
+import type { GradientStepNorms, HeldBuffer } from '../model/execution.ts';
 import { buildExecPlan, heldBuffers } from '../model/execution.ts';
 import type { AttentionInputs } from '../model/random.ts';
 import { generateInputs } from '../model/random.ts';
 import type { SoftmaxTrace } from '../model/reference.ts';
 import { causalAttention, compare, executePlanCpu, referenceRows } from '../model/reference.ts';
+import type { AttentionGradients } from '../model/referenceBackward.ts';
+import { causalAttentionBackward, gradientError, outputGradient, queryHeadsOfKv, referenceKvHeads } from '../model/referenceBackward.ts';
 import { AttentionRunner } from './AttentionRunner.ts';
 import { kernelsFor } from './kernels.ts';
 import type { ShaderSources } from './sources.ts';
 
-export type { HeldBuffer, SoftmaxTrace };
+export type { GradientStepNorms, HeldBuffer, SoftmaxTrace };
+
+/** The backward phase of a verification: the sharded dQ, dK, dV against the unsharded ones. */
+export interface BackwardVerification {
+  /** max |sharded − reference| of dQ, dK, dV: vs the unsharded GPU backward, or vs the CPU reference when that was skipped. */
+  readonly maxAbsErrorDq: number;
+  readonly maxAbsErrorDk: number;
+  readonly maxAbsErrorDv: number;
+  /** GPU time of the sharded backward steps (timestamp queries), or null. */
+  readonly gpuMs: number | null;
+  /** max over dQ, dK, dV of maxAbsError / max |reference|: the issue's tolerance is ≤ BACKWARD_TOLERANCE. */
+  readonly relativeError: number;
+  /** Largest |reference gradient| of dQ, dK, dV. */
+  readonly maxGradient: { readonly dq: number; readonly dk: number; readonly dv: number };
+  /** Relative error against the float64 CPU gradients, over the K/V heads in cpuKvHeadsChecked (and their query heads). */
+  readonly relativeErrorVsCpu: number;
+  readonly cpuKvHeadsChecked: number;
+  readonly unshardedGpuMs: number | null;
+  readonly dispatches: number;
+  readonly copies: number;
+  /** Element-wise gradient reductions (dst += src) among the dispatches. */
+  readonly reductions: number;
+  /** Per backward step, per rank: the gradient buffers held and their norms (for the scene), or null. */
+  readonly gradientNorms: GradientStepNorms[] | null;
+  /** The sharded gradients, global order (not exposed on window). */
+  readonly gradients: AttentionGradients;
+}
+
+/** The backward tolerance: max |error| ≤ 1e-4 × the largest gradient magnitude, per tensor, in fp32. */
+export const BACKWARD_TOLERANCE = 1e-4;
 
 export interface Verification {
   readonly strategy: StrategyId;
@@ -47,6 +78,9 @@ export interface Verification {
   readonly copies: number;
   /** The sharded output, [heads, seqLen, headDim] f32 (not exposed on window). */
   readonly output: Float32Array;
+  /** The backward phase, or null (backwardError says why when it was asked for). */
+  readonly backward: BackwardVerification | null;
+  readonly backwardError: string | null;
 }
 
 /** Absolute tolerance the tests and readouts hold fp32 to (see src/gpu/attention.test.ts for the measured margin). */
@@ -81,6 +115,36 @@ export interface VerifyOptions {
   readonly skipUnsharded?: boolean;
   /** Multiply-add budget of the CPU reference before it samples rows. */
   readonly cpuBudget?: number;
+  /** Run the backward phase (default true). */
+  readonly backward?: boolean;
+  /** dL/dO [heads, seq, headDim] instead of the seeded one (the CLI's --dout). */
+  readonly outputGrad?: Float32Array;
+}
+
+/** Compares sharded gradients with the unsharded GPU ones (when given) and the float64 CPU ones (a budgeted subset of K/V heads). */
+function checkGradients(
+  sharded: AttentionGradients,
+  unsharded: AttentionGradients | null,
+  inputs: AttentionInputs,
+  dO: Float32Array,
+  budget: number | undefined,
+): Pick<BackwardVerification, 'maxAbsErrorDq' | 'maxAbsErrorDk' | 'maxAbsErrorDv' | 'relativeError' | 'maxGradient' | 'relativeErrorVsCpu' | 'cpuKvHeadsChecked'> {
+  const { seq, headDim, heads, kvHeads } = inputs;
+  const kvList = referenceKvHeads(seq, heads, kvHeads, headDim, budget);
+  const qList = queryHeadsOfKv(kvList, heads, kvHeads);
+  const cpu = causalAttentionBackward(inputs, dO, kvList);
+  const shape = (t: 'dq' | 'dk' | 'dv') => ({ seq, headDim, heads: t === 'dq' ? qList : kvList });
+  const vsCpu = { dq: gradientError(sharded.dq, cpu.dq, shape('dq')), dk: gradientError(sharded.dk, cpu.dk, shape('dk')), dv: gradientError(sharded.dv, cpu.dv, shape('dv')) };
+  const vsRef = unsharded ? { dq: gradientError(sharded.dq, unsharded.dq, { seq, headDim }), dk: gradientError(sharded.dk, unsharded.dk, { seq, headDim }), dv: gradientError(sharded.dv, unsharded.dv, { seq, headDim }) } : vsCpu;
+  return {
+    maxAbsErrorDq: vsRef.dq.maxAbsError,
+    maxAbsErrorDk: vsRef.dk.maxAbsError,
+    maxAbsErrorDv: vsRef.dv.maxAbsError,
+    relativeError: Math.max(vsRef.dq.relative, vsRef.dk.relative, vsRef.dv.relative),
+    maxGradient: { dq: vsRef.dq.maxMagnitude, dk: vsRef.dk.maxMagnitude, dv: vsRef.dv.maxMagnitude },
+    relativeErrorVsCpu: Math.max(vsCpu.dq.relative, vsCpu.dk.relative, vsCpu.dv.relative),
+    cpuKvHeadsChecked: kvList.length,
+  };
 }
 
 /**
@@ -100,9 +164,23 @@ export function runVerification(device: GPUDevice, params: Params, schedule: Sch
     device.pushErrorScope('validation');
     let sharded: Awaited<ReturnType<AttentionRunner['run']>>;
     let unsharded: Awaited<ReturnType<AttentionRunner['runUnsharded']>> | null = null;
+    // Backward phase: when asked for and this GPU and plan can run it (else the reason is reported).
+    let backwardError: string | null = null;
+    let dO: Float32Array | undefined;
+    if (options.backward ?? true) {
+      try {
+        if (!plan.backward) throw new Error(plan.backwardError ?? 'the schedule has no backward steps');
+        runner.checkBackwardLimits(plan);
+        dO = options.outputGrad ?? outputGradient(params.seed, d.heads, d.seq, d.headDim);
+      } catch (error) {
+        backwardError = error instanceof Error ? error.message : String(error);
+      }
+    }
+    let unshardedBackward: Awaited<ReturnType<AttentionRunner['runUnshardedBackward']>> | null = null;
     try {
-      sharded = await runner.run(plan, inputs, { localMask: params.localMask });
+      sharded = await runner.run(plan, inputs, { localMask: params.localMask, ...(dO ? { outputGrad: dO } : {}) });
       if (!options.skipUnsharded) unsharded = await runner.runUnsharded(inputs);
+      if (dO && !options.skipUnsharded) unshardedBackward = await runner.runUnshardedBackward(inputs, dO, unsharded ? { forward: unsharded } : {});
     } finally {
       const validation = await device.popErrorScope();
       const oom = await device.popErrorScope();
@@ -135,16 +213,40 @@ export function runVerification(device: GPUDevice, params: Params, schedule: Sch
       dispatches: sharded.dispatches,
       copies: sharded.copies,
       output: sharded.o,
+      backward:
+        dO && sharded.backward
+          ? {
+              ...checkGradients(sharded.backward, unshardedBackward, inputs, dO, options.cpuBudget),
+              gpuMs: sharded.backward.gpuMs,
+              unshardedGpuMs: unshardedBackward?.gpuMs ?? null,
+              dispatches: sharded.backward.dispatches,
+              copies: sharded.backward.copies,
+              reductions: sharded.backward.reductions,
+              gradientNorms: sharded.backward.gradientNorms,
+              gradients: { dq: sharded.backward.dq, dk: sharded.backward.dk, dv: sharded.backward.dv },
+            }
+          : null,
+      backwardError,
     };
   });
 }
 
 /** The same check on the CPU (no WebGPU): the plan executed with per-rank arrays, vs the float64 reference. */
-export function runVerificationCpu(params: Params, schedule: Schedule, options: Pick<VerifyOptions, 'inputs' | 'cpuBudget'> = {}): Verification {
+export function runVerificationCpu(params: Params, schedule: Schedule, options: Pick<VerifyOptions, 'inputs' | 'cpuBudget' | 'backward' | 'outputGrad'> = {}): Verification {
   const d = dims(params, schedule);
   const inputs = options.inputs ?? generateInputs(params.seed, d.heads, d.kvHeads, d.seq, d.headDim);
   const plan = buildExecPlan(schedule, d);
-  const run = executePlanCpu(plan, inputs, params.localMask);
+  let backwardError: string | null = null;
+  let dO: Float32Array | undefined;
+  if (options.backward ?? true) {
+    // The executor's backward costs ≈ 4 × s²/2 × d × heads multiply-adds: refused above the budget.
+    const cost = 2 * d.seq * d.seq * d.headDim * d.heads;
+    const budget = Math.max(options.cpuBudget ?? 1.5e8, 1.5e8) * 4;
+    if (!plan.backward) backwardError = plan.backwardError ?? 'the schedule has no backward steps';
+    else if (cost > budget) backwardError = `the CPU fallback runs the backward only up to ${(budget / 1e6).toFixed(0)}M multiply-adds (this size needs ${(cost / 1e6).toFixed(0)}M); lower the executed sequence length.`;
+    else dO = options.outputGrad ?? outputGradient(params.seed, d.heads, d.seq, d.headDim);
+  }
+  const run = executePlanCpu(plan, inputs, params.localMask, dO);
   const rows = referenceRows(d.seq, d.heads, d.headDim, options.cpuBudget);
   const cpu = causalAttention(inputs, rows);
   const err = compare(run.o, cpu.o, { heads: d.heads, seq: d.seq, headDim: d.headDim, rows });
@@ -169,5 +271,19 @@ export function runVerificationCpu(params: Params, schedule: Schedule, options: 
     dispatches: plan.steps.reduce((n, s) => n + s.compute.length + s.finalise.length, 0),
     copies: run.copies,
     output: run.o,
+    backward:
+      dO && run.grads
+        ? {
+            ...checkGradients(run.grads, null, inputs, dO, options.cpuBudget),
+            gpuMs: null,
+            unshardedGpuMs: null,
+            dispatches: plan.backward?.steps.reduce((n, s) => n + s.compute.length + s.preprocess.length + s.reduce.length, 0) ?? 0,
+            copies: plan.backward?.steps.reduce((n, s) => n + s.assemble.length + s.transfers.length, 0) ?? 0,
+            reductions: plan.backward?.steps.reduce((n, s) => n + s.reduce.length, 0) ?? 0,
+            gradientNorms: run.gradientNorms,
+            gradients: run.grads,
+          }
+        : null,
+    backwardError,
   };
 }

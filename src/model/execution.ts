@@ -29,8 +29,10 @@
 import type { HeadRange, RankCompute, Schedule, Segment, TokenSet, Transfer, ValidSchedule } from './schedule.ts';
 import { tokenCount } from './schedule.ts';
 
-export type PieceTensor = 'Q' | 'K' | 'V' | 'O' | 'lse' | 'm' | 'l' | 'acc';
-export type PieceRole = 'shard' | 'received' | 'operand' | 'state' | 'output';
+export type PieceTensor = 'Q' | 'K' | 'V' | 'O' | 'lse' | 'm' | 'l' | 'acc' | 'dO' | 'stats' | 'dQ' | 'dK' | 'dV';
+/** 'partial': one backward compute's dK or dV of its K/V block; 'gradient': a rank's final dQ/dK/dV of its shard. */
+export type PieceRole = 'shard' | 'received' | 'operand' | 'state' | 'output' | 'partial' | 'gradient';
+export type GradientTensor = 'dQ' | 'dK' | 'dV';
 
 /** One buffer on one rank, laid out [heads, tokens, width] f32. */
 export interface Piece {
@@ -46,7 +48,7 @@ export interface Piece {
   readonly tokens: TokenSet;
   /** Query heads for Q/O/lse/m/l/acc, K/V heads for K/V. */
   readonly heads: HeadRange;
-  /** headDim for Q/K/V/O/acc, 1 for m/l/lse. */
+  /** headDim for Q/K/V/O/acc/dO/dQ/dK/dV, 1 for m/l/lse, 2 for stats (lse, D). */
   readonly width: number;
   readonly elements: number;
   /** First step at which the data exists (a landing buffer exists while its collective is in flight). */
@@ -126,6 +128,75 @@ export interface TraceTarget {
   readonly lastStep: number;
 }
 
+/** D = rowsum(dO ∘ O) of one backward state, stored with its lse (shaders/backward_preprocess.wgsl). */
+export interface PreprocessOp {
+  readonly rank: number;
+  readonly dO: number;
+  readonly o: number;
+  readonly lse: number;
+  /** [computeHeads, tq, 2] (lse, D) */
+  readonly stats: number;
+  readonly tq: number;
+  readonly computeHeads: number;
+  /** Head of the dO buffer that holds computed head 0. */
+  readonly dOHeadOffset: number;
+}
+
+/** One backward dispatch (shaders/attention_backward.wgsl): dQ += …, fresh dK, dV partials of the K/V block. */
+export interface BackwardComputeOp {
+  readonly rank: number;
+  readonly q: number;
+  readonly k: number;
+  readonly v: number;
+  readonly dO: number;
+  readonly stats: number;
+  readonly dq: number;
+  readonly dk: number;
+  readonly dv: number;
+  readonly heads: HeadRange;
+  readonly qHeadBase: number;
+  readonly kvHeadBase: number;
+  readonly dOHeadBase: number;
+  /** K/V heads of the dk/dv partials (those read by `heads`). */
+  readonly kvOut: HeadRange;
+  readonly qTokens: TokenSet;
+  readonly kvTokens: TokenSet;
+  readonly tq: number;
+  readonly tkv: number;
+  /** First block of this dQ state: overwrite instead of accumulating. */
+  readonly init: boolean;
+}
+
+export interface BackwardStep {
+  /** The schedule's step index (backward steps follow the forward and loss steps). */
+  readonly index: number;
+  readonly caption: string;
+  readonly assemble: CopyOp[];
+  readonly preprocess: PreprocessOp[];
+  /** One per RankCompute: one dispatch each. */
+  readonly compute: BackwardComputeOp[];
+  /**
+   * Element-wise sums dst += src on one rank, after the compute and before the sends: a rank that
+   * holds several partial sums of the gradient it is about to send adds them first (ring: its own
+   * block partial + the partial sum received from the previous rank).
+   */
+  readonly reduce: CopyOp[];
+  readonly transfers: CopyOp[];
+  readonly collectives: readonly string[];
+}
+
+export interface BackwardPlan {
+  readonly steps: readonly BackwardStep[];
+  /** After the last step: each rank sums what it holds of its own shard into its final gradients (copies first, then adds). */
+  readonly gather: { readonly index: number; readonly copies: CopyOp[]; readonly adds: CopyOp[] };
+  /** Final gradient pieces, one per rank with tokens: dQ [heads, shard, d], dK and dV [kvHeads, shard, d]. */
+  readonly gradients: { readonly dq: readonly number[]; readonly dk: readonly number[]; readonly dv: readonly number[] };
+  /** (head, token) entries of the final gradients no contribution reached (0 for a correct schedule). */
+  readonly missing: number;
+  /** (head, token) entries of partial sums left on a rank that does not own them (0 for a correct schedule). */
+  readonly stranded: number;
+}
+
 export interface ExecPlan {
   readonly strategy: string;
   readonly ranks: number;
@@ -138,6 +209,9 @@ export interface ExecPlan {
   /** Final O buffers: together they cover every (head, token). */
   readonly outputs: readonly number[];
   readonly trace: TraceTarget | null;
+  /** The backward steps, or null when the schedule has none or they cannot be executed (backwardError says why). */
+  readonly backward: BackwardPlan | null;
+  readonly backwardError: string | null;
 }
 
 export interface HeldBuffer {
@@ -224,6 +298,8 @@ interface StateEntry {
   readonly lastCompute: number;
   readonly firstCompute: number;
   finalised: boolean;
+  o?: Piece;
+  lse?: Piece;
 }
 
 export interface PlanDims {
@@ -349,7 +425,7 @@ class Planner {
   }
 
   /** A buffer on `rank` holding exactly (tensor, positions, heads ⊆ its heads) at `step`, assembling one if needed. */
-  operand(step: PlanStep, rank: number, tensor: 'Q' | 'K' | 'V', positions: Int32Array, heads: HeadRange): Piece {
+  operand(step: { readonly index: number; readonly assemble: CopyOp[] }, rank: number, tensor: 'Q' | 'K' | 'V' | 'dO', positions: Int32Array, heads: HeadRange): Piece {
     const exact = this.#candidates(rank, tensor, step.index, heads).find((p) => samePositions(p.positions, positions));
     if (exact) {
       Planner.touch(exact, step.index);
@@ -372,6 +448,23 @@ class Planner {
 
   sourced(id: number): boolean {
     return this.#sourced.has(id);
+  }
+
+  /** Buffer index of global position g in p, or −1. */
+  indexOf(p: Piece, g: number): number {
+    return this.#map(p).get(g) ?? -1;
+  }
+
+  /**
+   * Gradient pieces (dQ/dK/dV): 1 where the piece holds a contribution not yet passed on, per
+   * [head − heads.start, buffer index]. Sending or gathering an entry clears it.
+   */
+  readonly unsent = new Map<number, Uint8Array>();
+
+  addGradient(piece: Omit<Piece, 'id' | 'tokens' | 'elements' | 'lastUse'>): Piece {
+    const p = this.add(piece);
+    this.unsent.set(p.id, new Uint8Array(headCount(p.heads) * p.positions.length).fill(1));
+    return p;
   }
 }
 
@@ -460,13 +553,14 @@ export function buildExecPlan(schedule: Schedule, dims: PlanDims): ExecPlan {
       const lse = planner.add({ ...base, tensor: 'lse', role: 'output', label: `AttentionRunner.lse[${rank}]`, width: 1 });
       for (const p of [st.m, st.l, st.acc]) Planner.touch(p, t);
       lse.lastUse = Infinity; // kept for the backward pass
+      st.o = o;
+      st.lse = lse;
       step.finalise.push({ rank, m: st.m.id, l: st.l.id, acc: st.acc.id, o: o.id, lse: lse.id });
       void key;
     }
 
     // Collectives: copies into landing buffers, usable from step t + 1.
     sstep.collectives.forEach((collective, ci) => {
-      interface Delivery { transfer: Transfer; tensor: 'Q' | 'K' | 'V' | 'O'; heads: HeadRange; positions: Int32Array }
       const deliveries: Delivery[] = [];
       for (const tr of collective.transfers) {
         const positions = positionsOf(tr.tokens);
@@ -497,53 +591,7 @@ export function buildExecPlan(schedule: Schedule, dims: PlanDims): ExecPlan {
             break; // gradients and the loss belong to other phases
         }
       }
-      // Group by destination and tensor into landing buffers.
-      const groups = new Map<string, Delivery[]>();
-      for (const d of deliveries) {
-        const key = `${d.transfer.dst}|${d.tensor}`;
-        const g = groups.get(key);
-        if (g) g.push(d);
-        else groups.set(key, [d]);
-      }
-      for (const group of groups.values()) {
-        const first = group[0] as Delivery;
-        const dst = first.transfer.dst;
-        const width = D;
-        const sameHeads = group.every((d) => d.heads.start === first.heads.start && d.heads.end === first.heads.end);
-        const sameTokens = group.every((d) => samePositions(d.positions, first.positions));
-        const label = (tensor: string): string => `AttentionRunner.${tensor.toLowerCase()}Recv${ci > 0 ? ci : ''}[${dst}]`;
-        const landing = (positions: Int32Array, heads: HeadRange, tensor: Delivery['tensor']): Piece =>
-          planner.add({ rank: dst, tensor, role: 'received', label: label(tensor), positions, heads, width, allocStep: t, readyStep: t + 1 });
-        const why = `send it in "${collective.label}"`;
-        if (sameHeads) {
-          const total = group.reduce((n, d) => n + d.positions.length, 0);
-          const positions = new Int32Array(total);
-          let at = 0;
-          for (const d of group) {
-            positions.set(d.positions, at);
-            at += d.positions.length;
-          }
-          const piece = landing(positions, first.heads, first.tensor);
-          at = 0;
-          for (const d of group) {
-            planner.fill(step.transfers, d.transfer.src, d.tensor, d.positions, d.heads, t, piece, at, why);
-            at += d.positions.length;
-          }
-          continue;
-        }
-        const sorted = [...group].sort((a, b) => a.heads.start - b.heads.start);
-        const contiguous = sorted.every((d, i) => i === 0 || d.heads.start === (sorted[i - 1] as Delivery).heads.end);
-        if (sameTokens && contiguous) {
-          const heads = { start: (sorted[0] as Delivery).heads.start, end: (sorted[sorted.length - 1] as Delivery).heads.end };
-          const piece = landing(first.positions, heads, first.tensor);
-          for (const d of sorted) planner.fill(step.transfers, d.transfer.src, d.tensor, d.positions, d.heads, t, piece, 0, why);
-          continue;
-        }
-        for (const d of group) {
-          const piece = landing(d.positions, d.heads, d.tensor);
-          planner.fill(step.transfers, d.transfer.src, d.tensor, d.positions, d.heads, t, piece, 0, why);
-        }
-      }
+      land(planner, step.transfers, t, ci, collective.label, deliveries);
     });
   });
 
@@ -574,6 +622,15 @@ export function buildExecPlan(schedule: Schedule, dims: PlanDims): ExecPlan {
   }
   for (const p of outputs) p.lastUse = Infinity;
 
+  const trace = traceTarget(planner, schedule);
+  let backward: BackwardPlan | null = null;
+  let backwardError: string | null = null;
+  try {
+    backward = planBackward(planner, schedule);
+  } catch (error) {
+    backwardError = error instanceof Error ? error.message : String(error);
+  }
+
   return {
     strategy: schedule.strategy,
     ranks: schedule.ranks,
@@ -584,8 +641,327 @@ export function buildExecPlan(schedule: Schedule, dims: PlanDims): ExecPlan {
     pieces: planner.pieces,
     steps: planner.steps,
     outputs: outputs.map((p) => p.id),
-    trace: traceTarget(planner, schedule),
+    trace,
+    backward,
+    backwardError,
   };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Backward
+//
+// Rules, in addition to the forward's:
+// - Before the first backward step every rank holds its shard of dO (all heads): the gradient that
+//   comes back from the output projection, sequence-sharded like the attention input.
+// - A backward compute reads Q, K, V and dO held at that step (newest first, assembled like the
+//   forward's operands: what the rank saved in the forward pass or what a backward collective
+//   delivered) and the O and lse its forward state produced. At a state's first backward compute a
+//   preprocessing dispatch forms D = rowsum(dO ∘ O). The dispatch accumulates the state's dQ and
+//   writes fresh dK, dV partials of its K/V block (FlashAttention-2 keeps per-block dK, dV too).
+// - A gradient (dQ, dK, dV) transfer in step t sends the source's whole partial sum of those entries:
+//   everything it computed up to and including step t (a rank sends a block's dK, dV after computing
+//   them, as ring-flash-attention's backward does) plus what it received before step t. When it holds
+//   several partial sums of an entry it adds them first (a reduce op), then copies the sum into a
+//   landing buffer on the destination; the sent entries leave the source. So copy or reduction is not
+//   decided by the collective's name but by what the ranks hold: a reduce-scatter's landing buffers are
+//   summed by their owner, a ring's partial sums grow by one rank per hop.
+// - After the last backward step each rank sums the partial sums it holds of its own shard's tokens
+//   (all heads) into its final dQ, dK, dV. Entries nobody delivered (missing) and partial sums left
+//   elsewhere (stranded) are counted: both are 0 when the schedule moves gradients correctly.
+// - Megatron SP: the last X all-gather before the attention backward (of the attention output's
+//   gradient) delivers the dO rows of the destination's heads; the first X reduce-scatter after it (of
+//   the QKV input gradient) moves the source's dQ, dK, dV rows, as the forward treats its X
+//   collectives. Other X collectives (the MLP's, the re-gathers of X for weight gradients) carry no
+//   attention data.
+
+const GRADIENTS: readonly GradientTensor[] = ['dQ', 'dK', 'dV'];
+
+function planBackward(planner: Planner, schedule: ValidSchedule): BackwardPlan | null {
+  const bwd = schedule.steps.filter((s) => s.phase === 'backward');
+  if (bwd.length === 0) return null;
+  const { heads: H, kvHeads: KVH, headDim: D } = planner.dims;
+  const all: HeadRange = { start: 0, end: H };
+  const allKv: HeadRange = { start: 0, end: KVH };
+  const kvOf = (h: HeadRange): HeadRange => kvHeadRange(h, H, KVH);
+  const first = (bwd[0] as (typeof bwd)[number]).index;
+
+  for (const shard of schedule.shards) {
+    const positions = positionsOf(shard.tokens);
+    const r = shard.rank;
+    planner.add({ rank: r, tensor: 'dO', role: 'shard', label: `AttentionRunner.dOShard[${r}]`, positions, heads: all, width: D, allocStep: first, readyStep: first });
+  }
+
+  // Megatron SP's X collectives (see above), and each rank's compute heads.
+  const computing = bwd.filter((s) => s.compute.length > 0);
+  const firstCompute = computing[0]?.index ?? Infinity;
+  const lastCompute = computing[computing.length - 1]?.index ?? -Infinity;
+  const movesX = (s: (typeof bwd)[number], kind: 'all-gather' | 'reduce-scatter'): boolean => s.collectives.some((c) => c.kind === kind && c.transfers.some((tr) => tr.tensor === 'X'));
+  const xIn = [...bwd].reverse().find((s) => s.index < firstCompute && movesX(s, 'all-gather'))?.index;
+  const xOut = bwd.find((s) => s.index > lastCompute && movesX(s, 'reduce-scatter'))?.index;
+  const headsOf = new Map<number, HeadRange>();
+  for (const s of computing) for (const rc of s.compute) if (!headsOf.has(rc.rank)) headsOf.set(rc.rank, rc.heads);
+
+  interface BackwardState { readonly stats: Piece; readonly dq: Piece }
+  const states = new Map<string, BackwardState>();
+  const steps: BackwardStep[] = [];
+
+  for (const sstep of bwd) {
+    const t = sstep.index;
+    const step: BackwardStep = { index: t, caption: sstep.caption, assemble: [], preprocess: [], compute: [], reduce: [], transfers: [], collectives: sstep.collectives.map((c) => c.label) };
+    steps.push(step);
+    for (const rc of sstep.compute) {
+      if (tokenCount(rc.q) === 0 || tokenCount(rc.kv) === 0) continue;
+      const qPos = positionsOf(rc.q);
+      const kvPos = positionsOf(rc.kv);
+      const kvHeads = kvOf(rc.heads);
+      const q = planner.operand(step, rc.rank, 'Q', qPos, rc.heads);
+      const k = planner.operand(step, rc.rank, 'K', kvPos, kvHeads);
+      const v = planner.operand(step, rc.rank, 'V', kvPos, kvHeads);
+      const dO = planner.operand(step, rc.rank, 'dO', qPos, rc.heads);
+      const key = stateKey(rc.rank, rc.heads, rc.q);
+      const fwd = planner.states.get(key);
+      if (!fwd?.o || !fwd.lse) {
+        throw new Error(`${schedule.strategy}: step ${t}: rank ${rc.rank} computes the backward of ${rangeText(rc.heads)} for tokens ${qPos[0]}… but its forward pass computed no output (O, lse) for exactly those queries.`);
+      }
+      let st = states.get(key);
+      const init = !st;
+      if (!st) {
+        const base = { rank: rc.rank, positions: qPos, heads: rc.heads, allocStep: t, readyStep: t } as const;
+        st = {
+          stats: planner.add({ ...base, tensor: 'stats', role: 'state', label: `AttentionRunner.stats[${rc.rank}]`, width: 2 }),
+          dq: planner.addGradient({ ...base, tensor: 'dQ', role: 'state', label: `AttentionRunner.dq[${rc.rank}]`, width: D }),
+        };
+        states.set(key, st);
+        step.preprocess.push({ rank: rc.rank, dO: dO.id, o: fwd.o.id, lse: fwd.lse.id, stats: st.stats.id, tq: qPos.length, computeHeads: headCount(rc.heads), dOHeadOffset: rc.heads.start - dO.heads.start });
+        Planner.touch(fwd.o, t);
+        Planner.touch(fwd.lse, t);
+      }
+      for (const p of [st.stats, st.dq]) Planner.touch(p, t);
+      const part = { rank: rc.rank, role: 'partial', positions: kvPos, heads: kvHeads, width: D, allocStep: t, readyStep: t } as const;
+      const dk = planner.addGradient({ ...part, tensor: 'dK', label: `AttentionRunner.dkPartial[${rc.rank}]` });
+      const dv = planner.addGradient({ ...part, tensor: 'dV', label: `AttentionRunner.dvPartial[${rc.rank}]` });
+      step.compute.push({
+        rank: rc.rank,
+        q: q.id,
+        k: k.id,
+        v: v.id,
+        dO: dO.id,
+        stats: st.stats.id,
+        dq: st.dq.id,
+        dk: dk.id,
+        dv: dv.id,
+        heads: rc.heads,
+        qHeadBase: q.heads.start,
+        kvHeadBase: k.heads.start,
+        dOHeadBase: dO.heads.start,
+        kvOut: kvHeads,
+        qTokens: q.tokens,
+        kvTokens: k.tokens,
+        tq: qPos.length,
+        tkv: kvPos.length,
+        init,
+      });
+    }
+
+    sstep.collectives.forEach((collective, ci) => {
+      const deliveries: Delivery[] = [];
+      const sends: { src: number; dst: number; tensor: GradientTensor; positions: Int32Array; heads: HeadRange }[] = [];
+      for (const tr of collective.transfers) {
+        const positions = positionsOf(tr.tokens);
+        if (positions.length === 0) continue;
+        switch (tr.tensor) {
+          case 'Q':
+          case 'K':
+          case 'V':
+          case 'O':
+          case 'dO':
+            deliveries.push({ transfer: tr, tensor: tr.tensor, heads: tr.heads, positions });
+            break;
+          case 'dQ':
+          case 'dK':
+          case 'dV':
+            sends.push({ src: tr.src, dst: tr.dst, tensor: tr.tensor, positions, heads: tr.heads });
+            break;
+          case 'X': {
+            if (t === xIn && collective.kind === 'all-gather') {
+              const h = headsOf.get(tr.dst);
+              if (h) deliveries.push({ transfer: tr, tensor: 'dO', heads: h, positions });
+            } else if (t === xOut && collective.kind === 'reduce-scatter') {
+              const h = headsOf.get(tr.src);
+              if (h) for (const tensor of GRADIENTS) sends.push({ src: tr.src, dst: tr.dst, tensor, positions, heads: tensor === 'dQ' ? h : kvOf(h) });
+            }
+            break;
+          }
+          default:
+            break;
+        }
+      }
+      land(planner, step.transfers, t, ci, collective.label, deliveries);
+      for (const send of sends) {
+        const landing = planner.addGradient({
+          rank: send.dst,
+          tensor: send.tensor,
+          role: 'received',
+          label: `AttentionRunner.${send.tensor.toLowerCase()}Recv${ci > 0 ? ci : ''}[${send.dst}]`,
+          positions: send.positions,
+          heads: send.heads,
+          width: D,
+          allocStep: t,
+          readyStep: t + 1,
+        });
+        moveGradient(planner, schedule, step.reduce, step.transfers, send.src, send.tensor, send.positions, send.heads, t, landing, 'copy', `send it in "${collective.label}"`);
+      }
+    });
+  }
+
+  // Final gradients: each rank sums what it holds of its own shard.
+  const gatherIndex = schedule.steps.length;
+  const gather = { index: gatherIndex, copies: [] as CopyOp[], adds: [] as CopyOp[] };
+  const gradients = { dq: [] as number[], dk: [] as number[], dv: [] as number[] };
+  let missing = 0;
+  for (const shard of schedule.shards) {
+    const positions = positionsOf(shard.tokens);
+    if (positions.length === 0) continue;
+    for (const tensor of GRADIENTS) {
+      const heads = tensor === 'dQ' ? all : allKv;
+      const final = planner.add({ rank: shard.rank, tensor, role: 'gradient', label: `AttentionRunner.${tensor.toLowerCase()}Final[${shard.rank}]`, positions, heads, width: D, allocStep: gatherIndex, readyStep: gatherIndex });
+      final.lastUse = Infinity;
+      (tensor === 'dQ' ? gradients.dq : tensor === 'dK' ? gradients.dk : gradients.dv).push(final.id);
+      missing += moveGradient(planner, schedule, gather.adds, gather.copies, shard.rank, tensor, positions, heads, gatherIndex, final, 'sum', '');
+    }
+  }
+  let stranded = 0;
+  for (const flags of planner.unsent.values()) for (const f of flags) stranded += f;
+  return { steps, gather, gradients, missing, stranded };
+}
+
+/**
+ * Moves rank `src`'s partial sums of (tensor, positions, heads) into `dst` (offset 0, dst's layout).
+ * 'copy' (a send): when the rank holds several partial sums of an entry they are first added into the
+ * oldest (reduce ops), which is then copied; an entry the rank does not hold throws. 'sum' (the final
+ * gather): the first partial sum is copied, the others added, into dst; returns the entries found in
+ * no partial sum. Either way the moved entries leave the source.
+ */
+function moveGradient(planner: Planner, schedule: ValidSchedule, adds: CopyOp[], copies: CopyOp[], src: number, tensor: GradientTensor, positions: Int32Array, heads: HeadRange, t: number, dst: Piece, mode: 'copy' | 'sum', why: string): number {
+  const w = planner.dims.headDim;
+  const held = (planner.byRank[src] ?? []).filter((p) => p.tensor === tensor && p.id !== dst.id && p.readyStep <= t && planner.unsent.has(p.id)).sort((a, b) => a.id - b.id);
+  // The latest op of each (list, src, dst): a run continues it even when other pairs' ops came in between.
+  const latest = new Map<string, number>();
+  const push = (list: CopyOp[], a: Piece, aIndex: number, b: Piece, bIndex: number, h: number): void => {
+    const srcOffset = ((h - a.heads.start) * a.positions.length + aIndex) * w;
+    const dstOffset = ((h - b.heads.start) * b.positions.length + bIndex) * w;
+    const key = `${list === adds ? 'a' : 'c'}|${a.id}|${b.id}`;
+    const at = latest.get(key);
+    const last = at === undefined ? undefined : list[at];
+    if (at !== undefined && last && last.srcOffset + last.count === srcOffset && last.dstOffset + last.count === dstOffset) list[at] = { ...last, count: last.count + w };
+    else {
+      latest.set(key, list.length);
+      list.push({ src: a.id, srcOffset, dst: b.id, dstOffset, count: w });
+    }
+    Planner.touch(a, t);
+    Planner.touch(b, t);
+  };
+  let missing = 0;
+  const n = positions.length;
+  const primary: (Piece | undefined)[] = new Array(n);
+  const primaryIndex = new Int32Array(n);
+  for (let h = heads.start; h < heads.end; h++) {
+    const cands = held.filter((p) => p.heads.start <= h && p.heads.end > h);
+    primary.fill(undefined);
+    const dstIndex = (i: number): number => (mode === 'copy' ? i : planner.indexOf(dst, positions[i] as number));
+    // Piece by piece (runs stay contiguous): the first holder of an entry is its primary, later ones add to it.
+    for (const p of cands) {
+      const flags = planner.unsent.get(p.id) as Uint8Array;
+      for (let i = 0; i < n; i++) {
+        const index = planner.indexOf(p, positions[i] as number);
+        if (index < 0) continue;
+        const f = (h - p.heads.start) * p.positions.length + index;
+        if (!flags[f]) continue;
+        flags[f] = 0;
+        const first = primary[i];
+        if (!first) {
+          primary[i] = p;
+          primaryIndex[i] = index;
+          if (mode === 'sum') push(copies, p, index, dst, dstIndex(i), h);
+        } else if (mode === 'sum') push(adds, p, index, dst, dstIndex(i), h);
+        else push(adds, p, index, first, primaryIndex[i] as number, h);
+      }
+    }
+    for (let i = 0; i < n; i++) {
+      const first = primary[i];
+      if (!first) {
+        if (mode === 'sum') {
+          missing++;
+          continue;
+        }
+        throw new Error(`${schedule.strategy}: step ${t}: rank ${src} must hold a partial sum of ${tensor} for token ${positions[i]}, head ${h} to ${why}, but it holds none at that step (never computed, or already sent).`);
+      }
+      if (mode === 'copy') push(copies, first, primaryIndex[i] as number, dst, i, h);
+    }
+  }
+  return missing;
+}
+
+interface Delivery {
+  readonly transfer: Transfer;
+  readonly tensor: 'Q' | 'K' | 'V' | 'O' | 'dO';
+  readonly heads: HeadRange;
+  readonly positions: Int32Array;
+}
+
+/**
+ * Copies of one collective's deliveries into landing buffers on their destinations, usable from
+ * step t + 1. Deliveries to one rank and tensor share one landing buffer when they have the same heads
+ * (tokens concatenated in transfer order) or the same tokens (heads side by side).
+ */
+function land(planner: Planner, out: CopyOp[], t: number, ci: number, collectiveLabel: string, deliveries: readonly Delivery[]): void {
+  const D = planner.dims.headDim;
+  const groups = new Map<string, Delivery[]>();
+  for (const d of deliveries) {
+    const key = `${d.transfer.dst}|${d.tensor}`;
+    const g = groups.get(key);
+    if (g) g.push(d);
+    else groups.set(key, [d]);
+  }
+  for (const group of groups.values()) {
+    const first = group[0] as Delivery;
+    const dst = first.transfer.dst;
+    const width = D;
+    const sameHeads = group.every((d) => d.heads.start === first.heads.start && d.heads.end === first.heads.end);
+    const sameTokens = group.every((d) => samePositions(d.positions, first.positions));
+    const label = (tensor: string): string => `AttentionRunner.${tensor.toLowerCase()}Recv${ci > 0 ? ci : ''}[${dst}]`;
+    const landing = (positions: Int32Array, heads: HeadRange, tensor: Delivery['tensor']): Piece =>
+      planner.add({ rank: dst, tensor, role: 'received', label: label(tensor), positions, heads, width, allocStep: t, readyStep: t + 1 });
+    const why = `send it in "${collectiveLabel}"`;
+    if (sameHeads) {
+      const total = group.reduce((n, d) => n + d.positions.length, 0);
+      const positions = new Int32Array(total);
+      let at = 0;
+      for (const d of group) {
+        positions.set(d.positions, at);
+        at += d.positions.length;
+      }
+      const piece = landing(positions, first.heads, first.tensor);
+      at = 0;
+      for (const d of group) {
+        planner.fill(out, d.transfer.src, d.tensor, d.positions, d.heads, t, piece, at, why);
+        at += d.positions.length;
+      }
+      continue;
+    }
+    const sorted = [...group].sort((a, b) => a.heads.start - b.heads.start);
+    const contiguous = sorted.every((d, i) => i === 0 || d.heads.start === (sorted[i - 1] as Delivery).heads.end);
+    if (sameTokens && contiguous) {
+      const heads = { start: (sorted[0] as Delivery).heads.start, end: (sorted[sorted.length - 1] as Delivery).heads.end };
+      const piece = landing(first.positions, heads, first.tensor);
+      for (const d of sorted) planner.fill(out, d.transfer.src, d.tensor, d.positions, d.heads, t, piece, 0, why);
+      continue;
+    }
+    for (const d of group) {
+      const piece = landing(d.positions, d.heads, d.tensor);
+      planner.fill(out, d.transfer.src, d.tensor, d.positions, d.heads, t, piece, 0, why);
+    }
+  }
 }
 
 function computeOp(planner: Planner, step: PlanStep, rc: RankCompute, kvHeads: HeadRange, firstCompute: Map<string, number>, lastCompute: Map<string, number>): void {
@@ -654,6 +1030,47 @@ function traceTarget(planner: Planner, schedule: ValidSchedule): TraceTarget | n
     firstStep: st.firstCompute,
     lastStep: st.lastCompute,
   };
+}
+
+/** A gradient buffer a rank holds at the end of a backward step, with its L2 norm (for the scene). */
+export interface GradientNorm {
+  readonly rank: number;
+  readonly tensor: GradientTensor;
+  readonly role: PieceRole;
+  readonly label: string;
+  readonly tokens: TokenSet;
+  readonly heads: HeadRange;
+  /** √Σ x² over the buffer, after the step's compute, reductions and transfers. */
+  readonly norm: number;
+}
+
+export interface GradientStepNorms {
+  /** Schedule step index (schedule.steps.length for the final gather). */
+  readonly step: number;
+  readonly pieces: readonly GradientNorm[];
+}
+
+/** The gradient pieces (dQ/dK/dV) a rank holds at the end of backward step `index` (before anything is freed). */
+export function gradientPiecesAt(plan: ExecPlan, index: number): Piece[] {
+  return plan.pieces.filter((p) => (p.tensor === 'dQ' || p.tensor === 'dK' || p.tensor === 'dV') && p.allocStep <= index && p.lastUse >= index && p.elements > 0);
+}
+
+/** Per backward step (and the final gather), the pieces whose norms the executors record. */
+export function gradientSnapshots(plan: ExecPlan): { step: number; pieces: Piece[] }[] {
+  const b = plan.backward;
+  if (!b) return [];
+  return [...b.steps.map((s) => s.index), b.gather.index].map((step) => ({ step, pieces: gradientPiecesAt(plan, step) }));
+}
+
+/** L2 norm of a Float32Array in float64. */
+export function l2(a: ArrayLike<number>): number {
+  let s = 0;
+  for (let i = 0; i < a.length; i++) s += (a[i] as number) * (a[i] as number);
+  return Math.sqrt(s);
+}
+
+export function gradientNorm(p: Piece, norm: number): GradientNorm {
+  return { rank: p.rank, tensor: p.tensor as GradientTensor, role: p.role, label: p.label, tokens: p.tokens, heads: p.heads, norm };
 }
 
 /** Total elements copied by the plan's collectives (at the executed size, f32). */

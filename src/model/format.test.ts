@@ -40,3 +40,23 @@ describe('format', () => {
     expect(formatPercent(0.123)).toBe('12.3%');
   });
 });
+
+describe('readout formatting (issue 11)', () => {
+  it('formatBytes2 picks the unit: never "40689.16 MB"', async () => {
+    const { formatBytes2 } = await import('./format.ts');
+    expect(formatBytes2(40_689.16e6)).toBe('40.69 GB');
+    expect(formatBytes2(469_762_048)).toBe('469.76 MB');
+    expect(formatBytes2(1.2e12)).toBe('1.20 TB');
+    expect(formatBytes2(0)).toBe('0 B');
+    expect(formatBytes2(512)).toBe('512 B');
+    expect(formatBytes2(999_999_999)).toBe('1.00 GB');
+  });
+  it('countOf is singular for one; formatSpan collapses equal ends', async () => {
+    const { countOf, formatSpan, formatBytes } = await import('./format.ts');
+    expect(countOf(1, 'GPU')).toBe('1 GPU');
+    expect(countOf(8, 'GPU')).toBe('8 GPUs');
+    expect(countOf(0, 'rank')).toBe('0 ranks');
+    expect(formatSpan(56.91e9, 56.94e9, formatBytes)).toBe('56.9 GB');
+    expect(formatSpan(1e9, 2e9, formatBytes)).toBe('1.00 GB – 2.00 GB');
+  });
+});

@@ -101,3 +101,30 @@ export function formatRatio(ratio: number): string {
 export function formatPercent(fraction: number): string {
   return `${(fraction * 100).toFixed(1)}%`;
 }
+
+/**
+ * Bytes with two decimals in the unit that keeps the number between 1 and 1000, for readouts that
+ * list values side by side: 469.76 MB, 40.69 GB (never "40689.16 MB"), 1.20 TB; 0 → "0 B".
+ */
+export function formatBytes2(bytes: number): string {
+  if (!Number.isFinite(bytes)) return `${bytes} B`;
+  const a = Math.abs(bytes);
+  if (a < 999.995) return a === 0 ? '0 B' : `${Math.round(bytes)} B`;
+  for (const [scale, prefix] of [[1e15, 'PB'], [1e12, 'TB'], [1e9, 'GB'], [1e6, 'MB'], [1e3, 'kB']] as const) {
+    // Promote values that would print as "1000.00" to the next unit.
+    if (a >= scale * 0.999995) return `${(bytes / scale).toFixed(2)} ${prefix}`;
+  }
+  return `${Math.round(bytes)} B`;
+}
+
+/** "1 GPU", "8 GPUs": a count with its noun, singular for exactly one. */
+export function countOf(n: number, singular: string, plural = `${singular}s`): string {
+  return `${n} ${n === 1 ? singular : plural}`;
+}
+
+/** "a – b", or one value when both ends print the same (never "56.9 GB – 56.9 GB"). */
+export function formatSpan(lo: number, hi: number, format: (x: number) => string): string {
+  const a = format(lo);
+  const b = format(hi);
+  return a === b ? a : `${a} – ${b}`;
+}

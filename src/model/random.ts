@@ -39,8 +39,8 @@ export interface AttentionInputs {
   readonly v: Float32Array;
 }
 
-/** Stream seeds derived from the user's seed (a fixed odd multiplier keeps the three streams apart). */
-function streamSeed(seed: number, stream: number): number {
+/** Stream seeds derived from the user's seed (a fixed odd multiplier keeps the streams apart): 0 Q, 1 K, 2 V, 3 dO. */
+export function streamSeed(seed: number, stream: number): number {
   return (Math.imul(seed >>> 0, 0x9e3779b1) + Math.imul(stream + 1, 0x85ebca6b)) >>> 0;
 }
 

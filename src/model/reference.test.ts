@@ -113,7 +113,7 @@ describe('CPU executor of every strategy (the no-WebGPU fallback)', () => {
             expect(schedule.reason).toMatch(/divide|Ulysses degree/);
             continue;
           }
-          const v = runVerificationCpu(p, schedule);
+          const v = runVerificationCpu(p, schedule, { backward: false });
           expect(v.backend).toBe('cpu');
           expect(v.maxAbsError, `${strategy} P=${P} seq=${seq}`).toBeLessThan(1e-5);
         }

@@ -8,9 +8,11 @@
 // acc' = acc·e^{m−m'} + Σ_j e^{s_j−m'}·v_j; at the end O = acc / l and lse = m + log l.
 
 import type { AttentionInputs } from './random.ts';
-import type { ExecPlan, Piece } from './execution.ts';
+import type { ExecPlan, GradientStepNorms, Piece } from './execution.ts';
 import type { TokenSet } from './schedule.ts';
-import { positionsOf } from './execution.ts';
+import { gradientNorm, gradientSnapshots, l2, positionsOf } from './execution.ts';
+import type { AttentionGradients } from './referenceBackward.ts';
+import { blockBackwardCpu, preprocessCpu } from './referenceBackward.ts';
 
 /** "No key yet" for m: finite so that e^{m − m'} never becomes e^{−∞ + ∞}. Same value as the WGSL. */
 export const NEG_BIG = -1e30;
@@ -192,9 +194,10 @@ export interface SoftmaxTrace {
 
 export const TRACE_ACC_VALUES = 4;
 
-/** Copies of `inputs` rows into a piece's layout ([heads, tokens, d]); used by both executors. */
-export function shardData(piece: Piece, inputs: AttentionInputs): Float32Array {
-  const src = piece.tensor === 'Q' ? inputs.q : piece.tensor === 'K' ? inputs.k : inputs.v;
+/** Copies of `inputs` rows (or of `dO`, [heads, seq, d], for a dO shard) into a piece's layout ([heads, tokens, d]); used by both executors. */
+export function shardData(piece: Piece, inputs: AttentionInputs, dO?: Float32Array): Float32Array {
+  if (piece.tensor === 'dO' && !dO) throw new Error('internal: a dO shard needs the output gradient');
+  const src = piece.tensor === 'Q' ? inputs.q : piece.tensor === 'K' ? inputs.k : piece.tensor === 'dO' ? (dO as Float32Array) : inputs.v;
   const S = inputs.seq;
   const D = inputs.headDim;
   const out = new Float32Array(piece.elements);
@@ -226,15 +229,41 @@ export function gatherOutput(plan: ExecPlan, read: (piece: Piece) => Float32Arra
   return out;
 }
 
+/** Scatters the plan's final dQ, dK, dV pieces into [heads, seq, d] and [kvHeads, seq, d]. */
+export function gatherGradients(plan: ExecPlan, read: (piece: Piece) => Float32Array): AttentionGradients {
+  const D = plan.headDim;
+  const S = plan.seq;
+  const scatter = (ids: readonly number[], heads: number): Float32Array => {
+    const out = new Float32Array(heads * S * D);
+    for (const id of ids) {
+      const piece = plan.pieces[id] as Piece;
+      const data = read(piece);
+      const n = piece.positions.length;
+      for (let h = piece.heads.start; h < piece.heads.end; h++)
+        for (let i = 0; i < n; i++) {
+          const at = ((h - piece.heads.start) * n + i) * D;
+          out.set(data.subarray(at, at + D), (h * S + (piece.positions[i] as number)) * D);
+        }
+    }
+    return out;
+  };
+  const g = plan.backward?.gradients;
+  if (!g) throw new Error(plan.backwardError ?? 'the plan has no backward steps');
+  return { dq: scatter(g.dq, plan.heads), dk: scatter(g.dk, plan.kvHeads), dv: scatter(g.dv, plan.kvHeads) };
+}
+
 export interface CpuRun {
   /** [heads, seq, d] f32 */
   readonly o: Float32Array;
   readonly trace: SoftmaxTrace | null;
   readonly copies: number;
+  /** With an output gradient: dQ, dK, dV in global order and the per-step gradient norms. */
+  readonly grads: AttentionGradients | null;
+  readonly gradientNorms: GradientStepNorms[] | null;
 }
 
 /** Executes an ExecPlan on the CPU: per-rank Float32Arrays, copies for collectives, blockAttentionCpu per compute. */
-export function executePlanCpu(plan: ExecPlan, inputs: AttentionInputs, localMask: boolean): CpuRun {
+export function executePlanCpu(plan: ExecPlan, inputs: AttentionInputs, localMask: boolean, dO?: Float32Array): CpuRun {
   if (inputs.seq !== plan.seq || inputs.heads !== plan.heads || inputs.kvHeads !== plan.kvHeads || inputs.headDim !== plan.headDim) {
     throw new Error(`inputs [${inputs.heads}/${inputs.kvHeads} heads, ${inputs.seq} tokens, d ${inputs.headDim}] do not match the plan [${plan.heads}/${plan.kvHeads}, ${plan.seq}, ${plan.headDim}]`);
   }
@@ -243,7 +272,7 @@ export function executePlanCpu(plan: ExecPlan, inputs: AttentionInputs, localMas
     let a = data.get(id);
     if (!a) {
       const piece = plan.pieces[id] as Piece;
-      a = piece.role === 'shard' ? shardData(piece, inputs) : new Float32Array(piece.elements);
+      a = piece.role === 'shard' ? shardData(piece, inputs, dO) : new Float32Array(piece.elements);
       data.set(id, a);
     }
     return a;
@@ -286,7 +315,59 @@ export function executePlanCpu(plan: ExecPlan, inputs: AttentionInputs, localMas
     for (const [id] of data) if ((plan.pieces[id] as Piece).lastUse <= step.index) data.delete(id);
   }
   const o = gatherOutput(plan, (p) => get(p.id));
-  return { o, trace: trace ? { rank: trace.rank, token: trace.token, head: trace.head, points } : null, copies };
+  let grads: AttentionGradients | null = null;
+  let gradientNorms: GradientStepNorms[] | null = null;
+  const b = plan.backward;
+  if (dO && b) {
+    const add = (c: { src: number; srcOffset: number; dst: number; dstOffset: number; count: number }): void => {
+      const s = get(c.src);
+      const d = get(c.dst);
+      for (let i = 0; i < c.count; i++) d[c.dstOffset + i] = (d[c.dstOffset + i] as number) + (s[c.srcOffset + i] as number);
+    };
+    const snapshots = new Map(gradientSnapshots(plan).map((x) => [x.step, x.pieces]));
+    gradientNorms = [];
+    const record = (index: number): void => {
+      gradientNorms?.push({ step: index, pieces: (snapshots.get(index) ?? []).map((p) => gradientNorm(p, l2(get(p.id)))) });
+    };
+    const free = (index: number): void => {
+      for (const [id] of data) if ((plan.pieces[id] as Piece).lastUse <= index) data.delete(id);
+    };
+    for (const step of b.steps) {
+      for (const c of step.assemble) copy(c);
+      for (const p of step.preprocess) preprocessCpu(get(p.dO), get(p.o), get(p.lse), get(p.stats), { tq: p.tq, headDim: plan.headDim, computeHeads: p.computeHeads, dOHeadOffset: p.dOHeadOffset });
+      for (const op of step.compute) {
+        blockBackwardCpu(
+          { q: get(op.q), k: get(op.k), v: get(op.v), dO: get(op.dO), stats: get(op.stats), dq: get(op.dq), dk: get(op.dk), dv: get(op.dv) },
+          {
+            heads: plan.heads,
+            kvHeads: plan.kvHeads,
+            headDim: plan.headDim,
+            headStart: op.heads.start,
+            headEnd: op.heads.end,
+            qHeadBase: op.qHeadBase,
+            kvHeadBase: op.kvHeadBase,
+            dOHeadBase: op.dOHeadBase,
+            kvOutBase: op.kvOut.start,
+            kvOutCount: op.kvOut.end - op.kvOut.start,
+            qTokens: op.qTokens,
+            kvTokens: op.kvTokens,
+            init: op.init,
+            localMask,
+          },
+        );
+      }
+      for (const c of step.reduce) add(c);
+      for (const c of step.transfers) copy(c);
+      copies += step.assemble.length + step.transfers.length;
+      record(step.index);
+      free(step.index);
+    }
+    for (const c of b.gather.copies) copy(c);
+    for (const c of b.gather.adds) add(c);
+    record(b.gather.index);
+    grads = gatherGradients(plan, (p) => get(p.id));
+  }
+  return { o, trace: trace ? { rank: trace.rank, token: trace.token, head: trace.head, points } : null, copies, grads, gradientNorms };
 }
 
 export interface ErrorStats {
@@ -296,7 +377,7 @@ export interface ErrorStats {
 }
 
 /** Compares `a` with reference `b`, optionally only rows `rows` of a [heads, seq, d] tensor. */
-export function compare(a: Float32Array, b: Float32Array, shape?: { heads: number; seq: number; headDim: number; rows: readonly number[] }): ErrorStats {
+export function compare(a: Float32Array | Float64Array, b: Float32Array | Float64Array, shape?: { heads: number; seq: number; headDim: number; rows: readonly number[] }): ErrorStats {
   let maxAbsError = 0;
   let maxRelError = 0;
   const visit = (i: number): void => {

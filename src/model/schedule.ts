@@ -96,6 +96,11 @@ export interface Step {
   readonly phase: Phase;
   /** One-line narration, e.g. "Step 3 of 8: each rank sends its K/V block to the next rank…". */
   readonly caption: string;
+  /**
+   * One line to read aloud on a slide, e.g. "Send K,V to next rank · each rank attends to the K/V it holds".
+   * Every strategy sets it (strategies/common.ts finish()); hand-built steps may leave it out.
+   */
+  readonly short?: string;
   /** Collectives in flight during this step (overlapping the compute, where the strategy allows). */
   readonly collectives: readonly Collective[];
   /** Attention compute per rank (forward: scores and output; backward: dQ, dK, dV). */

@@ -116,3 +116,32 @@ export function attachKeyboard(target: Window | HTMLElement, playback: Playback)
   target.addEventListener('keydown', onKey);
   return () => target.removeEventListener('keydown', onKey);
 }
+
+/**
+ * Embed mode: messages never overlay the slide. They stay in `root` (hidden), and a small mark
+ * in the corner ("⚠ 2") shows that there are some and opens them on click. Errors still reach
+ * window.shardscope.errors.
+ */
+export function attachMessageMark(messages: { subscribe(l: (keys: readonly string[]) => void): () => void }, root: HTMLElement): () => void {
+  root.classList.add('ss-msg-folded');
+  const mark = document.createElement('button');
+  mark.type = 'button';
+  mark.className = 'ss-msg-mark';
+  mark.hidden = true;
+  mark.setAttribute('aria-expanded', 'false');
+  mark.addEventListener('click', () => {
+    const open = root.classList.toggle('ss-msg-folded') === false;
+    mark.setAttribute('aria-expanded', String(open));
+  });
+  document.body.append(mark);
+  const off = messages.subscribe((keys) => {
+    mark.hidden = keys.length === 0;
+    mark.textContent = `⚠ ${keys.length}`;
+    mark.title = `${keys.length} message${keys.length === 1 ? '' : 's'}: click to show or hide`;
+    if (keys.length === 0) root.classList.add('ss-msg-folded');
+  });
+  return () => {
+    off();
+    mark.remove();
+  };
+}

@@ -61,40 +61,51 @@ export interface SceneLayout {
 
 export const HEADER_H = 30;
 export const FOOTER_H = 86;
+const BASE_HEADER_H = HEADER_H;
 const MARGIN = 8;
-const TITLE_H = 18;
-const LEGEND_H = 24;
+const BASE_TITLE_H = 18;
+const BASE_LEGEND_H = 24;
 const GROUP_GAP = 6;
-const LABEL_MIN_SPACING = 13;
+const BASE_LABEL_MIN_SPACING = 13;
 /** Below this stage width the matrix and the panel go under the lanes instead of beside them. */
 export const STACK_BELOW = 720;
 
 export interface LayoutOptions {
   /** Height of the caption + controls footer (taller when the captions wrap on a narrow stage). */
   readonly footerH?: number;
+  /** Type scale of the overlay: rows of text (header, titles, legend, lane labels) grow with it. */
+  readonly textScale?: number;
+  /** False: no softmax/loss panel (a small slide); the matrix and bars take the right column. */
+  readonly panel?: boolean;
 }
 
 export function computeLayout(width: number, height: number, groupOfRank: readonly number[], options: LayoutOptions = {}): SceneLayout {
   const w = Math.max(320, width);
   const h = Math.max(240, height);
   const ranks = Math.max(1, groupOfRank.length);
+  const k = Math.max(1, options.textScale ?? 1);
+  const withPanel = options.panel ?? true;
+  const HEADER_H = Math.round(BASE_HEADER_H * k);
+  const TITLE_H = Math.round(BASE_TITLE_H * k);
+  const LEGEND_H = Math.round(BASE_LEGEND_H * k);
+  const LABEL_MIN_SPACING = BASE_LABEL_MIN_SPACING * k;
   const footerH = Math.max(FOOTER_H - 20, Math.min(h * 0.4, options.footerH ?? FOOTER_H));
   const header: Rect = { x: 0, y: 0, w, h: HEADER_H };
   const footer: Rect = { x: 0, y: h - footerH, w, h: footerH };
   const top = HEADER_H + 4;
   const bottom = h - footerH - 4;
   const midH = bottom - top;
-  const stacked = w < STACK_BELOW;
+  const stacked = w < STACK_BELOW && withPanel;
   // Short, wide stage (an embed): the right column cannot hold matrix, bars and panel one above
   // the other, so matrix+bars and the panel become two columns beside the lanes.
-  const wide = !stacked && midH < 420;
+  const wide = !stacked && midH < 420 && withPanel;
   const wideBarsH = Math.max(18, Math.min(32, midH * 0.1));
-  const wideSide = Math.max(48, Math.min(w * 0.22, midH - TITLE_H - 16 - wideBarsH - 4));
+  const wideSide = Math.max(48, Math.min(w * 0.22, midH - TITLE_H - 16 * k - wideBarsH - 4));
   const widePanelW = Math.round(Math.min(460, Math.max(240, w * 0.3)));
 
-  const rightW = stacked ? 0 : wide ? widePanelW + 14 + wideSide + 18 : Math.round(Math.min(560, Math.max(200, w * 0.34)));
+  const rightW = stacked ? 0 : wide ? widePanelW + 14 + wideSide + 18 : withPanel ? Math.round(Math.min(560, Math.max(200, w * 0.34))) : Math.round(Math.min(midH - TITLE_H, Math.max(160, w * 0.3)));
   const rightX = w - MARGIN - rightW;
-  const labelW = w >= 1100 ? 70 : w >= 480 ? 58 : 50;
+  const labelW = Math.round((w >= 1100 ? 70 : w >= 480 ? 58 : 50) * k);
   let groupCount = 0;
   for (let r = 0; r < ranks; r++) if (r === 0 || groupOfRank[r] !== groupOfRank[r - 1]) groupCount++;
   // A narrow column for the (rotated) group names when there is more than one group.
@@ -147,24 +158,25 @@ export function computeLayout(width: number, height: number, groupOfRank: readon
   if (wide) {
     const px = w - MARGIN - widePanelW;
     matrix = { x: px - 14 - wideSide, y: top + TITLE_H, w: wideSide, h: wideSide };
-    bars = { x: matrix.x, y: matrix.y + wideSide + 16, w: wideSide, h: wideBarsH };
+    bars = { x: matrix.x, y: matrix.y + wideSide + 16 * k, w: wideSide, h: wideBarsH };
     panel = { x: px, y: top, w: widePanelW, h: Math.max(40, bottom - top) };
   } else if (!stacked) {
     // Right: matrix on top (square, with room for axis labels), bars, then the DOM panel.
     const barsH = Math.max(24, Math.min(44, midH * 0.1));
-    // Leave the panel at least ~160 px.
-    const side = Math.max(60, Math.min(rightW - axisPad - 4, midH * 0.55, midH - TITLE_H - 32 - barsH - 160));
+    const gap = 16 * k;
+    // Leave the panel at least ~160 px (when there is one).
+    const side = Math.max(60, Math.min(rightW - axisPad - 4, withPanel ? midH * 0.55 : midH, midH - TITLE_H - 2 * gap - barsH - (withPanel ? 160 : 48 * k)));
     matrix = { x: rightX + axisPad, y: top + TITLE_H, w: side, h: side };
-    bars = { x: rightX + axisPad, y: matrix.y + side + 16, w: rightW - axisPad, h: barsH };
-    const panelY = bars.y + barsH + 16;
-    panel = { x: rightX, y: panelY, w: rightW, h: Math.max(40, bottom - panelY) };
+    bars = { x: rightX + axisPad, y: matrix.y + side + gap, w: withPanel ? rightW - axisPad : side, h: barsH };
+    const panelY = bars.y + barsH + gap;
+    panel = withPanel ? { x: rightX, y: panelY, w: rightW, h: Math.max(40, bottom - panelY) } : { x: w, y: top, w: 0, h: 0 };
   } else {
     // Under the lanes: the matrix (title above, bars below) on the left, the panel on its right.
     const y0 = lanesAreaBottom + 6;
     const barsH = Math.max(16, Math.min(32, (bottom - y0) * 0.12));
-    const side = Math.max(48, Math.min((w - 2 * MARGIN) * 0.42, bottom - y0 - TITLE_H - 16 - barsH - 2));
+    const side = Math.max(48, Math.min((w - 2 * MARGIN) * 0.42, bottom - y0 - TITLE_H - 16 * k - barsH - 2));
     matrix = { x: MARGIN + axisPad - 4, y: y0 + TITLE_H, w: side, h: side };
-    bars = { x: matrix.x, y: matrix.y + side + 16, w: side, h: barsH };
+    bars = { x: matrix.x, y: matrix.y + side + 16 * k, w: side, h: barsH };
     const px = matrix.x + side + 14;
     panel = { x: px, y: y0, w: Math.max(60, w - MARGIN - px), h: Math.max(40, bottom - y0) };
   }
@@ -231,7 +243,8 @@ export function segmentPieces(seg: Segment, block: number, cap = 256): Piece[] {
   const base = first - residue;
   for (let c = base; c < end; c += cell) {
     const t0 = c + (residue / stride) * cell;
-    const t1 = t0 + cell / stride;
+    // The last tooth stops at the segment end (never past the sequence: it would leave its column).
+    const t1 = Math.min(end, t0 + cell / stride);
     if (t1 <= first || t0 >= end) continue;
     out.push({ t0, t1, mid: Math.min(end - 1, c + cell / 2) });
   }

@@ -36,13 +36,20 @@ interface LabelNode {
 }
 
 let measureCtx: CanvasRenderingContext2D | null | undefined;
+/** The overlay's type scale (CSS --ss-k): every size passed to textWidth is multiplied by it. */
+let textScale = 1;
+
+export function setTextScale(k: number): void {
+  textScale = k;
+}
 const widthCache = new Map<string, number>();
 
 /**
  * Width in px of `text` in the overlay's font at `size` px (bold or not), via a 2D canvas: no DOM
  * layout. Cached; falls back to an estimate where there is no 2D context.
  */
-export function textWidth(text: string, size: number, bold = false): number {
+export function textWidth(text: string, baseSize: number, bold = false): number {
+  const size = baseSize * textScale;
   const key = `${size}|${bold ? 1 : 0}|${text}`;
   const hit = widthCache.get(key);
   if (hit !== undefined) return hit;
@@ -70,6 +77,10 @@ export function fitText(variants: readonly string[], width: number, size: number
 export class OverlayDom {
   readonly root: HTMLElement;
   readonly header: HTMLElement;
+  /** Presentation mode: the big "FORWARD 3 / 8" counter at the header's right. */
+  readonly round: HTMLElement;
+  /** Presentation mode: a key for every colour on screen. */
+  readonly legendKey: HTMLElement;
   readonly title: HTMLElement;
   readonly subtitle: HTMLElement;
   readonly labels: HTMLElement;
@@ -77,6 +88,8 @@ export class OverlayDom {
   readonly footer: HTMLElement;
   readonly caption: HTMLElement;
   readonly badge: HTMLElement;
+  /** What the picture aggregates or leaves out this step (never a silent drop). */
+  readonly aggregate: HTMLElement;
   readonly captionRow: HTMLElement;
   readonly controlsSlot: HTMLElement;
   readonly notes: HTMLElement;
@@ -98,10 +111,12 @@ export class OverlayDom {
       return e;
     };
     this.header = el('div', 'ss-header');
+    this.round = el('span', 'ss-round', this.header);
     this.title = el('span', 'ss-title', this.header);
     this.subtitle = el('span', 'ss-subtitle', this.header);
     this.labels = el('div', 'ss-labels');
-    this.labels.setAttribute('aria-hidden', 'true');
+    this.legendKey = el('div', 'ss-legend-key');
+    this.legendKey.hidden = true;
     this.panel = el('div', 'ss-panel');
     this.invalid = el('div', 'ss-invalid');
     this.invalid.setAttribute('role', 'status');
@@ -111,6 +126,7 @@ export class OverlayDom {
     this.badge = el('span', 'ss-badge', this.captionRow);
     this.caption = el('span', 'ss-caption', this.captionRow);
     this.caption.setAttribute('aria-live', 'polite');
+    this.aggregate = el('span', 'ss-aggregate', this.captionRow);
     const controlsRow = el('div', 'ss-controls-row', this.footer);
     this.controlsSlot = el('div', 'ss-controls-slot', controlsRow);
     this.notesButton = document.createElement('button');
@@ -164,7 +180,14 @@ export class OverlayDom {
         n.shown = true;
       }
       const cls = `ss-label ss-a${l.align ?? 'l'}${l.cls ? ` ${l.cls}` : ''}${l.title ? ' ss-tip' : ''}${l.maxW ? ' ss-fit' : ''}`;
-      if (n.cls !== cls) n.e.className = n.cls = cls;
+      if (n.cls !== cls) {
+        n.e.className = n.cls = cls;
+        // Rank labels open the rank inspector (./inspector.ts): reachable by keyboard.
+        const rank = cls.includes('ss-rank');
+        n.e.tabIndex = rank ? 0 : -1;
+        if (rank) n.e.setAttribute('role', 'button');
+        else n.e.removeAttribute('role');
+      }
       if (n.text !== l.text) n.e.textContent = n.text = l.text;
       if (n.x !== l.x) {
         n.x = l.x;
@@ -217,4 +240,12 @@ export function text(parent: HTMLElement, tag: string, content: string, cls?: st
   e.textContent = content;
   parent.append(e);
   return e;
+}
+
+/** Line height of the DOM panels' small text. */
+export const PANEL_LINE = 15;
+
+/** Lines `t` takes at `size` px in `w` px (word wrap wastes a little of each line). */
+export function linesOf(t: string, size: number, w: number, bold = false): number {
+  return Math.max(1, Math.ceil((textWidth(t, size, bold) * 1.08) / Math.max(40, w)));
 }

@@ -70,9 +70,11 @@ export function createUi(options: UiOptions): Ui {
 
   // ---- Theme and embed mode -------------------------------------------------------------
   const body = document.body;
-  body.classList.toggle('embed', view.embed);
+  body.classList.toggle('embed', view.embed || view.present);
+  body.classList.toggle('present', view.embed || view.present);
   const applyTheme = (theme: Theme): void => {
     document.documentElement.dataset.theme = theme;
+    document.documentElement.dataset.ink = view.ink;
     scene?.setTheme?.(theme);
     readouts.redraw();
     compareView?.setTheme(theme);
@@ -133,6 +135,7 @@ export function createUi(options: UiOptions): Ui {
     store.setParams(next.params);
     playback.setStepCount(stepCountOf(store.state.plan));
     view.theme = next.view.theme;
+    view.ink = next.view.ink;
     view.loop = next.view.loop;
     view.autoplay = next.view.autoplay;
     playback.loop = view.loop;

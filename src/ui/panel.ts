@@ -20,7 +20,7 @@ import {
 } from '../model/params.ts';
 import { STRATEGIES } from '../model/strategies/index.ts';
 import { DEFAULT_IMPL, IMPL_NAMES, implKnobs, resolveImpl } from '../model/strategies/impl.ts';
-import { formatBandwidth, formatBytes, formatFlopRate } from '../model/format.ts';
+import { countOf, formatBandwidth, formatBytes, formatFlopRate } from '../model/format.ts';
 import type { Store } from '../app/store.ts';
 import type { Playback } from '../app/playback.ts';
 import type { Messages } from '../app/messages.ts';
@@ -304,7 +304,7 @@ export class Panel {
       this.#gpuInfo,
       `${formatBytes(g.memoryBytes)} memory · ${formatFlopRate(g.flops)} dense bf16 · ${formatBandwidth(g.intraNodeBandwidth)} within a node · ${formatBandwidth(g.interNodeBandwidth)} across nodes · ${g.gpusPerNode} GPUs per node`,
     );
-    setText(this.#zeroInfo, params.zero === 0 ? 'Weights, grads and optimizer state are replicated on every rank.' : `ZeRO-${params.zero} shards over ${plan.zeroGroup} GPUs (data-parallel × CP ranks).`);
+    setText(this.#zeroInfo, params.zero === 0 ? 'Weights, grads and optimizer state are replicated on every rank.' : `ZeRO-${params.zero} shards over ${countOf(plan.zeroGroup, 'GPU')} (data-parallel × CP ranks).`);
     this.#refreshPlayback();
   }
 

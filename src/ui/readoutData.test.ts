@@ -12,10 +12,16 @@ const base: Params = { ...DEFAULT_PARAMS };
 describe('readout formatting', () => {
   it('prints memory in the CLI table units (GB, 2 decimals) and comm in MB', () => {
     expect(gb(16.06e9)).toBe('16.06 GB');
-    expect(gb(0)).toBe('0.00 GB');
+    expect(gb(0)).toBe('0 B');
     expect(mb(469_762_048)).toBe('469.76 MB');
+    // Units scale (issue 11): never "40689.16 MB".
+    expect(mb(40_689.16e6)).toBe('40.69 GB');
+    expect(gb(537e6)).toBe('537.00 MB');
+    expect(mb(999.999e6)).toBe('1.00 GB');
     expect(formatRange([1e9, 1e9], formatBytes)).toBe('1.00 GB');
     expect(formatRange([1e9, 2e9], formatBytes)).toBe('1.00 GB – 2.00 GB');
+    // Ends that print the same collapse to one value.
+    expect(formatRange([56.91e9, 56.94e9], formatBytes)).toBe('56.9 GB');
     expect(formatRange([], formatBytes)).toBe('–');
   });
 

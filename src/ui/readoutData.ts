@@ -3,7 +3,7 @@
 
 import type { CollectiveKind } from '../model/schedule.ts';
 import type { MemoryCategories, Plan } from '../model/plan.ts';
-import { formatBytes, formatFlops, formatGB, formatMB, formatRatio, formatSeconds, formatTokens } from '../model/format.ts';
+import { countOf, formatBytes, formatBytes2, formatFlops, formatRatio, formatSeconds, formatSpan, formatTokens } from '../model/format.ts';
 import { CATEGORY_LABEL, CATEGORY_ORDER } from './palette.ts';
 
 export interface RankBar {
@@ -64,22 +64,20 @@ export function memoryData(plan: Plan, step: number): MemoryData {
   };
 }
 
-/** GB with two decimals, as the CLI's table prints memory: "16.06 GB". */
+/** Memory with two decimals in an automatic unit: "16.06 GB", "537.00 MB" (formatBytes2). */
 export function gb(bytes: number): string {
-  return `${formatGB(bytes)} GB`;
+  return formatBytes2(bytes);
 }
 
-/** MB with two decimals, as the CLI's table prints communication: "469.76 MB". */
+/** Communication with two decimals in an automatic unit: "469.76 MB", "40.69 GB", never "40689.16 MB". */
 export function mb(bytes: number): string {
-  return `${formatMB(bytes)} MB`;
+  return formatBytes2(bytes);
 }
 
 /** "41.2 GB" or "40.1–41.2 GB" style range of per-rank values, formatted by format.ts. */
 export function formatRange(values: readonly number[], format: (x: number) => string): string {
   if (values.length === 0) return '–';
-  const lo = Math.min(...values);
-  const hi = Math.max(...values);
-  return lo === hi ? format(lo) : `${format(lo)} – ${format(hi)}`;
+  return formatSpan(Math.min(...values), Math.max(...values), format);
 }
 
 export interface MemorySummary {
@@ -101,7 +99,7 @@ export function memorySummary(data: MemoryData): MemorySummary {
   const rows = CATEGORY_ORDER.map((k) => ({ category: CATEGORY_LABEL[k], value: formatRange(data.ranks.map((r) => r.max[k]), gb) }));
   const oomRanks = data.ranks.filter((r) => r.oom).map((r) => r.rank);
   const aria =
-    `Memory per rank at peak: ${peak} on each of ${data.ranks.length} ranks, against ${capacity} of GPU memory (${data.gpuName}). ` +
+    `Memory per rank at peak: ${peak} on each of ${countOf(data.ranks.length, 'rank')}, against ${capacity} of GPU memory (${data.gpuName}). ` +
     `Without sequence parallelism: ${baseline}. ` +
     (oomRanks.length ? `Out of memory on ${oomRanks.length === data.ranks.length ? 'every rank' : `ranks ${oomRanks.join(', ')}`}. ` : '') +
     rows.map((r) => `${r.category} ${r.value}`).join(', ') +
@@ -211,5 +209,5 @@ export function perIterationSummary(plan: Plan): string {
   const c = plan.perRank[0]?.commBytesPerIteration;
   if (!c || c.total === 0) return '';
   const grads = plan.perRank[0]?.memory.gradsDtypeBytes ?? 2;
-  return `Per iteration (rank 0): attention ${formatGB(c.attention)} GB${c.tensorParallel > 0 ? ` + tensor-parallel ${formatGB(c.tensorParallel)} GB` : ''} + gradient reduction over DP×CP ${formatGB(c.gradients)} GB (${grads === 4 ? 'fp32' : '16-bit'} grads) = ${formatGB(c.total)} GB.`;
+  return `Per iteration (rank 0): attention ${formatBytes2(c.attention)}${c.tensorParallel > 0 ? ` + tensor-parallel ${formatBytes2(c.tensorParallel)}` : ''} + gradient reduction over DP×CP ${formatBytes2(c.gradients)} (${grads === 4 ? 'fp32' : '16-bit'} grads) = ${formatBytes2(c.total)}.`;
 }

@@ -3,7 +3,7 @@
 // canvas for the charts (each with an aria-label that says what it shows).
 
 import type { Plan } from '../model/plan.ts';
-import { formatBytes, formatRatio, formatSeconds } from '../model/format.ts';
+import { countOf, formatBytes, formatRatio, formatSeconds, formatSpan } from '../model/format.ts';
 import { balanceSummary, commSummary, memoryData, memorySummary, perIterationSummary, timelineSummary, type MemoryData } from './readoutData.ts';
 import { drawBalanceChart, drawMemoryChart, drawTimelineChart, prepareCanvas } from './charts.ts';
 import { CATEGORY_COLOR, CATEGORY_LABEL, CATEGORY_ORDER, chartStyle, TIMELINE_COLOR } from './palette.ts';
@@ -26,8 +26,20 @@ export interface VerificationView {
     readonly gpuMs: number | null;
     readonly backend: string;
     readonly localMask: boolean;
+    /** The backward phase (src/gpu/verify.ts BackwardVerification), when it ran. */
+    readonly backward?: {
+      readonly maxAbsErrorDq: number;
+      readonly maxAbsErrorDk: number;
+      readonly maxAbsErrorDv: number;
+      readonly relativeError: number;
+      readonly gpuMs: number | null;
+    } | null;
+    readonly backwardError?: string | null;
   } | null;
 }
+
+/** The backward passes when max |error| ≤ this × the largest gradient magnitude (the issue's fp32 tolerance). */
+export const PASS_BACKWARD_RELATIVE = 1e-4;
 
 /** Below this max |error| the sharded result counts as equal to the unsharded one (f32 round-off). */
 export const PASS_ABS_ERROR = 1e-3;
@@ -74,6 +86,7 @@ export class Readouts {
   // Verification
   readonly #verify = el('p', { id: 'ro-verify', class: 'ro-verify', 'aria-live': 'polite' });
   readonly #verifyDetail = el('p', { id: 'ro-verify-detail', class: 'ro-note' });
+  readonly #verifyBackward = el('p', { id: 'ro-verify-backward', class: 'ro-verify', 'aria-live': 'polite' });
 
   readonly #sections: HTMLElement[] = [];
 
@@ -110,7 +123,7 @@ export class Readouts {
     balance.body.append(this.#balSummary, this.#balCanvas, this.#balMeasured);
 
     const verify = section('ro-verification', 'Sharded = unsharded?');
-    verify.body.append(this.#verify, this.#verifyDetail);
+    verify.body.append(this.#verify, this.#verifyBackward, this.#verifyDetail);
 
     this.#sections.push(memory.root, comm.root, timeline.root, balance.root, verify.root);
     root.replaceChildren(...this.#sections);
@@ -162,7 +175,7 @@ export class Readouts {
       this.#oom,
       oomRanks.length === 0
         ? ''
-        : `⚠ Out of memory on ${oomRanks.length === data.ranks.length ? 'every rank' : `${oomRanks.length} of ${data.ranks.length} ranks`}: ${formatBytes(data.maxPeak)} > ${mem.capacity}. Try more ranks, ZeRO, recompute or flash attention.`,
+        : `⚠ Out of memory on ${oomRanks.length === data.ranks.length ? 'every rank' : `${oomRanks.length} of ${countOf(data.ranks.length, 'rank')}`}: ${formatBytes(data.maxPeak)} > ${mem.capacity}. Try more ranks, ZeRO, recompute or flash attention.`,
     );
     this.#memCanvas.setAttribute('aria-label', mem.aria);
     mem.rows.forEach((row, i) => {
@@ -215,16 +228,20 @@ export class Readouts {
       state = pass ? 'pass' : 'fail';
       const err = `max |error| ${r.maxAbsError.toExponential(2)} (relative ${r.maxRelError.toExponential(2)})`;
       headline = pass
-        ? `✓ Sharded attention equals the unsharded result: ${err}.`
+        ? `✓ Forward: sharded attention equals the unsharded result: ${err}.`
         : r.localMask
-          ? `✗ With the local mask the result is wrong: ${err}. Masking by local position computes a different model.`
-          : `✗ Sharded result differs from the unsharded one: ${err}.`;
+          ? `✗ Forward with the local mask: the result is wrong: ${err}. Masking by local position computes a different model.`
+          : `✗ Forward: the sharded result differs from the unsharded one: ${err}.`;
       const where = r.backend === 'gpu' ? 'on the GPU (WebGPU)' : 'on the CPU (no WebGPU)';
-      detail = `${r.ranks} ranks × ${r.seqLen} tokens executed ${where}, ${r.heads} heads × ${r.headDim} in fp32 (dtype prices memory only)` + (r.gpuMs != null ? `, ${formatSeconds(r.gpuMs / 1000)}` : '') + (status.running ? ' · rechecking…' : '');
+      detail = `${countOf(r.ranks, 'rank')} × ${r.seqLen} tokens executed ${where}, ${r.heads} heads × ${r.headDim} in fp32 (dtype prices memory only)` + (r.gpuMs != null ? `, ${formatSeconds(r.gpuMs / 1000)}` : '') + (status.running ? ' · rechecking…' : '');
     }
     setText(this.#verify, headline);
     this.#verify.dataset.state = state;
     setText(this.#verifyDetail, detail);
+    const bw = backwardLine(r);
+    setText(this.#verifyBackward, bw.text);
+    this.#verifyBackward.dataset.state = bw.state;
+    this.#verifyBackward.hidden = bw.text === '';
   }
 
   /** The memory summary as plain lines, for the PNG's readout band. */
@@ -239,7 +256,8 @@ export class Readouts {
     const r = this.#verification.result;
     if (!r) return '';
     const pass = r.maxAbsError < PASS_ABS_ERROR;
-    return `${pass ? '✓ sharded = unsharded' : r.localMask ? '✗ local mask: wrong result' : '✗ sharded ≠ unsharded'} · max |error| ${r.maxAbsError.toExponential(1)} · ${r.backend === 'gpu' ? 'WebGPU' : 'CPU'} · ${r.ranks} ranks × ${r.seqLen} tokens`;
+    const bw = r.backward ? ` · backward ${r.backward.relativeError <= PASS_BACKWARD_RELATIVE ? '✓' : '✗'} dQ/dK/dV ${Math.max(r.backward.maxAbsErrorDq, r.backward.maxAbsErrorDk, r.backward.maxAbsErrorDv).toExponential(1)}` : '';
+    return `${pass ? '✓ sharded = unsharded' : r.localMask ? '✗ local mask: wrong result' : '✗ sharded ≠ unsharded'} · max |error| ${r.maxAbsError.toExponential(1)}${bw} · ${r.backend === 'gpu' ? 'WebGPU' : 'CPU'} · ${countOf(r.ranks, 'rank')} × ${r.seqLen} tokens`;
   }
 
   get verification(): VerificationView {
@@ -285,9 +303,19 @@ export class Readouts {
   }
 }
 
+/** The backward line: dQ/dK/dV errors against the unsharded gradients, or why the backward did not run. */
+function backwardLine(r: VerificationView['result']): { text: string; state: 'pass' | 'fail' | 'pending' | 'error' } {
+  if (!r) return { text: '', state: 'pending' };
+  const b = r.backward;
+  if (!b) return r.backwardError ? { text: `Backward not checked: ${r.backwardError}`, state: 'error' } : { text: '', state: 'pending' };
+  const pass = b.relativeError <= PASS_BACKWARD_RELATIVE;
+  const errs = `dQ ${b.maxAbsErrorDq.toExponential(2)}, dK ${b.maxAbsErrorDk.toExponential(2)}, dV ${b.maxAbsErrorDv.toExponential(2)} (max |error|; ${b.relativeError.toExponential(1)} of the largest gradient)`;
+  const time = b.gpuMs != null ? `, ${formatSeconds(b.gpuMs / 1000)}` : '';
+  if (pass) return { text: `✓ Backward: sharded gradients equal the unsharded ones: ${errs}${time}.`, state: 'pass' };
+  return { text: r.localMask ? `✗ Backward with the local mask: the gradients are wrong too: ${errs}.` : `✗ Backward: sharded gradients differ from the unsharded ones: ${errs}.`, state: 'fail' };
+}
+
 function formatRange(values: readonly number[]): string {
   if (values.length === 0) return '–';
-  const lo = Math.min(...values);
-  const hi = Math.max(...values);
-  return lo === hi ? formatBytes(lo) : `${formatBytes(lo)} – ${formatBytes(hi)}`;
+  return formatSpan(Math.min(...values), Math.max(...values), formatBytes);
 }

@@ -195,12 +195,16 @@ export function drawSeqPlot(ctx: CanvasRenderingContext2D, data: SeqPlotData, bo
   ctx.fillText(nowLabel, ctx.textAlign === 'right' ? cx - 3 : cx + 3, plot.y - 2);
 
   // Longest fit: a marker on the capacity line per distinct length, labelled with its strategies.
-  const groups = new Map<number, StrategyId[]>();
+  // Lengths that print the same share one marker (2.7M for ring and USP, a few tokens apart).
+  const groups = new Map<string, { seq: number; ids: StrategyId[] }>();
   for (const line of data.lines) {
     if (line.maxSeq === null || (data.stacked && !line.current)) continue;
-    groups.set(line.maxSeq, [...(groups.get(line.maxSeq) ?? []), line.id]);
+    const key = formatTokens(line.maxSeq);
+    const g = groups.get(key);
+    if (g) g.ids.push(line.id);
+    else groups.set(key, { seq: line.maxSeq, ids: [line.id] });
   }
-  const markers = [...groups.entries()].sort((a, b) => a[0] - b[0]);
+  const markers = [...groups.values()].map((g) => [g.seq, g.ids] as const).sort((a, b) => a[0] - b[0]);
   const rowsUsed: number[] = [];
   ctx.font = font(style, fs - 1);
   for (const [seq, ids] of markers) {

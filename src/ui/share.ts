@@ -5,7 +5,7 @@ import { comparisonBandHeight, drawComparisonBand, type ComparisonPng } from './
 import type { Params } from '../model/params.ts';
 import { MODEL_PRESETS } from '../model/params.ts';
 import { STRATEGIES } from '../model/strategies/index.ts';
-import { formatBytes, formatTokens } from '../model/format.ts';
+import { countOf, formatBytes, formatTokens } from '../model/format.ts';
 import { serializeUrlState, type Theme, type ViewState } from './urlState.ts';
 import { drawMemoryChart, type Box } from './charts.ts';
 import type { MemoryData } from './readoutData.ts';
@@ -18,7 +18,7 @@ export function escapeAttribute(text: string): string {
 
 export function describeState(params: Params): string {
   const model = MODEL_PRESETS.find((m) => m.id === params.model)?.name ?? 'custom model';
-  return `${STRATEGIES[params.strategy].name}, ${formatTokens(params.seq)} tokens on ${params.ranks} ranks, ${model}`;
+  return `${STRATEGIES[params.strategy].name}, ${formatTokens(params.seq)} tokens on ${countOf(params.ranks, 'rank')}, ${model}`;
 }
 
 /** The page's URL with `?embed=1` and the state in the hash. `base` is origin + path of the app. */

@@ -11,7 +11,7 @@ describe('URL state codec', () => {
 
   it('round-trips params and view state', () => {
     const params: Params = { ...DEFAULT_PARAMS, strategy: 'usp', seq: 1048576, ranks: 16, ulysses: 4, dtype: 'fp16', flash: false, recompute: 'full', zero: 3, dp: 8, gpu: 'b200', execSeq: 512, seed: 7, localMask: true, microBatch: 2 };
-    const view: ViewState = { step: 5, embed: true, theme: 'transparent', autoplay: true, loop: false, panel: true };
+    const view: ViewState = { step: 5, embed: true, theme: 'transparent', autoplay: true, loop: false, panel: true, present: true, ink: 'dark' };
     const text = serializeUrlState(params, view);
     expect(text).toContain('seq=1M');
     const back = parseUrlState('', `#${text}`);
@@ -72,11 +72,17 @@ describe('URL state codec', () => {
     expect(s.issues.length).toBeGreaterThan(0);
   });
 
+  it('numbers the URL step from 1, like the on-screen counter', () => {
+    expect(parseUrlState('', '#step=3').view.step).toBe(2);
+    expect(serializeUrlState({ ...DEFAULT_PARAMS }, { ...DEFAULT_VIEW, step: 2 })).toContain('step=3');
+    expect(parseUrlState('', '#step=0').issues.find((i) => i.field === 'step')?.message).toMatch(/from 1/);
+  });
+
   it('clamps a step beyond the schedule with an issue', () => {
     expect(clampStep(3, 10)).toEqual({ step: 3 });
     const c = clampStep(40, 10);
     expect(c.step).toBe(9);
-    expect(c.issue?.message).toMatch(/from 0 to 9/);
+    expect(c.issue?.message).toMatch(/from 1 to 10/);
     expect(clampStep(0, 0).step).toBe(0);
   });
 });

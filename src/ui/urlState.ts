@@ -18,7 +18,14 @@ export interface ViewState {
   loop: boolean;
   /** In embed mode: show a collapsed controls panel. */
   panel: boolean;
+  /** Presentation mode on a full page (embed implies it): large type, one-line captions. */
+  present: boolean;
+  /** Text colour for theme=transparent: the slide's ink ('auto': light text, as on a dark slide). */
+  ink: Ink;
 }
+
+export const INKS = ['auto', 'dark', 'light'] as const;
+export type Ink = (typeof INKS)[number];
 
 export const DEFAULT_VIEW: Readonly<ViewState> = Object.freeze({
   step: 0,
@@ -27,9 +34,11 @@ export const DEFAULT_VIEW: Readonly<ViewState> = Object.freeze({
   autoplay: false,
   loop: true,
   panel: false,
+  present: false,
+  ink: 'auto',
 });
 
-export const VIEW_KEYS = ['step', 'embed', 'theme', 'autoplay', 'loop', 'panel'] as const;
+export const VIEW_KEYS = ['step', 'embed', 'theme', 'autoplay', 'loop', 'panel', 'present', 'ink'] as const;
 
 /** Upper bound for a step in the URL before the schedule is known (steps are per block, so small). */
 export const MAX_URL_STEP = 100_000;
@@ -80,9 +89,10 @@ export function parseView(query: URLSearchParams): { view: ViewState; issues: Pa
   const step = stepRaw === null ? undefined : capped('step', stepRaw, 0, issues);
   if (step !== undefined) {
     const n = Number(step.trim());
-    if (step.trim() === '' || !Number.isInteger(n) || n < 0 || n > MAX_URL_STEP) {
-      issues.push(fieldIssue('step', `step must be an integer from 0 to the schedule's last step; got "${step.slice(0, 40)}"`, 0));
-    } else view.step = n;
+    // 1-based in the URL, like the on-screen counter ("step=3" shows "3 / 8"); 0-based inside.
+    if (step.trim() === '' || !Number.isInteger(n) || n < 1 || n > MAX_URL_STEP) {
+      issues.push(fieldIssue('step', `step must be an integer from 1 to the schedule's step count; got "${step.slice(0, 40)}"`, 1));
+    } else view.step = n - 1;
   }
   const themeRaw = query.get('theme');
   const theme = themeRaw === null ? undefined : capped('theme', themeRaw, DEFAULT_VIEW.theme, issues);
@@ -92,7 +102,14 @@ export function parseView(query: URLSearchParams): { view: ViewState; issues: Pa
     if (hit) view.theme = hit;
     else issues.push(fieldIssue('theme', `theme must be one of ${THEMES.join(', ')}; got "${theme.slice(0, 40)}"`, DEFAULT_VIEW.theme));
   }
-  for (const key of ['embed', 'autoplay', 'loop', 'panel'] as const) {
+  const inkRaw = query.get('ink');
+  const ink = inkRaw === null ? undefined : capped('ink', inkRaw, DEFAULT_VIEW.ink, issues);
+  if (ink !== undefined) {
+    const hit = INKS.find((x) => x === ink.trim().toLowerCase());
+    if (hit) view.ink = hit;
+    else issues.push(fieldIssue('ink', `ink must be one of ${INKS.join(', ')}; got "${ink.slice(0, 40)}"`, DEFAULT_VIEW.ink));
+  }
+  for (const key of ['embed', 'autoplay', 'loop', 'panel', 'present'] as const) {
     const raw = query.get(key);
     if (raw !== null) view[key] = parseBool(key, raw, DEFAULT_VIEW[key], issues);
   }
@@ -120,12 +137,14 @@ export function serializeUrlState(params: Params, view: ViewState, omit: readonl
   out.set('ranks', String(params.ranks));
   const rest = new URLSearchParams(serializeParams(params));
   for (const [key, value] of rest) if (!out.has(key)) out.set(key, value);
-  if (view.step !== DEFAULT_VIEW.step) out.set('step', String(view.step));
+  if (view.step !== DEFAULT_VIEW.step) out.set('step', String(view.step + 1));
   if (view.embed) out.set('embed', '1');
   if (view.theme !== DEFAULT_VIEW.theme) out.set('theme', view.theme);
   if (view.autoplay) out.set('autoplay', '1');
   if (view.loop !== DEFAULT_VIEW.loop) out.set('loop', view.loop ? '1' : '0');
   if (view.panel) out.set('panel', '1');
+  if (view.present) out.set('present', '1');
+  if (view.ink !== DEFAULT_VIEW.ink) out.set('ink', view.ink);
   for (const key of omit) out.delete(key);
   // URLSearchParams encodes ',' and '/' which never occur in our values; keep the text readable.
   return out.toString();
@@ -135,5 +154,5 @@ export function serializeUrlState(params: Params, view: ViewState, omit: readonl
 export function clampStep(step: number, stepCount: number): { step: number; issue?: ParamIssue } {
   const last = Math.max(0, stepCount - 1);
   if (step <= last) return { step };
-  return { step: last, issue: fieldIssue('step', `step must be from 0 to ${last} for this schedule; got ${step}`, last) };
+  return { step: last, issue: fieldIssue('step', `step must be from 1 to ${last + 1} for this schedule; got ${step + 1}`, last + 1) };
 }

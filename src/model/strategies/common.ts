@@ -125,6 +125,8 @@ export const isQuerySide = (t: TensorKind): boolean => QUERY_SIDE.has(t);
 export interface Draft {
   readonly phase: Phase;
   readonly text: string;
+  /** One-line form for slides; derived from the collectives and the compute when absent. */
+  readonly short?: string;
   readonly collectives: readonly Collective[];
   readonly compute: readonly RankCompute[];
 }
@@ -134,6 +136,16 @@ export function draft(phase: Phase, text: string, collectives: readonly Collecti
 }
 
 const BACKWARD_PREFIX = 'backward: ';
+
+/** The one-line form of a step: what moves (the collectives' labels) and what the ranks compute meanwhile. */
+export function shortCaption(d: Pick<Draft, 'phase' | 'collectives' | 'compute'>): string {
+  const moving = [...new Set(d.collectives.filter((c) => c.transfers.length > 0 || c.kind === 'all-reduce').map((c) => c.label))];
+  const computes = d.compute.some((rc) => rc.tiles.some((t) => t.pairs > 0));
+  const work = d.phase === 'backward' ? 'each rank computes dQ, dK, dV' : d.phase === 'loss' ? 'each rank: cross-entropy on its own tokens' : 'each rank attends to the K/V it holds';
+  const parts = moving.length ? (computes ? [moving.join(' + '), work] : [moving.join(' + ')]) : [d.phase === 'loss' ? 'each rank: cross-entropy on its own tokens, labels shifted before sharding' : work];
+  const line = parts.join(' · ');
+  return line.charAt(0).toUpperCase() + line.slice(1);
+}
 
 /** What a schedule records beyond its steps (see ValidSchedule). */
 export interface ScheduleExtras {
@@ -147,6 +159,7 @@ export function finish(ctx: Ctx, shards: readonly TokenSet[], nodeOf: (rank: num
     phase: d.phase,
     // The phase is in the prefix already; texts may start with it for readability in code.
     caption: `Step ${index + 1} of ${drafts.length} (${d.phase}): ${d.text.startsWith(BACKWARD_PREFIX) ? d.text.slice(BACKWARD_PREFIX.length) : d.text}`,
+    short: d.short ?? shortCaption(d),
     collectives: d.collectives.filter((c) => c.transfers.length > 0 || c.kind === 'all-reduce'),
     compute: d.compute,
   }));

@@ -1,7 +1,7 @@
 // fast-check generators shared by the fuzz tests (src/**/*.fuzz.test.ts).
 import fc from 'fast-check';
 import { applyModelPreset, checkConsistency, DEFAULT_PARAMS, PARAM_KEYS, PARAM_SPECS, type Params } from '../model/params.ts';
-import { DEFAULT_VIEW, MAX_URL_STEP, THEMES, type ViewState } from '../ui/urlState.ts';
+import { DEFAULT_VIEW, INKS, MAX_URL_STEP, THEMES, type ViewState } from '../ui/urlState.ts';
 
 type Spec = (typeof PARAM_SPECS)[keyof Params];
 
@@ -29,13 +29,16 @@ export const validParams: fc.Arbitrary<Params> = fc
     return p;
   });
 
+/** View state as the page holds it (step is 0-based inside, 1-based in the URL, so at most MAX_URL_STEP − 1). */
 export const validView: fc.Arbitrary<ViewState> = fc.record({
-  step: fc.integer({ min: 0, max: MAX_URL_STEP }),
+  step: fc.integer({ min: 0, max: MAX_URL_STEP - 1 }),
   embed: fc.boolean(),
   theme: fc.constantFrom(...THEMES),
   autoplay: fc.boolean(),
   loop: fc.boolean(),
   panel: fc.boolean(),
+  present: fc.boolean(),
+  ink: fc.constantFrom(...INKS),
 }).map((v) => ({ ...DEFAULT_VIEW, ...v }));
 
 /** Names that break naive parsers: Object.prototype members and prototype-pollution paths. */

@@ -85,5 +85,15 @@ test('URL warnings follow the state: fixing a field clears its warning', async (
     expect(text).not.toMatch(/\.\./);
     expect(text.trim()).toMatch(/[.!?]$/);
   }
+
+  // Errors: the ResizeObserver loop notice is benign (no banner); a real error shows once, as one sentence.
+  await page.evaluate(() => {
+    window.dispatchEvent(new ErrorEvent('error', { message: 'ResizeObserver loop completed with undelivered notifications.', cancelable: true }));
+    for (let i = 0; i < 3; i++) window.dispatchEvent(new ErrorEvent('error', { message: 'Uncaught Error: something broke', cancelable: true }));
+  });
+  const errors = page.locator('#messages .message-error span');
+  await expect(errors).toHaveCount(1);
+  await expect(errors).toHaveText('Unexpected error: Uncaught Error: something broke.');
+  expect(await page.locator('#messages .message', { hasText: 'ResizeObserver' }).count()).toBe(0);
   expectNoConsoleErrors(log);
 });

@@ -1,5 +1,7 @@
 // Wiring only: state, GPU, scene, UI, and the frame loop.
 
+// lil-gui's stylesheet as a file (its default <style> injection is an inline style the CSP refuses).
+import 'lil-gui/dist/lil-gui.css';
 import './style.css';
 import { Store } from './app/store.ts';
 import { Playback } from './app/playback.ts';

@@ -111,7 +111,7 @@ function cli(...args: string[]) {
 }
 
 describe('prototype-named flags exit 2 with a message, never a stack trace', () => {
-  it.each(['plan', 'attention'])('%s', (command) => {
+  it.each(['plan', 'attention', 'compare'])('%s', (command) => {
     for (const argv of [['--constructor', '1'], ['--__proto__=1']]) {
       const r = cli(command, ...argv, ...(command === 'attention' ? ['--backend', 'cpu'] : []));
       expect(r.code, `${command} ${argv.join(' ')}: ${r.stderr}`).toBe(2);

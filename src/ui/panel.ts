@@ -84,7 +84,7 @@ export class Panel {
     this.#playback = options.playback;
     this.#messages = options.messages;
     this.#m = { ...this.#store.state.params };
-    this.gui = new GUI({ container: options.container, title: 'Controls', width: 280 });
+    this.gui = new GUI({ container: options.container, title: 'Controls', width: 280, injectStyles: false }); // styles: main.ts imports lil-gui.css (CSP)
     this.gui.domElement.id = 'ui-gui';
     const gui = this.gui;
     const m = this.#m;

@@ -9,6 +9,7 @@ import { drawBalanceChart, drawMemoryChart, drawTimelineChart, prepareCanvas } f
 import { CATEGORY_COLOR, CATEGORY_LABEL, CATEGORY_ORDER, chartStyle, TIMELINE_COLOR } from './palette.ts';
 import type { Theme } from './urlState.ts';
 import { el, setText } from './dom.ts';
+import { sentence } from '../app/messages.ts';
 
 /** What the readouts need of a verification result (see src/gpu/verify.ts). */
 export interface VerificationView {
@@ -160,7 +161,7 @@ export class Readouts {
     const { plan, step } = input;
     const valid = plan.valid && plan.perRank.length > 0;
     this.#invalid.hidden = valid;
-    setText(this.#invalid, valid ? '' : `This combination cannot run: ${plan.reason ?? 'invalid parameters'}. Pick another strategy or rank count in the panel.`);
+    setText(this.#invalid, valid ? '' : `This combination cannot run: ${sentence(plan.reason ?? 'invalid parameters')} Pick another strategy or rank count in the panel.`);
     for (const s of this.#sections.slice(1)) s.classList.toggle('ro-disabled', !valid);
     this.#memCanvas.hidden = !valid;
     if (!valid) {

@@ -2,7 +2,7 @@
 // is under every budget line, before anything is allocated; a fitting request is left alone.
 import { describe, expect, it } from 'vitest';
 import { DEFAULT_PARAMS, type Params } from '../model/params.ts';
-import { CPU_BUDGET, chooseExecution, gpuBudget, overBudget, priceExecution, type ExecutionBudget } from './executionBudget.ts';
+import { ASSUMED_SOFTWARE_GPU_FLOP_PER_MS, CPU_BUDGET, MAX_GPU_MS, chooseExecution, gpuBudget, overBudget, priceExecution, type ExecutionBudget } from './executionBudget.ts';
 import { buildExecPlan } from '../model/execution.ts';
 import { buildSchedule } from '../model/strategies/index.ts';
 
@@ -17,6 +17,16 @@ describe('execution budget', () => {
     const chosen = chooseExecution(params({}), gpuBudget(SWIFTSHADER, null), TILES);
     expect(chosen.clamps).toEqual([]);
     expect(chosen.params.execSeq).toBe(DEFAULT_PARAMS.execSeq);
+  });
+
+  it('clamps the default run on an unmeasured software adapter to its stated GPU time', () => {
+    const budget = gpuBudget(SWIFTSHADER, null, true);
+    expect(budget.flopPerMs).toBe(ASSUMED_SOFTWARE_GPU_FLOP_PER_MS);
+    const chosen = chooseExecution(params({}), budget, TILES);
+    expect(chosen.clamps.length).toBeGreaterThan(0);
+    expect(chosen.params.execSeq).toBeLessThan(DEFAULT_PARAMS.execSeq);
+    expect(overBudget(chosen.price!, budget)).toBeNull();
+    expect(chosen.price!.work / budget.flopPerMs!).toBeLessThanOrEqual(MAX_GPU_MS);
   });
 
   it('clamps the 16K × 32 heads × 512 link at 64 ranks to a run under every budget line, naming the fields', () => {

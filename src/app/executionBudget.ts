@@ -18,6 +18,13 @@ export const MAX_DISPATCHES = 16_384;
 export const MAX_GPU_MS = 10_000;
 /** Until the first run has measured the adapter: the (padded) FLOP per ms assumed, 1.2 GFLOP/s, so that the default run (forward + backward) is not clamped before anything is known; the first run then measures the real speed. */
 export const ASSUMED_GPU_FLOP_PER_MS = 1.2e6;
+/**
+ * The same assumption for a software adapter (`GPUAdapterInfo.isFallbackAdapter`, e.g. SwiftShader): 0.1 GFLOP/s.
+ * Measured here on SwiftShader (2 shared cores): the tiled forward at 0.24 GFLOP/s idle (`npm run bench -- gpu`),
+ * the backward at 0.05 GFLOP/s, and ~10 ms of latency per dispatch. At 1.2 GFLOP/s the default run (forward +
+ * backward, sharded + unsharded) took 90 s there instead of 10 s; with this it is clamped before it starts.
+ */
+export const ASSUMED_SOFTWARE_GPU_FLOP_PER_MS = 1e5;
 /** JS memory for the inputs, outputs and read-backs of one run (the page's heap bound rests on it). */
 export const MAX_HOST_BYTES = 192 * 2 ** 20;
 /** Device memory resident at once, at most: a quarter of GiB, or 2 × maxStorageBufferBindingSize if smaller. */
@@ -72,9 +79,13 @@ export interface TilePadding {
 }
 
 /** The GPU budget from the adapter's limits and, once measured, its speed. */
-export function gpuBudget(limits: Pick<GPUSupportedLimits, 'maxStorageBufferBindingSize' | 'maxBufferSize'>, flopPerMs: number | null): ExecutionBudget {
+export function gpuBudget(
+  limits: Pick<GPUSupportedLimits, 'maxStorageBufferBindingSize' | 'maxBufferSize'>,
+  flopPerMs: number | null,
+  softwareAdapter = false,
+): ExecutionBudget {
   const binding = Math.min(limits.maxStorageBufferBindingSize, limits.maxBufferSize);
-  const speed = flopPerMs ?? ASSUMED_GPU_FLOP_PER_MS;
+  const speed = flopPerMs ?? (softwareAdapter ? ASSUMED_SOFTWARE_GPU_FLOP_PER_MS : ASSUMED_GPU_FLOP_PER_MS);
   return {
     backend: 'gpu',
     maxDeviceBytes: Math.min(MAX_DEVICE_BYTES, 2 * binding),

@@ -43,6 +43,8 @@ let pending: WorkerRequest | null = null;
 let busy = false;
 let device: GPUDevice | null = null;
 let adapterName = '';
+/** A software adapter (SwiftShader): its first run is priced at a far lower assumed speed. */
+let softwareAdapter = false;
 let gpuUnavailable = false;
 /** FLOP per ms of the GPU, measured by the first completed run on this device. */
 let flopPerMs: number | null = null;
@@ -56,6 +58,7 @@ async function gpuDevice(): Promise<GPUDevice | null> {
   }
   const next = gpu.device;
   adapterName = gpu.adapterName;
+  softwareAdapter = (gpu.adapter.info as { isFallbackAdapter?: boolean } | undefined)?.isFallbackAdapter === true;
   device = next;
   flopPerMs = null;
   void next.lost.then(() => {
@@ -73,7 +76,7 @@ async function run(request: WorkerRequest): Promise<void> {
   const t0 = performance.now();
   try {
     const dev = await gpuDevice();
-    const budget = dev ? gpuBudget(dev.limits, flopPerMs) : CPU_BUDGET;
+    const budget = dev ? gpuBudget(dev.limits, flopPerMs, softwareAdapter) : CPU_BUDGET;
     // The kernel's tiling prices the padding of small shards (compiles the pipeline once per head dim).
     const tiles = dev ? kernelsFor(dev, SHADER_SOURCES).block(request.params.headDim).tiles : NO_PADDING;
     const chosen = chooseExecution(request.params, budget, tiles);

@@ -89,9 +89,9 @@ export function gradientReadout(source: GradientSource | null, strategy: string,
 }
 
 /** A norm as the labels show it (4 significant digits; the e2e test reads it back). */
-export function formatNorm(n: number): string {
+export function formatNorm(n: number, digits = 4): string {
   if (n === 0) return '0';
-  return Math.abs(n) >= 1e5 || Math.abs(n) < 1e-3 ? n.toExponential(3) : n.toPrecision(4);
+  return Math.abs(n) >= 1e5 || Math.abs(n) < 1e-3 ? n.toExponential(digits - 1) : n.toPrecision(digits);
 }
 
 export function provenanceText(source: Pick<GradientSource, 'backend' | 'seqLen'>): string[] {
@@ -105,6 +105,8 @@ export interface GradientBar extends Rect {
 }
 
 export interface GradientLayout {
+  /** Backing chips under the readouts (the lane's blocks would make the numbers unreadable). */
+  readonly chips: readonly Rect[];
   readonly bars: readonly GradientBar[];
   readonly labels: readonly Label[];
 }
@@ -124,8 +126,11 @@ export function layoutGradients(
   col: Pick<ColumnBox, 'x' | 'w'>,
   provenance: readonly string[],
   k = 1,
+  /** Ranks whose dO cell carries the stage's "idle" label mid-lane: the provenance goes elsewhere. */
+  idle: ReadonlySet<number> = new Set(),
   measure: (text: string, size: number) => number = (t, s) => textWidth(t, s),
 ): GradientLayout {
+  const chips: Rect[] = [];
   const bars: GradientBar[] = [];
   const labels: Label[] = [];
   const lineH = 13 * k;
@@ -137,7 +142,10 @@ export function layoutGradients(
     const shown = GRAD_TENSORS.filter((t) => r.norms[t] !== null);
     if (!shown.length) continue;
     const parts = shown.map((t) => `${t} ${formatNorm(r.norms[t] as number)}`);
-    const variants = [parts.join('  '), parts.filter((p) => !p.startsWith('dQ')).join('  '), parts.filter((p) => !p.startsWith('dQ')).join(' ')].filter(Boolean);
+    const short = shown.map((t) => `${t} ${formatNorm(r.norms[t] as number, 3)}`);
+    const noQ = (list: string[]): string[] => list.filter((p) => !p.startsWith('dQ'));
+    // dQ is dropped before precision goes below 3 digits; the tooltip always has all of them.
+    const variants = [parts.join('  '), short.join(' '), noQ(parts).join('  '), noQ(short).join(' ')].filter(Boolean);
     const text = fitText(variants, col.w - 6, SIZE);
     const textW = Math.min(col.w - 6, measure(text, SIZE));
     const tip =
@@ -145,22 +153,27 @@ export function layoutGradients(
       r.buffers.map((b) => `${b.label}: ${formatNorm(b.norm)}`).join('\n');
     labels.push({ text, x: col.x + col.w - 3, y: lane.y + lane.h - lineH, align: 'r', cls: 'ss-small ss-grad', maxW: col.w - 6, title: tip });
     // Bars left of the numbers, stacked in the lane's lower part.
-    const barW = col.w - textW - 12;
+    const barW = Math.min(60 * k, col.w - textW - 12);
+    const chipW = (barW >= 16 ? barW + 6 : 0) + textW + 6;
+    chips.push({ x: col.x + col.w - chipW, y: lane.y + lane.h - lineH - 1, w: chipW, h: lineH + 1 });
     if (barW >= 16) {
       const drawn = shown.filter((t) => text.includes(`${t} `));
       const bh = Math.max(1, Math.min(3 * k, (lineH - 2) / Math.max(1, drawn.length) - 1));
       drawn.forEach((t, i) => {
         const full = readout.scale[t];
         const f = full > 0 ? Math.min(1, (r.norms[t] as number) / full) : 0;
-        bars.push({ tensor: t, rank: r.rank, x: col.x + 3, y: lane.y + lane.h - lineH + 1 + i * (bh + 1), w: Math.max(1, f * barW), h: bh });
+        bars.push({ tensor: t, rank: r.rank, x: col.x + col.w - chipW + 3, y: lane.y + lane.h - lineH + 1 + i * (bh + 1), w: Math.max(1, f * barW), h: bh });
       });
     }
-    if (!provenanceShown && lane.h >= 2.6 * lineH) {
-      labels.push({ text: fitText(provenance, col.w - 6, SIZE), x: col.x + col.w - 3, y: lane.y + 1, align: 'r', cls: 'ss-small ss-grad-source', maxW: col.w - 6, title: provenance[0] });
+    if (!provenanceShown && lane.h >= 2.6 * lineH && !idle.has(lane.rank)) {
+      const ptext = fitText(provenance, col.w - 6, SIZE);
+      const pw = Math.min(col.w - 6, measure(ptext, SIZE)) + 6;
+      chips.push({ x: col.x + col.w - pw, y: lane.y, w: pw, h: lineH + 1 });
+      labels.push({ text: ptext, x: col.x + col.w - 3, y: lane.y + 1, align: 'r', cls: 'ss-small ss-grad-source', maxW: col.w - 6, title: provenance[0] });
       provenanceShown = true;
     }
   }
-  return { bars, labels };
+  return { chips, bars, labels };
 }
 
 export interface GradientsView {
@@ -180,9 +193,12 @@ export function createGradientsView(ctx: SceneContext): GradientsView {
       if (!readout || !source) return;
       const col = ctx.layout.columns.find((c) => c.id === 'o');
       if (!col) return;
-      const out = layoutGradients(readout, ctx.layout.lanes, col, provenanceText(source), ctx.k);
+      const idle = new Set((m.holdings[stepIndex] ?? []).filter((h) => h.idle && h.column === 'o').map((h) => h.rank));
+      const out = layoutGradients(readout, ctx.layout.lanes, col, provenanceText(source), ctx.k, idle);
       const ink = ctx.palette.ink;
       const shade: Record<GradTensorName, Rgb> = { dK: ink, dV: mix(ink, ctx.palette.lane, 0.35), dQ: mix(ink, ctx.palette.lane, 0.6) };
+      const clear = ctx.palette.clearAlpha > 0 ? ctx.palette.clear : ctx.palette.lane;
+      for (const c of out.chips) ctx.pools.blocks.push(c.x, c.y, c.w, c.h, clear);
       for (const b of out.bars) ctx.pools.blocks.push(b.x, b.y, b.w, b.h, shade[b.tensor]);
       labels.push(...out.labels);
     },

@@ -135,6 +135,8 @@ export function layoutGradients(
   const labels: Label[] = [];
   const lineH = 13 * k;
   let provenanceShown = false;
+  // First the texts, so that every lane's bars share one length scale (the widest text decides the room).
+  const rows = [];
   for (const lane of lanes) {
     if (lane.h < lineH) continue;
     const r = readout.ranks[lane.rank];
@@ -147,13 +149,16 @@ export function layoutGradients(
     // dQ is dropped before precision goes below 3 digits; the tooltip always has all of them.
     const variants = [parts.join('  '), short.join(' '), noQ(parts).join('  '), noQ(short).join(' ')].filter(Boolean);
     const text = fitText(variants, col.w - 6, SIZE);
-    const textW = Math.min(col.w - 6, measure(text, SIZE));
+    rows.push({ lane, r, shown, parts, text, textW: Math.min(col.w - 6, measure(text, SIZE)) });
+  }
+  const maxTextW = rows.reduce((a, x) => Math.max(a, x.textW), 0);
+  const barW = Math.min(60 * k, col.w - maxTextW - 12);
+  for (const { lane, r, shown, parts, text, textW } of rows) {
     const tip =
       `Rank ${r.rank} at the end of this step: ${parts.join(', ')} (L2 norm over every buffer of that tensor the rank holds).\n` +
       r.buffers.map((b) => `${b.label}: ${formatNorm(b.norm)}`).join('\n');
     labels.push({ text, x: col.x + col.w - 3, y: lane.y + lane.h - lineH, align: 'r', cls: 'ss-small ss-grad', maxW: col.w - 6, title: tip });
     // Bars left of the numbers, stacked in the lane's lower part.
-    const barW = Math.min(60 * k, col.w - textW - 12);
     const chipW = (barW >= 16 ? barW + 6 : 0) + textW + 6;
     chips.push({ x: col.x + col.w - chipW, y: lane.y + lane.h - lineH - 1, w: chipW, h: lineH + 1 });
     if (barW >= 16) {

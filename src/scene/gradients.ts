@@ -137,8 +137,12 @@ export function layoutGradients(
   let provenanceShown = false;
   // First the texts, so that every lane's bars share one length scale (the widest text decides the room).
   const rows = [];
+  // Where no lane has room for the provenance on a line of its own, the first readout carries it.
+  const tag = provenance[provenance.length - 1] ?? '';
+  let tagFirst = !lanes.some((l) => l.h >= 2.6 * lineH && !idle.has(l.rank) && readout.ranks[l.rank]);
   for (const lane of lanes) {
-    if (lane.h < lineH) continue;
+    // The stage writes "idle" mid-lane: a lane too short for both lines gets no readout.
+    if (lane.h < (idle.has(lane.rank) ? 2 * lineH : lineH)) continue;
     const r = readout.ranks[lane.rank];
     if (!r) continue;
     const shown = GRAD_TENSORS.filter((t) => r.norms[t] !== null);
@@ -148,16 +152,18 @@ export function layoutGradients(
     const noQ = (list: string[]): string[] => list.filter((p) => !p.startsWith('dQ'));
     // dQ is dropped before precision goes below 3 digits; the tooltip always has all of them.
     const variants = [parts.join('  '), short.join(' '), noQ(parts).join('  '), noQ(short).join(' ')].filter(Boolean);
-    const text = fitText(variants, col.w - 6, SIZE);
-    rows.push({ lane, r, shown, parts, text, textW: Math.min(col.w - 6, measure(text, SIZE)) });
+    const tagged = tagFirst && tag !== '';
+    tagFirst = false;
+    const text = fitText(tagged ? [`${tag}: ${short.join(' ')}`, `${tag}: ${noQ(short).join(' ')}`, ...variants] : variants, col.w - 6, SIZE);
+    rows.push({ lane, r, shown, parts, text, tagged: tagged && text.startsWith(tag), textW: Math.min(col.w - 6, measure(text, SIZE)) });
   }
   const maxTextW = rows.reduce((a, x) => Math.max(a, x.textW), 0);
   const barW = Math.min(60 * k, col.w - maxTextW - 12);
-  for (const { lane, r, shown, parts, text, textW } of rows) {
+  for (const { lane, r, shown, parts, text, tagged, textW } of rows) {
     const tip =
       `Rank ${r.rank} at the end of this step: ${parts.join(', ')} (L2 norm over every buffer of that tensor the rank holds).\n` +
       r.buffers.map((b) => `${b.label}: ${formatNorm(b.norm)}`).join('\n');
-    labels.push({ text, x: col.x + col.w - 3, y: lane.y + lane.h - lineH, align: 'r', cls: 'ss-small ss-grad', maxW: col.w - 6, title: tip });
+    labels.push({ text, x: col.x + col.w - 3, y: lane.y + lane.h - lineH, align: 'r', cls: tagged ? 'ss-small ss-grad ss-grad-source' : 'ss-small ss-grad', maxW: col.w - 6, title: `${tip}\n${provenance[0] ?? ''}` });
     // Bars left of the numbers, stacked in the lane's lower part.
     const chipW = (barW >= 16 ? barW + 6 : 0) + textW + 6;
     chips.push({ x: col.x + col.w - chipW, y: lane.y + lane.h - lineH - 1, w: chipW, h: lineH + 1 });

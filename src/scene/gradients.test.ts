@@ -81,7 +81,7 @@ describe('gradient readout', () => {
   it('on short lanes, the first readout carries the provenance; an idle short lane (the stage writes "idle" there) gets none', () => {
     if (!readout) throw new Error('no readout');
     const short = lanes.map((l, i) => ({ ...l, y: 50 + i * 22, h: 20 }));
-    const out = layoutGradients(readout, short, col, ['long provenance', 'GPU, 64 tok'], 1, new Set(), measure);
+    const out = layoutGradients(readout, short, col, ['long provenance', 'GPU, 64 tok', 'GPU 64t'], 1, new Set(), measure);
     expect(out.labels[0]?.text).toBe('GPU, 64 tok: dK 3.00 dV 1.00 dQ 2.00');
     expect(out.labels[0]?.cls).toContain('ss-grad-source');
     expect(out.labels[1]?.text).toBe('dK 1.000');

@@ -96,7 +96,7 @@ export function formatNorm(n: number, digits = 4): string {
 
 export function provenanceText(source: Pick<GradientSource, 'backend' | 'seqLen'>): string[] {
   const where = source.backend === 'cpu' ? 'CPU' : 'GPU';
-  return [`‖grad‖ measured on the ${where} run, ${source.seqLen} executed tokens`, `‖grad‖: ${where} run, ${source.seqLen} tokens`, `${where}, ${source.seqLen} tok`];
+  return [`‖grad‖ measured on the ${where} run, ${source.seqLen} executed tokens`, `‖grad‖: ${where} run, ${source.seqLen} tokens`, `${where}, ${source.seqLen} tok`, `${where} ${source.seqLen}t`];
 }
 
 export interface GradientBar extends Rect {
@@ -138,7 +138,7 @@ export function layoutGradients(
   // First the texts, so that every lane's bars share one length scale (the widest text decides the room).
   const rows = [];
   // Where no lane has room for the provenance on a line of its own, the first readout carries it.
-  const tag = provenance[provenance.length - 1] ?? '';
+  const tags = provenance.slice(-2);
   let tagFirst = !lanes.some((l) => l.h >= 2.6 * lineH && !idle.has(l.rank) && readout.ranks[l.rank]);
   for (const lane of lanes) {
     // The stage writes "idle" mid-lane: a lane too short for both lines gets no readout.
@@ -152,10 +152,11 @@ export function layoutGradients(
     const noQ = (list: string[]): string[] => list.filter((p) => !p.startsWith('dQ'));
     // dQ is dropped before precision goes below 3 digits; the tooltip always has all of them.
     const variants = [parts.join('  '), short.join(' '), noQ(parts).join('  '), noQ(short).join(' ')].filter(Boolean);
-    const tagged = tagFirst && tag !== '';
+    const tagged = tagFirst && tags.length > 0;
     tagFirst = false;
-    const text = fitText(tagged ? [`${tag}: ${short.join(' ')}`, `${tag}: ${noQ(short).join(' ')}`, ...variants] : variants, col.w - 6, SIZE);
-    rows.push({ lane, r, shown, parts, text, tagged: tagged && text.startsWith(tag), textW: Math.min(col.w - 6, measure(text, SIZE)) });
+    const withTag = tagged ? tags.flatMap((t) => [`${t}: ${short.join(' ')}`, `${t}: ${noQ(short).join(' ')}`]) : [];
+    const text = fitText([...withTag, ...variants], col.w - 6, SIZE);
+    rows.push({ lane, r, shown, parts, text, tagged: withTag.includes(text), textW: Math.min(col.w - 6, measure(text, SIZE)) });
   }
   const maxTextW = rows.reduce((a, x) => Math.max(a, x.textW), 0);
   const barW = Math.min(60 * k, col.w - maxTextW - 12);

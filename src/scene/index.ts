@@ -9,6 +9,7 @@
 //   matrixView.ts   the causal work matrix and the work bars
 //   softmaxPanel.ts the online-softmax merge panel
 //   lossPanel.ts    the loss step and its panel
+//   gradients.ts    the backward steps' measured dK/dV/dQ norms per rank
 //   captions.ts     title, caption, badge, notes
 //   export.ts       a frame as a PNG-ready canvas
 //   presentation.ts type scale and footer on a slide; view.ts the SceneView interface
@@ -27,6 +28,7 @@ import { createMotion } from './motion.ts';
 import { createMatrixView } from './matrixView.ts';
 import { createSoftmaxPanel } from './softmaxPanel.ts';
 import { createLossView } from './lossPanel.ts';
+import { createGradientsView } from './gradients.ts';
 import { renderCaption, renderHeader, renderLegendKey, renderNotes } from './captions.ts';
 import { footerHeight, presentation } from './presentation.ts';
 import { captureFrame } from './export.ts';
@@ -61,6 +63,7 @@ export async function createScene({ canvas, overlay, device }: { canvas: HTMLCan
   const matrixView = createMatrixView(ctx);
   const softmaxPanel = createSoftmaxPanel(ctx);
   const lossView = createLossView(ctx);
+  const gradientsView = createGradientsView(ctx);
   const inspector = createInspector(ctx);
 
   let width = 0;
@@ -155,6 +158,7 @@ export async function createScene({ canvas, overlay, device }: { canvas: HTMLCan
       if (m.schedule.steps[stepIndex]?.phase === 'loss') lossView.draw(stepIndex, labels);
       else softmaxPanel.render(stepIndex);
       matrixView.draw(stepIndex, labels);
+      gradientsView.draw(stepIndex, labels);
     }
     motion.prepare(stepIndex, labels);
     dom.setLabels(labels);

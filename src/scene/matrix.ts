@@ -38,6 +38,21 @@ export function clipSegment(seg: Segment, a: number, b: number): Segment | null 
   return { start: seg.start + k0 * s, count: k1 - k0 + 1, stride: seg.stride };
 }
 
+/** Tokens of a strided segment inside [a, b) (clipSegment's count, without the object). */
+function clipCount(seg: Segment, a: number, b: number): number {
+  if (seg.count <= 0) return 0;
+  const s = Math.max(1, seg.stride);
+  const k0 = Math.max(0, Math.ceil((a - seg.start) / s));
+  const k1 = Math.min(seg.count - 1, Math.floor((b - 1 - seg.start) / s));
+  return k1 < k0 ? 0 : k1 - k0 + 1;
+}
+
+/** First token of a strided segment at or after a (clipSegment's start; only when clipCount > 0). */
+function clipStart(seg: Segment, a: number): number {
+  const s = Math.max(1, seg.stride);
+  return seg.start + Math.max(0, Math.ceil((a - seg.start) / s)) * s;
+}
+
 function cellOf(t: number, n: number, seq: number): number {
   // Largest i with cellStart(i) <= t.
   let i = Math.min(n - 1, Math.floor((t * n) / seq));
@@ -77,42 +92,70 @@ export function buildWorkMatrix(schedule: ValidSchedule, n: number): WorkMatrix 
   const perRank = new Float64Array(P * F);
   const stepCells = new Float64Array(n2);
   const allHeads = totalHeadsOf(schedule);
-  steps.forEach((stepIndex, f) => {
-    const step = schedule.steps[stepIndex];
-    if (!step) return;
+  // Cell bounds once (cellStart is a division per call), and the tile's K/V clipped to each key
+  // cell once per tile rather than once per (q cell, k cell): plain numbers, no Segment objects in
+  // the inner loop (a 64-rank schedule has ~16K tiles; a striped one spans every cell).
+  const bound = new Float64Array(n + 1);
+  for (let i = 0; i <= n; i++) bound[i] = cellStart(i, n, seq);
+  const kcStart = new Float64Array(n);
+  const kcCount = new Float64Array(n);
+  for (let f = 0; f < steps.length; f++) {
+    const step = schedule.steps[steps[f] as number];
+    if (!step) continue;
     stepCells.fill(0);
     for (const rc of step.compute) {
       const heads = Math.max(1, rc.heads.end - rc.heads.start);
+      // Weighted by the share of heads, so a head-sharded rank (Ulysses) counts 1/P of a cell.
+      const headShare = heads / allHeads;
+      const contribBase = rc.rank;
       let rankWork = 0;
       for (const tile of rc.tiles) {
         if (tile.pairs <= 0) continue;
         rankWork += tile.pairs * heads;
-        const i0 = cellOf(tile.q.start, n, seq);
-        const i1 = cellOf(segmentLast(tile.q), n, seq);
-        const j0 = cellOf(tile.kv.start, n, seq);
-        const j1 = cellOf(segmentLast(tile.kv), n, seq);
+        const q = tile.q;
+        const kv = tile.kv;
+        const i0 = cellOf(q.start, n, seq);
+        const i1 = cellOf(segmentLast(q), n, seq);
+        const j0 = cellOf(kv.start, n, seq);
+        const j1 = cellOf(segmentLast(kv), n, seq);
+        const jEnd = Math.min(i1, j1);
+        for (let j = j0; j <= jEnd; j++) {
+          const c = clipCount(kv, bound[j] as number, bound[j + 1] as number);
+          kcCount[j] = c;
+          if (c > 0) kcStart[j] = clipStart(kv, bound[j] as number);
+        }
         for (let i = i0; i <= i1; i++) {
-          const qc = clipSegment(tile.q, cellStart(i, n, seq), cellStart(i + 1, n, seq));
-          if (!qc) continue;
-          for (let j = j0; j <= Math.min(i, j1); j++) {
-            const kc = clipSegment(tile.kv, cellStart(j, n, seq), cellStart(j + 1, n, seq));
-            if (!kc) continue;
-            const p = safePairs(qc, kc);
+          const qCount = clipCount(q, bound[i] as number, bound[i + 1] as number);
+          if (qCount <= 0) continue;
+          const qStart = clipStart(q, bound[i] as number);
+          const jMax = Math.min(i, j1);
+          for (let j = j0; j <= jMax; j++) {
+            const kCount = kcCount[j] as number;
+            if (kCount <= 0) continue;
+            // Below the diagonal every key precedes every query: all pairs, exactly what causalPairs
+            // returns whenever it does not throw (equal strides or a single token on one side).
+            const exact = q.stride >= 1 && kv.stride >= 1 && (qCount === 1 || kCount === 1 || q.stride === kv.stride);
+            const p =
+              j < i && exact
+                ? qCount * kCount
+                : safePairs({ start: qStart, count: qCount, stride: q.stride }, { start: kcStart[j] as number, count: kCount, stride: kv.stride });
             if (p <= 0) continue;
             const cell = i * n + j;
-            // Weighted by the share of heads, so a head-sharded rank (Ulysses) counts 1/P of a cell.
-            const w = p * (heads / allHeads);
-            stepCells[cell] = (stepCells[cell] ?? 0) + w;
-            contrib[cell * P + rc.rank] = (contrib[cell * P + rc.rank] ?? 0) + w;
+            const w = p * headShare;
+            stepCells[cell] = (stepCells[cell] as number) + w;
+            const at = cell * P + contribBase;
+            contrib[at] = (contrib[at] as number) + w;
             if (first[cell] === -1) first[cell] = f;
           }
         }
       }
       perRank[f * P + rc.rank] = (perRank[f * P + rc.rank] ?? 0) + rankWork;
     }
-    for (let c = 0; c < n2; c++) cum[f * n2 + c] = (f > 0 ? (cum[(f - 1) * n2 + c] ?? 0) : 0) + (stepCells[c] ?? 0);
+    const row = f * n2;
+    if (f > 0) for (let c = 0; c < n2; c++) cum[row + c] = (cum[row - n2 + c] as number) + (stepCells[c] as number);
+    else cum.set(stepCells);
     if (f > 0) for (let r = 0; r < P; r++) perRank[f * P + r] = (perRank[f * P + r] ?? 0) + (perRank[(f - 1) * P + r] ?? 0);
-  });
+  }
   const owner = new Int16Array(n2).fill(-1);
   const sharers = new Int16Array(n2 * 4).fill(-1);
   for (let c = 0; c < n2; c++) {

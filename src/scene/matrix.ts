@@ -118,6 +118,19 @@ export function buildWorkMatrix(schedule: ValidSchedule, n: number): WorkMatrix 
         const i1 = cellOf(segmentLast(q), n, seq);
         const j0 = cellOf(kv.start, n, seq);
         const j1 = cellOf(segmentLast(kv), n, seq);
+        if (i0 === i1 && j0 === j1) {
+          // The tile lies inside one cell (the common case once cells are larger than blocks): no clipping.
+          if (j0 > i0) continue;
+          const p = j0 < i0 && q.stride >= 1 && kv.stride >= 1 && (q.count === 1 || kv.count === 1 || q.stride === kv.stride) ? q.count * kv.count : safePairs(q, kv);
+          if (p <= 0) continue;
+          const cell = i0 * n + j0;
+          const w = p * headShare;
+          stepCells[cell] = (stepCells[cell] as number) + w;
+          const at = cell * P + contribBase;
+          contrib[at] = (contrib[at] as number) + w;
+          if (first[cell] === -1) first[cell] = f;
+          continue;
+        }
         const jEnd = Math.min(i1, j1);
         for (let j = j0; j <= jEnd; j++) {
           const c = clipCount(kv, bound[j] as number, bound[j + 1] as number);

@@ -12,8 +12,12 @@ export interface WorkMatrix {
   readonly steps: readonly number[];
   /** Causal (k ≤ q) pairs in each cell, row-major [q cell][k cell]. 0 = masked (upper triangle). */
   readonly total: Float64Array;
-  /** Pairs computed up to and including forward step f: cum[f·n² + cell] (all heads weighted equally). */
-  readonly cum: Float32Array;
+  /**
+   * Pairs computed up to and including forward step f, one float32 per cell (all heads weighted
+   * equally). Summed on demand from the per-step deltas (a dense steps × n² table cost more to build
+   * than every redraw together); the two latest rows stay cached, so f − 1 then f are cheap. Read only.
+   */
+  cumAt(f: number): Float32Array;
   /** Rank that computed most of a cell, −1 if nothing, −2 if shared (no rank above 60%). */
   readonly owner: Int16Array;
   /** First forward step (index into `steps`) that computed part of the cell, −1 if none. */
@@ -86,7 +90,11 @@ export function buildWorkMatrix(schedule: ValidSchedule, n: number): WorkMatrix 
       total[i * n + j] = causalPairs({ start: qa, count: qb - qa, stride: 1 }, { start: ka, count: kb - ka, stride: 1 });
     }
   }
-  const cum = new Float32Array(n2 * F);
+  // Per forward step, the cells it computed and their pairs: deltaCell/deltaW[deltaStart[f] ..).
+  const deltaStart = new Int32Array(F + 1);
+  const deltaCells: number[] = [];
+  const deltaWs: number[] = [];
+  const touched = new Int32Array(n2).fill(-1);
   const contrib = new Float64Array(n2 * P);
   const first = new Int16Array(n2).fill(-1);
   const perRank = new Float64Array(P * F);
@@ -100,9 +108,9 @@ export function buildWorkMatrix(schedule: ValidSchedule, n: number): WorkMatrix 
   const kcStart = new Float64Array(n);
   const kcCount = new Float64Array(n);
   for (let f = 0; f < steps.length; f++) {
+    deltaStart[f + 1] = deltaStart[f] as number;
     const step = schedule.steps[steps[f] as number];
     if (!step) continue;
-    stepCells.fill(0);
     for (const rc of step.compute) {
       const heads = Math.max(1, rc.heads.end - rc.heads.start);
       // Weighted by the share of heads, so a head-sharded rank (Ulysses) counts 1/P of a cell.
@@ -125,6 +133,10 @@ export function buildWorkMatrix(schedule: ValidSchedule, n: number): WorkMatrix 
           if (p <= 0) continue;
           const cell = i0 * n + j0;
           const w = p * headShare;
+          if (touched[cell] !== f) {
+            touched[cell] = f;
+            deltaCells.push(cell);
+          }
           stepCells[cell] = (stepCells[cell] as number) + w;
           const at = cell * P + contribBase;
           contrib[at] = (contrib[at] as number) + w;
@@ -155,6 +167,10 @@ export function buildWorkMatrix(schedule: ValidSchedule, n: number): WorkMatrix 
             if (p <= 0) continue;
             const cell = i * n + j;
             const w = p * headShare;
+            if (touched[cell] !== f) {
+              touched[cell] = f;
+              deltaCells.push(cell);
+            }
             stepCells[cell] = (stepCells[cell] as number) + w;
             const at = cell * P + contribBase;
             contrib[at] = (contrib[at] as number) + w;
@@ -164,9 +180,12 @@ export function buildWorkMatrix(schedule: ValidSchedule, n: number): WorkMatrix 
       }
       perRank[f * P + rc.rank] = (perRank[f * P + rc.rank] ?? 0) + rankWork;
     }
-    const row = f * n2;
-    if (f > 0) for (let c = 0; c < n2; c++) cum[row + c] = (cum[row - n2 + c] as number) + (stepCells[c] as number);
-    else cum.set(stepCells);
+    for (let k = deltaStart[f] as number; k < deltaCells.length; k++) {
+      const cell = deltaCells[k] as number;
+      deltaWs.push(stepCells[cell] as number);
+      stepCells[cell] = 0;
+    }
+    deltaStart[f + 1] = deltaCells.length;
     if (f > 0) for (let r = 0; r < P; r++) perRank[f * P + r] = (perRank[f * P + r] ?? 0) + (perRank[(f - 1) * P + r] ?? 0);
   }
   const owner = new Int16Array(n2).fill(-1);
@@ -190,7 +209,55 @@ export function buildWorkMatrix(schedule: ValidSchedule, n: number): WorkMatrix 
       for (let r = 0; r < P && k < 4; r++) if ((contrib[c * P + r] ?? 0) > 0) sharers[c * 4 + k++] = r;
     }
   }
-  return { n, ranks: P, steps, total, cum, owner, first, perRank, sharers };
+  const cumAt = cumulativeRows(n2, deltaStart, Int32Array.from(deltaCells), Float64Array.from(deltaWs));
+  return { n, ranks: P, steps, total, cumAt, owner, first, perRank, sharers };
+}
+
+/**
+ * cumAt for buildWorkMatrix: row f = row f−1 + step f's deltas, rounded to float32 per step (as a
+ * dense Float32Array table would hold it). Two cached rows; a miss advances the nearest cached row
+ * below f (or zeros) through the steps in between.
+ */
+function cumulativeRows(n2: number, deltaStart: Int32Array, deltaCell: Int32Array, deltaW: Float64Array): (f: number) => Float32Array {
+  const F = deltaStart.length - 1;
+  interface Slot {
+    f: number;
+    row: Float32Array;
+    used: number;
+  }
+  const slots: Slot[] = [
+    { f: -1, row: new Float32Array(0), used: 0 },
+    { f: -1, row: new Float32Array(0), used: 0 },
+  ];
+  let clock = 0;
+  return (fIn: number): Float32Array => {
+    const f = Math.min(F - 1, Math.max(-1, Math.floor(fIn)));
+    const hit = slots.find((s) => s.row.length > 0 && s.f === f);
+    if (hit) {
+      hit.used = ++clock;
+      return hit.row;
+    }
+    const [a, b] = slots as [Slot, Slot];
+    const lru = a.used <= b.used ? a : b;
+    let base: Slot | null = null;
+    for (const s of slots) if (s.row.length > 0 && s.f < f && (!base || s.f > base.f)) base = s;
+    if (lru.row.length === 0) lru.row = new Float32Array(n2);
+    if (base !== lru) {
+      if (base) lru.row.set(base.row);
+      else lru.row.fill(0);
+    }
+    const row = lru.row;
+    for (let s = (base ? base.f : -1) + 1; s <= f; s++) {
+      const end = deltaStart[s + 1] as number;
+      for (let k = deltaStart[s] as number; k < end; k++) {
+        const c = deltaCell[k] as number;
+        row[c] = (row[c] as number) + (deltaW[k] as number);
+      }
+    }
+    lru.f = f;
+    lru.used = ++clock;
+    return row;
+  };
 }
 
 /** Head count of the schedule's largest compute head range (all query heads). */

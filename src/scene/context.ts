@@ -8,7 +8,7 @@ import type { HeadRange, TokenSet, ValidSchedule } from '../model/schedule.ts';
 import { PALETTES, tokenColor, type Palette, type Theme } from './colors.ts';
 import { displayBlockTokens, headSpan, matrixCells, segmentPieces, tensorScales, tokenSpan, type ColumnBox, type LaneBox, type Piece, type Rect, type SceneLayout, computeLayout } from './layout.ts';
 import { buildWorkMatrix, forwardProgress, type WorkMatrix } from './matrix.ts';
-import { columnOf, deriveTracks, holdingsTimeline, type ColumnId, type Holding, type Track } from './tracks.ts';
+import { columnOf, holdingsAt, tracksForStep, type ColumnId, type Holding, type Track } from './tracks.ts';
 import { Pool, diamondGeometry, slantGeometry } from './pool.ts';
 import type { OverlayDom } from './overlay.ts';
 
@@ -62,7 +62,7 @@ export interface Model {
   readonly matrix: WorkMatrix;
   readonly maxWork: number;
   readonly groups: readonly number[];
-  /** Per step, precomputed once: what each rank holds, and what moves. */
+  /** Per step: what each rank holds, and what moves (each step computed on first read, then kept). */
   readonly holdings: readonly (readonly Holding[])[];
   readonly tracks: readonly (readonly Track[])[];
   /** Forward progress (index into matrix.steps) of each step. */
@@ -107,13 +107,42 @@ export function buildModel(schedule: ValidSchedule, params: Params): Model {
     matrix,
     maxWork,
     groups: schedule.shards.map((x) => x.node),
-    holdings: holdingsTimeline(schedule, { heads: params.heads, kvHeads: params.kvHeads }),
-    tracks: deriveTracks(schedule),
+    holdings: lazyPerStep(schedule.steps.length, (i) => holdingsAt(schedule, i, { heads: params.heads, kvHeads: params.kvHeads })),
+    tracks: lazyPerStep(schedule.steps.length, (i) => tracksForStep(schedule, i)),
     progress,
     shared,
     pieces: new WeakMap(),
     busiestRatio: minWork > 0 ? maxWork / minWork : Infinity,
   };
+}
+
+/**
+ * A read-only array of `length` entries whose entry i is compute(i), computed on first read and kept.
+ * A parameter change rebuilds the model; building every step's holdings and tracks up front (tens
+ * of thousands of objects at 64 ranks) cost more than the few steps a user then looks at.
+ */
+export function lazyPerStep<T>(length: number, compute: (i: number) => T): readonly T[] {
+  const cache: (T | undefined)[] = new Array<T | undefined>(length);
+  const index = (key: string | symbol): number => {
+    if (typeof key !== 'string') return -1;
+    const i = Number(key);
+    return Number.isInteger(i) && i >= 0 && i < length && String(i) === key ? i : -1;
+  };
+  return new Proxy(cache as T[], {
+    get(target, key, receiver) {
+      const i = index(key);
+      if (i < 0) return Reflect.get(target, key, receiver) as unknown;
+      let v = target[i];
+      if (v === undefined) target[i] = v = compute(i);
+      return v;
+    },
+    has(target, key) {
+      return index(key) >= 0 || Reflect.has(target, key);
+    },
+    set() {
+      return false;
+    },
+  });
 }
 
 export interface SceneContext {

@@ -13,7 +13,7 @@ describe('work matrix', () => {
     let done = 0;
     for (let c = 0; c < n2; c++) {
       total += m.total[c] ?? 0;
-      done += m.cum[(F - 1) * n2 + c] ?? 0;
+      done += m.cumAt(F - 1)[c] ?? 0;
       const i = Math.floor(c / m.n);
       const j = c % m.n;
       if (j > i) {

@@ -81,6 +81,9 @@ export function createMatrixView(ctx: SceneContext): MatrixView {
     const isCurrent = step?.phase === 'forward' && step.compute.length > 0;
     const pending = mix(palette.empty, palette.emptyEdge, 0.9);
     const big = cellPx >= 9;
+    // Pairs done before this step, then up to it (in this order: the matrix caches the latest two rows).
+    const before = f > 0 ? M.cumAt(f - 1) : null;
+    const upTo = f >= 0 ? M.cumAt(f) : null;
     // Recolour the fixed cell slots; only cells whose frame state flips get a new box.
     for (let i = 0; i < n; i++) {
       for (let j = 0; j <= i; j++) {
@@ -89,9 +92,9 @@ export function createMatrixView(ctx: SceneContext): MatrixView {
         if (total <= 0) continue;
         const slot = cellSlot[c] as number;
         const slots = (cellSlot[c + 1] as number) - slot;
-        const done = f >= 0 ? (M.cum[f * n2 + c] ?? 0) : 0;
+        const done = upTo ? (upTo[c] as number) : 0;
         const frac = Math.min(1, done / total);
-        const fresh = isCurrent && f >= 0 && done - (f > 0 ? (M.cum[(f - 1) * n2 + c] ?? 0) : 0) > 0;
+        const fresh = isCurrent && f >= 0 && done - (before ? (before[c] as number) : 0) > 0;
         const shrink = fresh && big && frac > 0 ? 1 : 0;
         if (shrink !== cellShrunk[c]) {
           cellShrunk[c] = shrink;

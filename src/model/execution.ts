@@ -838,7 +838,7 @@ function planBackward(planner: Planner, schedule: ValidSchedule): BackwardPlan |
 /**
  * Moves rank `src`'s partial sums of (tensor, positions, heads) into `dst` (offset 0, dst's layout).
  * 'copy' (a send): when the rank holds several partial sums of an entry they are first added into the
- * oldest (reduce ops), which is then copied; an entry the rank does not hold throws. 'sum' (the final
+ * oldest (reduce ops), which is then copied; an entry the rank never computed is a zero partial sum. 'sum' (the final
  * gather): the first partial sum is copied, the others added, into dst; returns the entries found in
  * no partial sum. Either way the moved entries leave the source.
  */
@@ -894,7 +894,11 @@ function moveGradient(planner: Planner, schedule: ValidSchedule, adds: CopyOp[],
           missing++;
           continue;
         }
-        throw new Error(`${schedule.strategy}: step ${t}: rank ${src} must hold a partial sum of ${tensor} for token ${positions[i]}, head ${h} to ${why}, but it holds none at that step (never computed, or already sent).`);
+        // A send of an entry this rank never computed: its partial sum is zero. That happens when a
+        // block meets only masked or empty query chunks here (zigzag with fewer tokens than 2P chunks,
+        // e.g. 13 tokens on 8 ranks in Transformer Engine's reversed ring). The landing buffer is new, so
+        // zero-filled (WebGPU zero-initialises buffers; the CPU executor's arrays start at zero).
+        continue;
       }
       if (mode === 'copy') push(copies, first, primaryIndex[i] as number, dst, i, h);
     }

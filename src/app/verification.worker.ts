@@ -45,6 +45,8 @@ let device: GPUDevice | null = null;
 let adapterName = '';
 /** A software adapter (SwiftShader): its first run is priced at a far lower assumed speed. */
 let softwareAdapter = false;
+/** Dispatches (forward + backward, priced) above which a software adapter checks the forward only. */
+const SOFTWARE_MAX_BACKWARD_DISPATCHES = 2048;
 let gpuUnavailable = false;
 /** FLOP per ms of the GPU, measured by the first completed run on this device. */
 let flopPerMs: number | null = null;
@@ -97,7 +99,12 @@ async function run(request: WorkerRequest): Promise<void> {
     let verification: Verification;
     if (dev) {
       const started = performance.now();
+      // A software adapter pays ~10 ms per dispatch whatever the size, and no clamp of tokens or heads
+      // lowers the dispatch count: past SOFTWARE_MAX_BACKWARD_DISPATCHES the run checks the forward alone.
+      const dispatches = chosen.price?.dispatches ?? 0;
+      const skipBackward = softwareAdapter && dispatches > SOFTWARE_MAX_BACKWARD_DISPATCHES;
       verification = await runVerification(dev, params, chosen.schedule, undefined, {
+        backward: !skipBackward,
         ...(plan ? { plan } : {}),
         cancelled: stale,
         // One step in the queue at a time: the scene's frames interleave with the run, and a
@@ -107,10 +114,16 @@ async function run(request: WorkerRequest): Promise<void> {
           await yieldTask();
         },
       });
+      if (skipBackward) {
+        verification = {
+          ...verification,
+          backwardError: `the backward check is skipped on this software adapter at ${dispatches.toLocaleString('en-US')} dispatches (over ${SOFTWARE_MAX_BACKWARD_DISPATCHES.toLocaleString('en-US')}, about 10 ms each); fewer ranks run it.`,
+        };
+      }
       const work = chosen.price?.work ?? 0;
       // Timestamp queries when the adapter has them, else the wall time of the whole run (slower: a safe side).
       const ms = verification.gpuMs !== null ? verification.gpuMs + (verification.unshardedGpuMs ?? 0) : performance.now() - started;
-      if (flopPerMs === null && work > 0 && ms > 0) flopPerMs = work / ms;
+      if (flopPerMs === null && work > 0 && ms > 0 && !skipBackward) flopPerMs = work / ms; // the price includes the backward
     } else {
       verification = runVerificationCpu(params, chosen.schedule, plan ? { plan } : {});
     }

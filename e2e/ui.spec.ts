@@ -188,7 +188,7 @@ test('bad URL values show a dismissable message naming the field and range, then
   for (const field of ['strategy', 'seq', 'ranks', 'theme', 'dtype']) await expect(page.locator(`.message[data-key="param-${field}"]`)).toBeVisible();
   await expect(page.locator('.message[data-key="param-seq"]')).toContainText('sequence length (modelled) (seq) must be an integer from 1 to');
   await expect(page.locator('.message[data-key="param-ranks"]')).toContainText('from 1 to 64');
-  await expect(page.locator('.message[data-key="param-step"]')).toContainText('step must be from 0 to');
+  await expect(page.locator('.message[data-key="param-step"]')).toContainText('step must be from 1 to');
   // URL text is shown as text, never parsed as HTML.
   await expect(page.locator('.message[data-key="param-dtype"]')).toContainText('<img');
   expect(await page.locator('#messages img').count()).toBe(0);

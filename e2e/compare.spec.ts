@@ -30,8 +30,12 @@ const SETS: Record<string, string>[] = [
 ];
 
 const comparison = async (page: Page): Promise<Record<string, unknown>[]> => {
-  await page.waitForFunction(() => (window.shardscope as { comparison?: unknown }).comparison != null, undefined, { timeout: 60_000 });
-  return (await state<Shardscope>(page)).comparison as Record<string, unknown>[];
+  // Read in the same evaluation that sees it ready: a late param normalisation can reset it to null again.
+  const ready = await page.waitForFunction(() => {
+    const c = (window.shardscope as { comparison?: unknown }).comparison;
+    return c != null ? JSON.stringify(c) : null;
+  }, undefined, { timeout: 60_000 });
+  return JSON.parse((await ready.jsonValue()) as string) as Record<string, unknown>[];
 };
 
 test('the page\'s comparison equals `compare --json` for three parameter sets', async ({ page }) => {

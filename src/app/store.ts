@@ -9,11 +9,14 @@
 //   that nobody reads in between cost nothing;
 // - subscribers are notified once per animation frame (or within NOTIFY_FALLBACK_MS when frames do
 //   not run, e.g. a hidden tab), with the latest state and the state they saw last.
+// - a plan reuses the last one computed where the change cannot touch it (model/plan.ts replan):
+//   a verification-only field (seed, execSeq) keeps the whole plan, a pricing field (model size,
+//   ZeRO, hardware) keeps the schedule, so the scene keeps its build too.
 // plan() stays on the main thread: at 64 ranks its Plan (the schedule) is 6–11 MB of objects, and
-// structured-cloning it back from a worker costs more (25–100 ms) than computing it (3–10 ms).
+// structured-cloning it back from a worker costs more (60–130 ms measured) than computing it.
 
 import { checkConsistency, type ParamIssue, type Params } from '../model/params.ts';
-import { plan as computePlan, type Plan } from '../model/plan.ts';
+import { replan, type Plan } from '../model/plan.ts';
 
 export interface AppState {
   readonly params: Readonly<Params>;
@@ -53,6 +56,8 @@ export class Store {
   #pending = false;
   #raf = 0;
   #timer: ReturnType<typeof setTimeout> | undefined;
+  /** The plan computed last (for any state): what the next plan may reuse. */
+  #lastPlan: Plan | null = null;
   /** Plan computations and notifications, for the interaction bench and tests. */
   readonly stats = { plans: 0, planMs: 0, notifications: 0, notifyMs: 0 };
 
@@ -64,7 +69,8 @@ export class Store {
 
   readonly #plan = (params: Readonly<Params>): Plan => {
     const t0 = performance.now();
-    const result = computePlan(params as Params);
+    const result = replan(params as Params, this.#lastPlan);
+    this.#lastPlan = result;
     this.stats.plans++;
     this.stats.planMs += performance.now() - t0;
     return result;

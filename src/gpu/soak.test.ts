@@ -7,6 +7,7 @@ import { bufferStats } from './buffers.ts';
 import { SHADER_SOURCES } from './shaders.ts';
 import { getTestGpu, withErrorScopes } from './testing.ts';
 import { FP32_TOLERANCE, runVerification } from './verify.ts';
+import { RunCancelled } from './AttentionRunner.ts';
 
 const gpu = await getTestGpu();
 
@@ -53,4 +54,30 @@ describe.skipIf(!gpu)('soak', () => {
     expect(after.created - before.created).toBeGreaterThan(runs);
     expect(after.created - before.created).toBe(after.destroyed - before.destroyed);
   }, 600_000);
+
+  it('a cancelled run stops submitting at the next step, throws RunCancelled and frees its buffers', async () => {
+    // What the verification worker does when newer params arrive: cancelled() turns true after the
+    // third step's submission, so steps 4.. are never submitted.
+    const device = gpu?.device as GPUDevice;
+    const params: Params = { ...DEFAULT_PARAMS, strategy: 'zigzag', ranks: 8, heads: 2, kvHeads: 2, headDim: 16, execSeq: 64, seq: 64 };
+    const schedule = buildSchedule(params);
+    const before = bufferStats(device);
+    const submitted: number[] = [];
+    let stop = false;
+    const { errors } = await withErrorScopes(device, async () => {
+      await expect(
+        runVerification(device, params, schedule, SHADER_SOURCES, {
+          cancelled: () => stop,
+          afterSubmit: async (step) => {
+            submitted.push(step);
+            if (submitted.length === 3) stop = true;
+          },
+        }),
+      ).rejects.toBeInstanceOf(RunCancelled);
+    });
+    expect(errors).toEqual([]);
+    expect(submitted).toEqual([0, 1, 2]); // of the schedule's forward steps and backward steps
+    expect(schedule.valid && schedule.steps.length).toBeGreaterThan(10);
+    expect(bufferStats(device).live).toBe(before.live);
+  });
 });

@@ -5,7 +5,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { PARAM_KEYS, parseField, type Params } from './params.ts';
 import { validParams } from '../testing/arbitraries.ts';
-import { MEMORY_CATEGORIES, plan, type Plan } from './plan.ts';
+import { MEMORY_CATEGORIES, plan, replan, SCHEDULE_FIELDS, type Plan } from './plan.ts';
 import { buildSchedule } from './strategies/index.ts';
 import type { HeadRange, TokenSet, ValidSchedule } from './schedule.ts';
 
@@ -127,5 +127,32 @@ describe('causal coverage on random small schedules, P ≤ 16', () => {
       { numRuns: 300 },
     );
     expect(checked).toBeGreaterThan(100);
+  });
+});
+
+describe('replan() reuses only what the changed fields cannot touch', () => {
+  // Params `a`, then `b`'s values for a random subset of fields: replan(next, plan(a)) must equal
+  // plan(next) exactly, whichever shortcut it took (the schedule, or the whole plan). A field
+  // missing from SCHEDULE_FIELDS that a builder reads makes the schedules differ here.
+  it('equals plan() after any change, and keeps the schedule when only pricing fields change', () => {
+    let scheduleKept = 0;
+    // Fields outside SCHEDULE_FIELDS, plus at most one field of any kind: most runs take a shortcut.
+    const others = PARAM_KEYS.filter((k) => !(SCHEDULE_FIELDS as readonly string[]).includes(k));
+    const changes = fc.tuple(fc.subarray(others), fc.option(fc.constantFrom(...PARAM_KEYS), { nil: undefined }));
+    fc.assert(
+      fc.property(validParams, validParams, changes, (a, b, [keys, one]) => {
+        const next: Params = { ...a };
+        for (const k of one ? [...keys, one] : keys) (next as unknown as Record<string, unknown>)[k] = b[k];
+        const previous = plan(a);
+        const reused = replan(next, previous);
+        expect(JSON.stringify(reused)).toBe(JSON.stringify(plan(next)));
+        if (SCHEDULE_FIELDS.every((k) => next[k] === a[k])) {
+          expect(reused.schedule).toBe(previous.schedule);
+          scheduleKept++;
+        }
+      }),
+      { numRuns: 80 },
+    );
+    expect(scheduleKept).toBeGreaterThan(0);
   });
 });

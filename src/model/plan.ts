@@ -569,6 +569,31 @@ export function plan(params: Params): Plan {
   return priceSchedule(params, buildSchedule(params));
 }
 
+/**
+ * The fields buildSchedule reads (strategies/common.ts ctxOf, the builders, impl.ts): a change to
+ * any other field leaves the schedule as it was. plan.test.ts checks this by changing every other
+ * field of random params and comparing the schedules.
+ */
+export const SCHEDULE_FIELDS = ['strategy', 'seq', 'ranks', 'ulysses', 'tp', 'hidden', 'heads', 'kvHeads', 'headDim', 'microBatch', 'dtype', 'impl', 'gpu'] as const satisfies readonly (keyof Params)[];
+/** The fields only the GPU verification reads (what it executes): a change to them leaves the plan as it was. */
+export const VERIFICATION_FIELDS = ['execSeq', 'seed', 'localMask'] as const satisfies readonly (keyof Params)[];
+
+const sameFields = (a: Readonly<Params>, b: Readonly<Params>, keys: readonly (keyof Params)[]): boolean => keys.every((k) => a[k] === b[k]);
+
+/**
+ * plan(params), reusing what `previous` (the plan of other params) already holds: the whole plan when
+ * only verification fields changed, its schedule when only pricing fields changed (model size,
+ * ZeRO, recompute, hardware efficiency, …). At 64 ranks the schedule is most of plan()'s time, and
+ * keeping its identity lets the scene skip its rebuild.
+ */
+export function replan(params: Params, previous: Plan | null): Plan {
+  if (!previous) return plan(params);
+  const changed = (Object.keys(params) as (keyof Params)[]).filter((k) => params[k] !== previous.params[k]);
+  if (changed.every((k) => (VERIFICATION_FIELDS as readonly string[]).includes(k))) return { ...previous, params };
+  if (sameFields(params, previous.params, SCHEDULE_FIELDS)) return priceSchedule(params, previous.schedule);
+  return plan(params);
+}
+
 /** The CLI's --json contract (issue 2); extra fields beyond the contract are allowed. */
 export function planToJson(p: Plan): Record<string, unknown> {
   const out: Record<string, unknown> = {

@@ -9,6 +9,7 @@ import type { Params, StrategyId } from '../model/params.ts';
 import { STRATEGY_IDS } from '../model/params.ts';
 import { plan as planOf, type MemoryCategories, type Plan } from '../model/plan.ts';
 import { comparisonRow, peakRankCategories, withDistinct, type ComparisonRow } from '../model/compare.ts';
+import type { CompareReply, CompareRequest } from './compare.worker.ts';
 import { maxSeqSearch, minRanksSearch, probeOf, type MaxSeqResult, type MinRanksResult, type Probe, type Search } from '../model/fit.ts';
 
 /** The sweep's sequence lengths: 1K to 10M, three per octave (log x). */
@@ -80,7 +81,16 @@ const SLICE_MS = 12;
 
 type Work = Generator<void, void, void>;
 
-export class CompareEngine {
+/** What the comparison view reads: the engine itself, or its worker (CompareWorkerClient). */
+export interface CompareSource {
+  readonly snapshot: CompareSnapshot | null;
+  readonly minRanks: MinRanksSnapshot | null;
+  setParams(params: Params, current: Plan | null): void;
+  requestMinRanks(seq: number): void;
+  dispose(): void;
+}
+
+export class CompareEngine implements CompareSource {
   readonly #probes = new Lru<Probe>(20000);
   readonly #rows = new Lru<{ row: ComparisonRow; categories: MemoryCategories | null }>(200);
   readonly #fits = new Lru<MaxSeqResult>(500);
@@ -104,8 +114,8 @@ export class CompareEngine {
     return this.#minRanks;
   }
 
-  /** Starts over for new params (the store's plan for them is reused, not priced again). */
-  setParams(params: Params, current: Plan): void {
+  /** Starts over for new params (the store's plan for them, when given, is reused, not priced again). */
+  setParams(params: Params, current: Plan | null): void {
     const same = this.#snapshot && paramsKey(this.#snapshot.params) === paramsKey(params);
     this.#current = current;
     if (same) return;
@@ -257,5 +267,51 @@ export class CompareEngine {
       this.#publish({ sweep: new Map(sweep) });
     }
     this.#publish({ done: true });
+  }
+}
+
+/**
+ * The CompareEngine in a worker (compare.worker.ts), seen from the page: the same interface, so
+ * the view does not know where the numbers are computed. Until the worker answers for the current
+ * params, the snapshot is the empty one for those params, never an older params' rows.
+ */
+export class CompareWorkerClient implements CompareSource {
+  readonly #worker: Worker;
+  #snapshot: CompareSnapshot | null = null;
+  #minRanks: MinRanksSnapshot | null = null;
+
+  constructor(onChange: () => void) {
+    this.#worker = new Worker(new URL('./compare.worker.ts', import.meta.url), { type: 'module', name: 'shardscope-compare' });
+    this.#worker.onmessage = (event: MessageEvent<CompareReply>) => {
+      const { snapshot, minRanks } = event.data;
+      const current = this.#snapshot;
+      if (!snapshot || !current || paramsKey(snapshot.params) !== paramsKey(current.params)) return; // for older params
+      this.#snapshot = snapshot;
+      this.#minRanks = minRanks;
+      onChange();
+    };
+  }
+
+  get snapshot(): CompareSnapshot | null {
+    return this.#snapshot;
+  }
+
+  get minRanks(): MinRanksSnapshot | null {
+    return this.#minRanks;
+  }
+
+  setParams(params: Params): void {
+    if (this.#snapshot && paramsKey(this.#snapshot.params) === paramsKey(params)) return;
+    this.#snapshot = { params: { ...params }, rows: null, maxSeq: new Map(), sweep: new Map(), complete: false, done: false };
+    this.#minRanks = null;
+    this.#worker.postMessage({ type: 'params', params: { ...params } } satisfies CompareRequest);
+  }
+
+  requestMinRanks(seq: number): void {
+    this.#worker.postMessage({ type: 'min-ranks', seq } satisfies CompareRequest);
+  }
+
+  dispose(): void {
+    this.#worker.terminate();
   }
 }

@@ -8,7 +8,7 @@ import { gpuPreset, parseField, STRATEGY_IDS } from '../model/params.ts';
 import { bestByColumn, cellText, COMPARISON_COLUMNS, comparisonToCsv, comparisonToMarkdown, distinctText, type ComparisonRow } from '../model/compare.ts';
 import { formatTokens } from '../model/format.ts';
 import { STRATEGIES } from '../model/strategies/index.ts';
-import { CompareEngine, SWEEP_MAX, SWEEP_MIN, type CompareSnapshot } from './compareEngine.ts';
+import { CompareEngine, CompareWorkerClient, SWEEP_MAX, SWEEP_MIN, type CompareSnapshot, type CompareSource } from './compareEngine.ts';
 import { drawSeqPlot, STRATEGY_STYLE, type SeqPlotData } from './seqPlot.ts';
 import { prepareCanvas } from './charts.ts';
 import { CATEGORY_COLOR, CATEGORY_LABEL, CATEGORY_ORDER, chartStyle } from './palette.ts';
@@ -25,7 +25,7 @@ export interface CompareViewOptions {
 
 export class CompareView {
   readonly root: HTMLElement;
-  readonly engine: CompareEngine;
+  readonly engine: CompareSource;
   readonly #options: CompareViewOptions;
   readonly #caption = el('p', { class: 'cmp-caption', id: 'cmp-caption' });
   readonly #status = el('span', { class: 'cmp-status', id: 'cmp-status', 'aria-live': 'polite' });
@@ -43,7 +43,8 @@ export class CompareView {
 
   constructor(options: CompareViewOptions) {
     this.#options = options;
-    this.engine = new CompareEngine(() => this.#render());
+    // In a worker where there is one (the page); in this thread otherwise (tests without workers).
+    this.engine = typeof Worker === 'function' ? new CompareWorkerClient(() => this.#render()) : new CompareEngine(() => this.#render());
     const title = el('h2', { id: 'cmp-title' }, 'Compare strategies & plan');
     const copyMd = el('button', { type: 'button', id: 'cmp-copy-md' }, 'Copy Markdown');
     const copyCsv = el('button', { type: 'button', id: 'cmp-copy-csv' }, 'Copy CSV');
@@ -104,7 +105,7 @@ export class CompareView {
   }
 
   /** New params (and the store's plan for them). */
-  update(params: Params, plan: Parameters<CompareEngine['setParams']>[1], theme: Theme): void {
+  update(params: Params, plan: Parameters<CompareSource['setParams']>[1], theme: Theme): void {
     this.#params = params;
     this.#theme = theme;
     this.engine.setParams(params, plan);

@@ -7,6 +7,8 @@ interface Shardscope {
   webgpu: boolean;
   params: Record<string, unknown>;
   memoryPerRank: number[];
+  overlap: { hides: boolean; exposedSecondsPerLayer: number; condition: string };
+  timeline: { exposedPerLayer: number };
   playback: { step: number };
   lastPng: { width: number; height: number; sceneHeight: number; bandHeight: number } | null;
 }
@@ -22,6 +24,9 @@ test('without WebGPU the panel, readouts, URL state and PNG export still work', 
   expect(s.playback.step).toBe(2);
   const before = s.memoryPerRank;
   expect(before).toHaveLength(4);
+  // The overlap verdict is the timeline's: hidden exactly when little of the layer is exposed.
+  expect(s.overlap.exposedSecondsPerLayer).toBeCloseTo(s.timeline.exposedPerLayer, 12);
+  expect(s.overlap.condition).toMatch(/\S/);
 
   await page.locator('.ui-chip[data-ranks="8"]').click();
   await expect.poll(async () => (await state<Shardscope>(page)).memoryPerRank.length).toBe(8);

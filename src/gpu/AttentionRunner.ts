@@ -34,8 +34,8 @@ export interface RunOptions {
   readonly tiles?: TileOptions;
   /** Checked before each step is submitted: once true, nothing more is submitted and the run throws RunCancelled. */
   readonly cancelled?: () => boolean;
-  /** Awaited after each step's submission: the caller paces the queue and lets newer requests in. */
-  readonly afterSubmit?: (step: number) => Promise<void>;
+  /** Awaited after each step's submission, with the dispatches submitted so far: the caller paces the queue and lets newer requests in. */
+  readonly afterSubmit?: (step: number, dispatches: number) => Promise<void>;
   /**
    * dL/dO, [heads, seq, headDim] f32: with it the plan's backward steps run after the forward ones
    * and the result carries dQ, dK, dV.
@@ -340,7 +340,7 @@ export class AttentionRunner {
             buffers.delete(p.id);
           }
         }
-        await opts.afterSubmit?.(step.index);
+        await opts.afterSubmit?.(step.index, dispatches);
       }
       if (opts.cancelled?.()) throw new RunCancelled(plan.steps.length);
 

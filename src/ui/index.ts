@@ -322,6 +322,8 @@ export function createUi(options: UiOptions): Ui {
     const t = store.state.plan.timeline;
     return { forward: t.forward, backward: t.backward, loss: t.loss, exposedPerLayer: t.exposedPerLayer, ringOverlap: t.ringOverlap };
   });
+  // The overlap verdict the readout states, read from the timeline (model/timeline.ts).
+  exposeField('overlap', () => store.state.plan.overlap);
   exposeField('planValid', () => ({ valid: store.state.plan.valid, reason: store.state.plan.reason ?? null }));
   exposeField('view', () => ({ ...view, step: playback.step }));
   exposeField('embedCode', () => embedCode());

@@ -88,6 +88,17 @@ describe('plan CLI (spawned)', () => {
     expect(r.stdout.split('\n').filter((l) => /^\s+[0-3]\s+\d+\s+8K/.test(l))).toHaveLength(4);
     expect(r.stdout).toMatch(/Balance/);
   });
+
+  it('each byte column is in the unit its largest value reads in: a 1K plan shows activations in MB, not 0.00 GB', () => {
+    const r = cli('--ranks', '4', '--seq', '1K');
+    expect(r.code).toBe(0);
+    const [header, row0] = r.stdout.split('\n').filter((l) => /^rank\s|^\s+0\s+0\s/.test(l));
+    const cells = (line: string | undefined): string[] => (line ?? '').trim().split(/\s{2,}/);
+    const at = (title: string): string | undefined => cells(row0)[cells(header).indexOf(title)];
+    expect(cells(header)).toEqual(expect.arrayContaining(['weights GB', 'activ MB', 'act/layer MB', 'peak GB']));
+    expect(Number(at('activ MB'))).toBeGreaterThan(1); // 102.76 MB (256 tokens per rank)
+    expect(Number(at('weights GB'))).toBeCloseTo(16.06, 2);
+  });
 });
 
 describe('parseArgs (in process)', () => {

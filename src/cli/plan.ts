@@ -126,6 +126,12 @@ function pad(cells: readonly string[], widths: readonly number[], alignLeft: Rea
   return cells.map((c, i) => (alignLeft.has(i) ? c.padEnd(widths[i] ?? 0) : c.padStart(widths[i] ?? 0))).join('  ');
 }
 
+/** The decimal unit (B, kB, MB, GB, TB) a column whose largest value is `max` reads best in. */
+function byteUnit(max: number): { name: string; scale: number } {
+  for (const [scale, name] of [[1e12, 'TB'], [1e9, 'GB'], [1e6, 'MB'], [1e3, 'kB']] as const) if (max >= scale * 0.999995) return { name, scale };
+  return { name: 'B', scale: 1 };
+}
+
 function table(rows: readonly (readonly string[])[], alignLeft: ReadonlySet<number> = new Set()): string {
   const widths: number[] = [];
   for (const row of rows) row.forEach((c, i) => (widths[i] = Math.max(widths[i] ?? 0, c.length)));
@@ -162,28 +168,37 @@ export function formatPlan(p: Plan): string {
     lines.push(`  collectives rank 0 joins per layer: ${kinds.length ? kinds.join(', ') : 'none'}`);
   }
 
-  const header = ['rank', 'node', 'tokens', 'weights', 'grads', 'optim', 'activ', 'act/layer', 'kv', 'scores', 'logits', 'peak GB', 'OOM', 'comm fwd MB', 'comm bwd MB', 'attn FLOP/layer'];
+  // Byte columns: each in the unit its largest value reads best in (named in its header), so a
+  // 1K-token plan shows its activations in MB instead of a column of 0.00 GB.
+  const byteColumns: { title: string; of: (r: (typeof p.perRank)[number]) => number }[] = [
+    ...MEMORY_CATEGORIES.slice(0, 4).map((k) => ({ title: k === 'activations' ? 'activ' : k === 'optimizer' ? 'optim' : k, of: (r: (typeof p.perRank)[number]) => r.memory[k] })),
+    { title: 'act/layer', of: (r) => r.memory.activationsPerLayer },
+    { title: 'kv', of: (r) => r.memory.kvWorkingSet },
+    { title: 'scores', of: (r) => r.memory.scores },
+    { title: 'logits', of: (r) => r.memory.logits },
+    { title: 'peak', of: (r) => r.memory.peak },
+  ];
+  const commColumns: typeof byteColumns = [
+    { title: 'comm fwd', of: (r) => r.commBytesPerLayer.forward },
+    { title: 'comm bwd', of: (r) => r.commBytesPerLayer.backward },
+  ];
+  const units = [...byteColumns, ...commColumns].map((c) => byteUnit(Math.max(0, ...p.perRank.map(c.of))));
+  const header = ['rank', 'node', 'tokens', ...byteColumns.map((c, i) => `${c.title} ${units[i]?.name}`), 'OOM', ...commColumns.map((c, i) => `${c.title} ${units[byteColumns.length + i]?.name}`), 'attn FLOP/layer'];
+  const cell = (bytes: number, i: number): string => (bytes / (units[i]?.scale ?? 1)).toFixed(2);
   const rows: string[][] = [header];
   for (const r of p.perRank) {
-    const m = r.memory;
     rows.push([
       String(r.rank),
       String(r.node),
       formatTokens(r.tokens),
-      ...MEMORY_CATEGORIES.slice(0, 4).map((k) => formatGB(m[k])),
-      formatGB(m.activationsPerLayer),
-      formatGB(m.kvWorkingSet),
-      formatGB(m.scores),
-      formatGB(m.logits),
-      formatGB(m.peak),
+      ...byteColumns.map((c, i) => cell(c.of(r), i)),
       r.oom ? 'OOM' : '',
-      formatMB(r.commBytesPerLayer.forward),
-      formatMB(r.commBytesPerLayer.backward),
+      ...commColumns.map((c, i) => cell(c.of(r), byteColumns.length + i)),
       formatFlops(r.causalFlops),
     ]);
   }
-  lines.push('', 'Memory per rank (GB; categories are each one’s max over the steps, peak is the max of their sum):');
-  lines.push(table(rows, new Set([12])));
+  lines.push('', 'Memory per rank (categories are each one’s max over the steps, peak is the max of their sum; comm is bytes sent per layer):');
+  lines.push(table(rows, new Set([3 + byteColumns.length])));
   let worst = p.perRank[0];
   for (const r of p.perRank) if (worst && r.memory.peak > worst.memory.peak) worst = r;
   if (worst) lines.push(`  highest peak: rank ${worst.rank}, ${formatBytes(worst.memory.peak)} of ${formatBytes(p.gpu.memoryBytes)}${p.oom ? ' — OUT OF MEMORY' : ''}`);

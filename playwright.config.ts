@@ -27,8 +27,13 @@ export default defineConfig({
     screenshot: 'on',
     trace: 'retain-on-failure',
   },
+  // The built app (vite build + preview): what a visitor loads, under the same CSP, and each page
+  // load is a few files instead of a hundred transformed modules (~3 s less per test on 2 cores).
+  // E2E_DEV=1 serves the dev server instead, for iterating on a spec without rebuilding.
   webServer: {
-    command: `npx vite --port ${port} --strictPort --host 127.0.0.1`,
+    command: process.env.E2E_DEV
+      ? `npx vite --port ${port} --strictPort --host 127.0.0.1`
+      : `npx vite build --logLevel warn && npx vite preview --port ${port} --strictPort --host 127.0.0.1`,
     url: `http://127.0.0.1:${port}/`,
     reuseExistingServer: !process.env.CI,
     timeout: 120_000,

@@ -122,7 +122,7 @@ export function renderLegendKey(ctx: SceneContext, at: { x: number; y: number; w
   for (const [swatch, label] of shown) {
     const item = document.createElement('span');
     const i = document.createElement('i');
-    i.setAttribute('style', `background: ${swatch}`);
+    i.style.background = swatch; // CSSOM, not a style attribute: the page's CSP refuses inline styles
     item.append(i, document.createTextNode(label));
     key.append(item);
   }

@@ -17,6 +17,7 @@ import { existsSync } from 'node:fs';
 import { chromium, type Page } from '@playwright/test';
 import { createServer } from 'vite';
 import { CHROMIUM_PATH, WEBGPU_ARGS } from '../chromium.ts';
+import { frameGapsDuring } from '../../e2e/helpers/frameGaps.ts';
 
 const BUDGET_MS = 16;
 const CHANGES = Number(process.env.INTERACTION_CHANGES ?? 30);
@@ -71,30 +72,6 @@ async function measureChanges(page: Page, n: number): Promise<Sample[]> {
   }, n);
 }
 
-/** 20 changes in 2 s (one per 100 ms) through the store's own per-frame path; the longest rAF gap. */
-async function frameGaps(page: Page): Promise<{ maxGapMs: number; frames: number; verifiedVersion: number; lastVersion: number }> {
-  return page.evaluate(async () => {
-    const test = (window as unknown as { __shardscopeTest: { setParams(c: object): void; stats(): { version: number; verificationVersion: number } } }).__shardscopeTest;
-    const stamps: number[] = [];
-    let running = true;
-    const tick = (t: number): void => {
-      stamps.push(t);
-      if (running) requestAnimationFrame(tick);
-    };
-    requestAnimationFrame(tick);
-    for (let i = 0; i < 20; i++) {
-      test.setParams({ heads: i % 2 ? 16 : 32, seq: 65536 * (1 + (i % 5)) });
-      await new Promise((r) => setTimeout(r, 100));
-    }
-    await new Promise((r) => setTimeout(r, 500));
-    running = false;
-    let maxGapMs = 0;
-    for (let i = 1; i < stamps.length; i++) maxGapMs = Math.max(maxGapMs, (stamps[i] as number) - (stamps[i - 1] as number));
-    const s = test.stats();
-    return { maxGapMs, frames: stamps.length, verifiedVersion: s.verificationVersion, lastVersion: s.version };
-  });
-}
-
 export async function run(): Promise<void> {
   if (!existsSync(CHROMIUM_PATH)) {
     console.log(`interaction bench skipped: no Chromium at ${CHROMIUM_PATH} (set CHROMIUM_PATH)`);
@@ -118,7 +95,7 @@ export async function run(): Promise<void> {
       await page.waitForFunction(() => (window as unknown as { shardscope?: { ready?: boolean } }).shardscope?.ready === true, undefined, { timeout: 120_000 });
       await measureChanges(page, 4); // warm-up: JIT, first layout
       const samples = await measureChanges(page, CHANGES);
-      const gaps = await frameGaps(page);
+      const gaps = await frameGapsDuring(page, Array.from({ length: 20 }, (_, i) => ({ heads: i % 2 ? 16 : 32, seq: 65536 * (1 + (i % 5)) })), 500);
       const total = samples.map((s) => s.total);
       const rest = samples.map((s) => s.total - s.plan - s.scene);
       const f = (x: number): string => x.toFixed(1).padStart(9);

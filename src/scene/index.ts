@@ -37,7 +37,7 @@ import type { PlaybackView, SceneView } from './view.ts';
 import './scene.css';
 
 export type { Theme } from './colors.ts';
-export type { SceneVerification } from './context.ts';
+export type { ScenePlan, SceneVerification } from './context.ts';
 
 export type { PlaybackView, SceneInfo, SceneView } from './view.ts';
 
@@ -235,6 +235,10 @@ export async function createScene({ canvas, overlay, device }: { canvas: HTMLCan
     backend,
     controlsSlot: dom.controlsSlot,
     setSchedule,
+    setPlan(plan) {
+      ctx.plan = plan;
+      if (inspector.rank !== null && ctx.builtStep >= 0) inspector.refresh(ctx.builtStep);
+    },
     setVerification(v) {
       ctx.verification = v;
       softmaxPanel.invalidate();

@@ -74,152 +74,340 @@ function safePairs(q: Segment, k: Segment): number {
   }
 }
 
+/** Tokens of one segment per cell it spans: count[i − lo] and the offset of its first token from the cell's start. */
+interface SegCells {
+  readonly lo: number;
+  readonly hi: number;
+  readonly count: Float64Array;
+  readonly off: Float64Array;
+}
+
+/**
+ * One forward step's contribution, factorised per group (a rank and one of its query segments):
+ * below the diagonal, cell (i, j) gains q[i]·K[j] (q: the group's query tokens in cell i, K: its
+ * head-weighted key tokens in cell j summed over the group's tiles), since every key of a lower
+ * cell precedes every query; the diagonal cells get exact causal pair counts D[i].
+ */
+interface StepDelta {
+  readonly groups: Int32Array;
+  /** Per group: K over cells [kLo, kHi] at kAt, D over the group's query cells at dAt (in `vals`). */
+  readonly kLo: Int32Array;
+  readonly kHi: Int32Array;
+  readonly kAt: Int32Array;
+  readonly dAt: Int32Array;
+  readonly vals: Float64Array;
+}
+
+/**
+ * The work matrix of a schedule on an n×n grid of cells. Only the cheap parts are built here (the
+ * causal pairs per cell, the work per rank from the tiles' pair counts); the per-cell split of each
+ * step's work is factorised per (rank, query segment) and computed on first read: the cumulative
+ * rows for the steps shown, the owners when the matrix is first drawn. A striped schedule at 64
+ * ranks has ~8K tiles that each span every cell: per-cell work per tile cost ~100 ms–1 s.
+ */
 export function buildWorkMatrix(schedule: ValidSchedule, n: number): WorkMatrix {
   const seq = schedule.seq;
   const P = schedule.ranks;
   const steps = schedule.steps.filter((s) => s.phase === 'forward' && s.compute.length > 0).map((s) => s.index);
   const F = Math.max(1, steps.length);
   const n2 = n * n;
-  const total = new Float64Array(n2);
-  for (let i = 0; i < n; i++) {
-    const qa = cellStart(i, n, seq);
-    const qb = cellStart(i + 1, n, seq);
-    for (let j = 0; j <= i; j++) {
-      const ka = cellStart(j, n, seq);
-      const kb = cellStart(j + 1, n, seq);
-      total[i * n + j] = causalPairs({ start: qa, count: qb - qa, stride: 1 }, { start: ka, count: kb - ka, stride: 1 });
-    }
-  }
-  // Per forward step, the cells it computed and their pairs: deltaCell/deltaW[deltaStart[f] ..).
-  const deltaStart = new Int32Array(F + 1);
-  const deltaCells: number[] = [];
-  const deltaWs: number[] = [];
-  const touched = new Int32Array(n2).fill(-1);
-  const contrib = new Float64Array(n2 * P);
-  const first = new Int16Array(n2).fill(-1);
-  const perRank = new Float64Array(P * F);
-  const stepCells = new Float64Array(n2);
-  const allHeads = totalHeadsOf(schedule);
-  // Cell bounds once (cellStart is a division per call), and the tile's K/V clipped to each key
-  // cell once per tile rather than once per (q cell, k cell): plain numbers, no Segment objects in
-  // the inner loop (a 64-rank schedule has ~16K tiles; a striped one spans every cell).
   const bound = new Float64Array(n + 1);
   for (let i = 0; i <= n; i++) bound[i] = cellStart(i, n, seq);
-  const kcStart = new Float64Array(n);
-  const kcCount = new Float64Array(n);
+  const total = new Float64Array(n2);
+  for (let i = 0; i < n; i++) {
+    const qa = bound[i] as number;
+    const qb = bound[i + 1] as number;
+    for (let j = 0; j < i; j++) total[i * n + j] = (qb - qa) * ((bound[j + 1] as number) - (bound[j] as number));
+    total[i * n + i] = causalPairs({ start: qa, count: qb - qa, stride: 1 }, { start: qa, count: qb - qa, stride: 1 });
+  }
+  const allHeads = totalHeadsOf(schedule);
+  const perRank = new Float64Array(P * F);
   for (let f = 0; f < steps.length; f++) {
-    deltaStart[f + 1] = deltaStart[f] as number;
     const step = schedule.steps[steps[f] as number];
-    if (!step) continue;
-    for (const rc of step.compute) {
-      const heads = Math.max(1, rc.heads.end - rc.heads.start);
-      // Weighted by the share of heads, so a head-sharded rank (Ulysses) counts 1/P of a cell.
-      const headShare = heads / allHeads;
-      const contribBase = rc.rank;
-      let rankWork = 0;
-      for (const tile of rc.tiles) {
-        if (tile.pairs <= 0) continue;
-        rankWork += tile.pairs * heads;
-        const q = tile.q;
-        const kv = tile.kv;
-        const i0 = cellOf(q.start, n, seq);
-        const i1 = cellOf(segmentLast(q), n, seq);
-        const j0 = cellOf(kv.start, n, seq);
-        const j1 = cellOf(segmentLast(kv), n, seq);
-        if (i0 === i1 && j0 === j1) {
-          // The tile lies inside one cell (the common case once cells are larger than blocks): no clipping.
-          if (j0 > i0) continue;
-          const p = j0 < i0 && q.stride >= 1 && kv.stride >= 1 && (q.count === 1 || kv.count === 1 || q.stride === kv.stride) ? q.count * kv.count : safePairs(q, kv);
-          if (p <= 0) continue;
-          const cell = i0 * n + j0;
-          const w = p * headShare;
-          if (touched[cell] !== f) {
-            touched[cell] = f;
-            deltaCells.push(cell);
-          }
-          stepCells[cell] = (stepCells[cell] as number) + w;
-          const at = cell * P + contribBase;
-          contrib[at] = (contrib[at] as number) + w;
-          if (first[cell] === -1) first[cell] = f;
-          continue;
-        }
-        const jEnd = Math.min(i1, j1);
-        for (let j = j0; j <= jEnd; j++) {
-          const c = clipCount(kv, bound[j] as number, bound[j + 1] as number);
-          kcCount[j] = c;
-          if (c > 0) kcStart[j] = clipStart(kv, bound[j] as number);
-        }
-        for (let i = i0; i <= i1; i++) {
-          const qCount = clipCount(q, bound[i] as number, bound[i + 1] as number);
-          if (qCount <= 0) continue;
-          const qStart = clipStart(q, bound[i] as number);
-          const jMax = Math.min(i, j1);
-          for (let j = j0; j <= jMax; j++) {
-            const kCount = kcCount[j] as number;
-            if (kCount <= 0) continue;
-            // Below the diagonal every key precedes every query: all pairs, exactly what causalPairs
-            // returns whenever it does not throw (equal strides or a single token on one side).
-            const exact = q.stride >= 1 && kv.stride >= 1 && (qCount === 1 || kCount === 1 || q.stride === kv.stride);
-            const p =
-              j < i && exact
-                ? qCount * kCount
-                : safePairs({ start: qStart, count: qCount, stride: q.stride }, { start: kcStart[j] as number, count: kCount, stride: kv.stride });
-            if (p <= 0) continue;
-            const cell = i * n + j;
-            const w = p * headShare;
-            if (touched[cell] !== f) {
-              touched[cell] = f;
-              deltaCells.push(cell);
-            }
-            stepCells[cell] = (stepCells[cell] as number) + w;
-            const at = cell * P + contribBase;
-            contrib[at] = (contrib[at] as number) + w;
-            if (first[cell] === -1) first[cell] = f;
-          }
-        }
+    if (step) {
+      for (const rc of step.compute) {
+        const heads = Math.max(1, rc.heads.end - rc.heads.start);
+        let w = 0;
+        for (const tile of rc.tiles) if (tile.pairs > 0) w += tile.pairs * heads;
+        perRank[f * P + rc.rank] = (perRank[f * P + rc.rank] ?? 0) + w;
       }
-      perRank[f * P + rc.rank] = (perRank[f * P + rc.rank] ?? 0) + rankWork;
     }
-    for (let k = deltaStart[f] as number; k < deltaCells.length; k++) {
-      const cell = deltaCells[k] as number;
-      deltaWs.push(stepCells[cell] as number);
-      stepCells[cell] = 0;
-    }
-    deltaStart[f + 1] = deltaCells.length;
     if (f > 0) for (let r = 0; r < P; r++) perRank[f * P + r] = (perRank[f * P + r] ?? 0) + (perRank[(f - 1) * P + r] ?? 0);
   }
-  const owner = new Int16Array(n2).fill(-1);
-  const sharers = new Int16Array(n2 * 4).fill(-1);
-  for (let c = 0; c < n2; c++) {
-    let sum = 0;
-    let best = -1;
-    let bestW = 0;
-    for (let r = 0; r < P; r++) {
-      const w = contrib[c * P + r] ?? 0;
-      sum += w;
-      if (w > bestW) {
-        bestW = w;
-        best = r;
+
+  // Segments by identity (schedules share them across tiles and steps), then by value.
+  const segByObj = new WeakMap<Segment, number>();
+  const segByValue = new Map<string, number>();
+  const segs: SegCells[] = [];
+  /** Per segment: an id shared by segments with the same tokens per cell (striped ranks all have one). */
+  const segPattern: number[] = [];
+  const patternByValue = new Map<string, number>();
+  const segOf = (seg: Segment): number => {
+    const hit = segByObj.get(seg);
+    if (hit !== undefined) return hit;
+    const key = `${seg.start},${seg.count},${seg.stride}`;
+    let id = segByValue.get(key);
+    if (id === undefined) {
+      const lo = cellOf(seg.start, n, seq);
+      const hi = cellOf(segmentLast(seg), n, seq);
+      const count = new Float64Array(hi - lo + 1);
+      const off = new Float64Array(hi - lo + 1);
+      for (let i = lo; i <= hi; i++) {
+        const c = clipCount(seg, bound[i] as number, bound[i + 1] as number);
+        count[i - lo] = c;
+        if (c > 0) off[i - lo] = clipStart(seg, bound[i] as number) - (bound[i] as number);
+      }
+      id = segs.length;
+      segs.push({ lo, hi, count, off });
+      segByValue.set(key, id);
+      const pkey = `${lo}:${count.join(',')}`;
+      let pat = patternByValue.get(pkey);
+      if (pat === undefined) patternByValue.set(pkey, (pat = patternByValue.size));
+      segPattern.push(pat);
+    }
+    segByObj.set(seg, id);
+    return id;
+  };
+  // Groups: (rank, query segment).
+  const groupOf = new Map<number, number>();
+  const groupRank: number[] = [];
+  const groupSeg: number[] = [];
+  const groupId = (rank: number, seg: number): number => {
+    const key = seg * P + rank;
+    let g = groupOf.get(key);
+    if (g === undefined) {
+      g = groupRank.length;
+      groupOf.set(key, g);
+      groupRank.push(rank);
+      groupSeg.push(seg);
+    }
+    return g;
+  };
+
+  const deltas: (StepDelta | undefined)[] = new Array<StepDelta | undefined>(F);
+  let scratchK = new Float64Array(0);
+  let scratchD = new Float64Array(0);
+  const deltaOf = (f: number): StepDelta => {
+    const hit = deltas[f];
+    if (hit) return hit;
+    const step = schedule.steps[steps[f] as number];
+    const active: number[] = [];
+    const slot = new Map<number, number>();
+    const kLoA: number[] = [];
+    const kHiA: number[] = [];
+    if (scratchK.length < n) {
+      scratchK = new Float64Array(n * 64);
+      scratchD = new Float64Array(n * 64);
+    }
+    for (const rc of step?.compute ?? []) {
+      const headShare = Math.max(1, rc.heads.end - rc.heads.start) / allHeads;
+      for (const tile of rc.tiles) {
+        if (tile.pairs <= 0) continue;
+        const qs = segOf(tile.q);
+        const ks = segOf(tile.kv);
+        const g = groupId(rc.rank, qs);
+        let at = slot.get(g);
+        if (at === undefined) {
+          at = active.length;
+          slot.set(g, at);
+          active.push(g);
+          kLoA.push(n);
+          kHiA.push(-1);
+          if (scratchK.length < (at + 1) * n) {
+            const grownK = new Float64Array(scratchK.length * 2);
+            grownK.set(scratchK);
+            scratchK = grownK;
+            const grownD = new Float64Array(scratchD.length * 2);
+            grownD.set(scratchD);
+            scratchD = grownD;
+          }
+          scratchK.fill(0, at * n, (at + 1) * n);
+          scratchD.fill(0, at * n, (at + 1) * n);
+        }
+        const Q = segs[qs] as SegCells;
+        const K = segs[ks] as SegCells;
+        const base = at * n;
+        for (let j = K.lo; j <= K.hi; j++) scratchK[base + j] = (scratchK[base + j] as number) + headShare * (K.count[j - K.lo] as number);
+        if (K.lo < (kLoA[at] as number)) kLoA[at] = K.lo;
+        if (K.hi > (kHiA[at] as number)) kHiA[at] = K.hi;
+        // Diagonal cells: exact causal pairs; cells with the same counts and offsets (a strided
+        // segment repeats the same pattern in every cell) reuse the previous count.
+        const d0 = Math.max(Q.lo, K.lo);
+        const d1 = Math.min(Q.hi, K.hi);
+        let pqc = -1;
+        let pkc = -1;
+        let pqo = -1;
+        let pko = -1;
+        let pp = 0;
+        for (let i = d0; i <= d1; i++) {
+          const qc = Q.count[i - Q.lo] as number;
+          const kc = K.count[i - K.lo] as number;
+          if (qc <= 0 || kc <= 0) continue;
+          const qo = Q.off[i - Q.lo] as number;
+          const ko = K.off[i - K.lo] as number;
+          if (qc !== pqc || kc !== pkc || qo !== pqo || ko !== pko) {
+            const b = bound[i] as number;
+            pp = safePairs({ start: b + qo, count: qc, stride: tile.q.stride }, { start: b + ko, count: kc, stride: tile.kv.stride });
+            pqc = qc;
+            pkc = kc;
+            pqo = qo;
+            pko = ko;
+          }
+          scratchD[base + i] = (scratchD[base + i] as number) + headShare * pp;
+        }
       }
     }
-    if (sum <= 0) continue;
-    owner[c] = bestW >= 0.6 * sum ? best : -2;
-    if (owner[c] === -2) {
-      let k = 0;
-      for (let r = 0; r < P && k < 4; r++) if ((contrib[c * P + r] ?? 0) > 0) sharers[c * 4 + k++] = r;
+    let size = 0;
+    for (let a = 0; a < active.length; a++) {
+      const Q = segs[groupSeg[active[a] as number] as number] as SegCells;
+      size += Math.max(0, (kHiA[a] as number) - (kLoA[a] as number) + 1) + (Q.hi - Q.lo + 1);
     }
-  }
-  const cumAt = cumulativeRows(n2, deltaStart, Int32Array.from(deltaCells), Float64Array.from(deltaWs));
-  return { n, ranks: P, steps, total, cumAt, owner, first, perRank, sharers };
+    const vals = new Float64Array(size);
+    const kAt = new Int32Array(active.length);
+    const dAt = new Int32Array(active.length);
+    let w = 0;
+    for (let a = 0; a < active.length; a++) {
+      const Q = segs[groupSeg[active[a] as number] as number] as SegCells;
+      const lo = kLoA[a] as number;
+      const hi = kHiA[a] as number;
+      kAt[a] = w;
+      if (hi >= lo) vals.set(scratchK.subarray(a * n + lo, a * n + hi + 1), w);
+      w += Math.max(0, hi - lo + 1);
+      dAt[a] = w;
+      vals.set(scratchD.subarray(a * n + Q.lo, a * n + Q.hi + 1), w);
+      w += Q.hi - Q.lo + 1;
+    }
+    const out: StepDelta = { groups: Int32Array.from(active), kLo: Int32Array.from(kLoA), kHi: Int32Array.from(kHiA), kAt, dAt, vals };
+    deltas[f] = out;
+    return out;
+  };
+
+  /** Adds steps (from, to]'s work to a row (per cell) or to per-rank contributions (cell·P + rank). */
+  const accumulate = (from: number, to: number, row: Float32Array | Float64Array, perRankCells: boolean): void => {
+    // Sum each group's K and D over the steps first, then one outer product per group.
+    const sumK = new Map<number, Float64Array>();
+    const sumD = new Map<number, Float64Array>();
+    const firstSeg = new Map<number, number>();
+    for (let s = from + 1; s <= to; s++) {
+      const d = deltaOf(s);
+      for (let a = 0; a < d.groups.length; a++) {
+        const g0 = d.groups[a] as number;
+        // Per rank: one sum per group; per cell: groups whose query tokens per cell agree share one.
+        const g = perRankCells ? g0 : -1 - (segPattern[groupSeg[g0] as number] as number);
+        const Q = segs[groupSeg[g0] as number] as SegCells;
+        if (!perRankCells) firstSeg.set(g, groupSeg[g0] as number);
+        let K = sumK.get(g);
+        let D = sumD.get(g);
+        if (!K || !D) {
+          K = new Float64Array(n);
+          D = new Float64Array(Q.hi - Q.lo + 1);
+          sumK.set(g, K);
+          sumD.set(g, D);
+        }
+        const lo = d.kLo[a] as number;
+        const hi = d.kHi[a] as number;
+        const kAt = d.kAt[a] as number;
+        for (let j = lo; j <= hi; j++) K[j] = (K[j] as number) + (d.vals[kAt + j - lo] as number);
+        const dAt = d.dAt[a] as number;
+        for (let i = 0; i < D.length; i++) D[i] = (D[i] as number) + (d.vals[dAt + i] as number);
+      }
+    }
+    for (const [g, K] of sumK) {
+      const Q = segs[(perRankCells ? groupSeg[g] : firstSeg.get(g)) as number] as SegCells;
+      const D = sumD.get(g) as Float64Array;
+      const stride = perRankCells ? P : 1;
+      const add = perRankCells ? (groupRank[g] as number) : 0;
+      let kLo = 0;
+      while (kLo < n && K[kLo] === 0) kLo++;
+      for (let i = Q.lo; i <= Q.hi; i++) {
+        const q = Q.count[i - Q.lo] as number;
+        const rowAt = i * n;
+        if (q > 0) {
+          for (let j = kLo; j < i; j++) {
+            const k = K[j] as number;
+            if (k === 0) continue;
+            const at = (rowAt + j) * stride + add;
+            row[at] = (row[at] as number) + q * k;
+          }
+        }
+        const dv = D[i - Q.lo] as number;
+        if (dv !== 0) {
+          const at = (rowAt + i) * stride + add;
+          row[at] = (row[at] as number) + dv;
+        }
+      }
+    }
+  };
+
+  let owners: { owner: Int16Array; sharers: Int16Array } | null = null;
+  const ownersOf = (): { owner: Int16Array; sharers: Int16Array } => {
+    if (owners) return owners;
+    const contrib = new Float64Array(n2 * P);
+    accumulate(-1, steps.length - 1, contrib, true);
+    const owner = new Int16Array(n2).fill(-1);
+    const sharers = new Int16Array(n2 * 4).fill(-1);
+    for (let c = 0; c < n2; c++) {
+      let sum = 0;
+      let best = -1;
+      let bestW = 0;
+      const base = c * P;
+      for (let r = 0; r < P; r++) {
+        const w = contrib[base + r] as number;
+        sum += w;
+        if (w > bestW) {
+          bestW = w;
+          best = r;
+        }
+      }
+      if (sum <= 0) continue;
+      owner[c] = bestW >= 0.6 * sum ? best : -2;
+      if (owner[c] === -2) {
+        let k = 0;
+        for (let r = 0; r < P && k < 4; r++) if ((contrib[base + r] as number) > 0) sharers[c * 4 + k++] = r;
+      }
+    }
+    owners = { owner, sharers };
+    return owners;
+  };
+  let first: Int16Array | null = null;
+  /** First forward step that computed part of each cell (a step-by-step walk; read by tests only). */
+  const firstOf = (): Int16Array => {
+    if (first) return first;
+    first = new Int16Array(n2).fill(-1);
+    const one = new Float64Array(n2);
+    for (let f = 0; f < steps.length; f++) {
+      one.fill(0);
+      accumulate(f - 1, f, one, false);
+      for (let c = 0; c < n2; c++) if ((one[c] as number) > 0 && first[c] === -1) first[c] = f;
+    }
+    return first;
+  };
+
+  const cumAt = cumulativeRows(n2, steps.length, (from, to, row) => accumulate(from, to, row, false));
+  return {
+    n,
+    ranks: P,
+    steps,
+    total,
+    cumAt,
+    get owner() {
+      return ownersOf().owner;
+    },
+    get first() {
+      return firstOf();
+    },
+    perRank,
+    get sharers() {
+      return ownersOf().sharers;
+    },
+  };
 }
 
 /**
- * cumAt for buildWorkMatrix: row f = row f−1 + step f's deltas, rounded to float32 per step (as a
- * dense Float32Array table would hold it). Two cached rows; a miss advances the nearest cached row
- * below f (or zeros) through the steps in between.
+ * cumAt for buildWorkMatrix: row f = the work of steps 0..f per cell, in float32. Two cached rows;
+ * a miss advances the nearest cached row below f (or zeros) through the steps in between.
  */
-function cumulativeRows(n2: number, deltaStart: Int32Array, deltaCell: Int32Array, deltaW: Float64Array): (f: number) => Float32Array {
-  const F = deltaStart.length - 1;
+function cumulativeRows(n2: number, F: number, addSteps: (from: number, to: number, row: Float32Array) => void): (f: number) => Float32Array {
   interface Slot {
     f: number;
     row: Float32Array;
@@ -246,17 +434,10 @@ function cumulativeRows(n2: number, deltaStart: Int32Array, deltaCell: Int32Arra
       if (base) lru.row.set(base.row);
       else lru.row.fill(0);
     }
-    const row = lru.row;
-    for (let s = (base ? base.f : -1) + 1; s <= f; s++) {
-      const end = deltaStart[s + 1] as number;
-      for (let k = deltaStart[s] as number; k < end; k++) {
-        const c = deltaCell[k] as number;
-        row[c] = (row[c] as number) + (deltaW[k] as number);
-      }
-    }
+    addSteps(base ? base.f : -1, f, lru.row);
     lru.f = f;
     lru.used = ++clock;
-    return row;
+    return lru.row;
   };
 }
 

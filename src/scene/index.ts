@@ -23,7 +23,7 @@ import { buildModel, createContext, poolList, type SceneVerification } from './c
 import { computeLayout } from './layout.ts';
 import { OverlayDom, setTextScale, type Label } from './overlay.ts';
 import { narrationFor } from './narration.ts';
-import { buildStage, buildStageBase } from './stage.ts';
+import { buildStage, buildStageBase, headAxisLabels } from './stage.ts';
 import { createMotion } from './motion.ts';
 import { createMatrixView } from './matrixView.ts';
 import { createSoftmaxPanel } from './softmaxPanel.ts';
@@ -161,6 +161,7 @@ export async function createScene({ canvas, overlay, device }: { canvas: HTMLCan
       gradientsView.draw(stepIndex, labels);
     }
     motion.prepare(stepIndex, labels);
+    headAxisLabels(ctx, stepIndex, labels);
     dom.setLabels(labels);
     let dropped = 0;
     for (const p of stepPools) {

@@ -93,6 +93,11 @@ function benchSetSchedule(change: Partial<Params>, repeats = 5): { valid: boolea
 Object.assign(window, {
   __harness: {
     benchSetSchedule,
+    /** Stops the clock and draws one moment: step (0-based) at progress 0..1 (for looking at motion). */
+    freeze(step: number, progress: number) {
+      running = false;
+      scene.render({ position: step + progress, step, progress });
+    },
     setParams(change: Partial<Params>) {
       params = { ...params, ...change };
       show();

@@ -30,6 +30,11 @@ export interface MotionGeo {
   /** A ring's wrap (last → first): leaves through the lanes' bottom, re-enters at their top. */
   readonly wrap: boolean;
   readonly pieces: PieceList;
+  /**
+   * Reduce-scatter: this partial's slot among the n partials arriving at the same destination block
+   * (k of n). Partials land stacked in thin slots, then merge into the one summed block.
+   */
+  readonly sum: { readonly k: number; readonly n: number } | null;
 }
 
 export interface MotionPlan {
@@ -47,6 +52,17 @@ export interface MotionPlan {
 export function travel(progress: number): number {
   const t = Math.min(1, Math.max(0, (progress - 0.15) / 0.7));
   return t < 0.5 ? 2 * t * t : 1 - (-2 * t + 2) ** 2 / 2;
+}
+
+/** Where a reduce-scatter partial is at `progress`: travels into its slot (k of n), then the slots merge into the block (at 1: exactly yb). Pure. */
+export function sumPieceAt(g: Pick<MotionGeo, 'ya' | 'yb'>, slot: { k: number; n: number }, progress: number): { y: number; h: number } {
+  const t = travel(progress);
+  const mergeT = Math.min(1, Math.max(0, (progress - 0.85) / 0.15));
+  const merge = mergeT * mergeT * (3 - 2 * mergeT);
+  const slotH = g.yb.h / slot.n;
+  const ty = g.yb.y + slot.k * slotH * (1 - merge);
+  const th = slotH + (g.yb.h - slotH) * merge;
+  return { y: g.ya.y + (ty - g.ya.y) * t, h: g.ya.h + (th - g.ya.h) * t };
 }
 
 /** A ring hop that goes against the ring's direction (dst below src): the wrap. */
@@ -75,6 +91,15 @@ export function planMotion(ctx: SceneContext, stepIndex: number): MotionPlan {
   }
   const geos: MotionGeo[] = [];
   let omitted = 0;
+  // Reduce-scatter partials per destination block: their order among the block's sources.
+  const partials = new Map<string, number[]>();
+  for (const tr of tracks) {
+    if (tr.kind !== 'reduce-scatter') continue;
+    const key = `${tr.dst}:${tr.tensor}:${tr.collective}`;
+    const list = partials.get(key);
+    if (list) list.push(tr.src);
+    else partials.set(key, [tr.src]);
+  }
   for (const tr of tracks) {
     if (shown && !shown.has(tr.dst)) {
       omitted++;
@@ -91,9 +116,21 @@ export function planMotion(ctx: SceneContext, stepIndex: number): MotionPlan {
       yb: blockY(ctx, b, tr.tensor, tr.heads, m),
       wrap: isWrap(tr.kind, tr.src, tr.dst, group),
       pieces: piecesOf(tr.tokens, m),
+      sum: sumSlot(partials.get(`${tr.dst}:${tr.tensor}:${tr.collective}`), tr.src),
     });
   }
   return { geos, top, bottom, omittedTransfers: omitted, shownRanks: shown ? [...shown].sort((x, y) => x - y) : null };
+}
+
+/** What draw() shows of a moving block at `progress` (0..1 of the step): its visible parts. Pure. */
+export function partsAt(g: Pick<MotionGeo, 'ya' | 'yb' | 'wrap' | 'sum'>, progress: number, top: number, bottom: number): { y: number; h: number }[] {
+  if (g.sum) return [sumPieceAt(g, g.sum, progress)];
+  return pieceAt(g, travel(progress), top, bottom);
+}
+
+function sumSlot(sources: number[] | undefined, src: number): { k: number; n: number } | null {
+  if (!sources || sources.length < 2) return null;
+  return { k: sources.indexOf(src), n: sources.length };
 }
 
 /**
@@ -268,8 +305,10 @@ export function createMotion(ctx: SceneContext): MotionView {
       const pool = isGradient(g.tr.tensor) ? flyGrad : fly;
       const n = rects.length / 2;
       // A plain hop is one part (no allocation per frame); a wrap may be two.
-      const parts = g.wrap ? pieceAt(g, t, plan.top, plan.bottom) : null;
+      const parts = g.wrap || g.sum ? partsAt(g, progress, plan.top, plan.bottom) : null;
       const nParts = parts ? parts.length : 1;
+      // A summed block keeps a bright rim once its partials have merged: the sum stays visible.
+      const summed = g.sum !== null && progress >= 0.85;
       for (let q = 0; q < nParts; q++) {
         const part = parts?.[q];
         const y = part ? part.y : g.ya.y + (g.yb.y - g.ya.y) * t;
@@ -279,7 +318,7 @@ export function createMotion(ctx: SceneContext): MotionView {
           const x = g.col.x + t0 * k;
           const sw = ((rects[2 * i + 1] as number) - t0) * k;
           // A light rim so moving blocks stand out from held ones (inside the column).
-          if (h >= 4 && sw >= 4 && progress < 0.999) pool.push(Math.max(g.col.x, x - 1), y - 1, Math.min(sw + 2, g.col.x + g.col.w - Math.max(g.col.x, x - 1)), h + 2, rim);
+          if (h >= 4 && sw >= 4 && (progress < 0.999 || summed)) pool.push(Math.max(g.col.x, x - 1), y - 1, Math.min(sw + 2, g.col.x + g.col.w - Math.max(g.col.x, x - 1)), h + 2, rim);
           if (pool.count >= pool.capacity) {
             pool.dropped++;
             continue;

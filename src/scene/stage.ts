@@ -6,7 +6,7 @@ import { rankColor, tokenColor } from './colors.ts';
 import { blockY, column, drawSet, lanePitch, laneOf, type SceneContext } from './context.ts';
 import { formatTokens, type Rect, type SceneLayout } from './layout.ts';
 import { fitText, textWidth, type Label } from './overlay.ts';
-import type { ColumnId } from './tracks.ts';
+import { columnOf, type ColumnId } from './tracks.ts';
 import { layoutKindOf, lensBox, lensOwners } from './lens.ts';
 
 const GROUP_NOUN: Record<string, string> = { usp: 'Ulysses group', default: 'node' };
@@ -190,11 +190,15 @@ export function buildStage(ctx: SceneContext, stepIndex: number, labels: Label[]
   const holdings = m.holdings[stepIndex] ?? [];
   const oc = column(ctx, 'o');
   const idleText = fitText(['idle: block fully masked', 'idle: masked', 'idle'], oc.w - 14, 11);
+  // A reduce-scatter replaces what the column held with the summed pieces arriving: the held
+  // blocks recede so the sums stand out.
+  const summedInto = new Set<string>();
+  for (const c of step?.collectives ?? []) if (c.kind === 'reduce-scatter') for (const t of c.transfers) summedInto.add(columnOf(t.tensor));
   for (const h of holdings) {
     const lane = laneOf(ctx, h.rank);
     if (!lane) continue;
     const col = column(ctx, h.column);
-    const dim = h.idle ? 0.72 : 0;
+    const dim = h.idle ? 0.72 : summedInto.has(h.column) ? 0.6 : 0;
     if (h.column === 'kv') {
       for (const t of ['K', 'V'] as const) {
         const y = blockY(ctx, lane, t, h.heads, m);

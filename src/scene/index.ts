@@ -88,10 +88,13 @@ export async function createScene({ canvas, overlay, device }: { canvas: HTMLCan
   };
   applyTheme();
 
+  let frameSize = { w: 1, h: 1 };
   function measure(): boolean {
     const rect = canvas.getBoundingClientRect();
     const w = Math.max(1, Math.round(rect.width));
     const h = Math.max(1, Math.round(rect.height));
+    const d = document.documentElement;
+    frameSize = { w: Math.max(w, d.clientWidth), h: Math.max(h, d.clientHeight) };
     if (w === width && h === height) return false;
     width = w;
     height = h;
@@ -107,8 +110,7 @@ export async function createScene({ canvas, overlay, device }: { canvas: HTMLCan
 
   /** The slide: the whole frame (iframe or window), of which the stage is a part. */
   function frame(): { w: number; h: number } {
-    const d = document.documentElement;
-    return { w: Math.max(width, d.clientWidth), h: Math.max(height, d.clientHeight) };
+    return frameSize;
   }
 
   function relayout(): void {
@@ -193,7 +195,9 @@ export async function createScene({ canvas, overlay, device }: { canvas: HTMLCan
       dom.invalid.hidden = true;
       ctx.model = buildModel(schedule, params);
     }
-    measure();
+    // The size does not change with the schedule (the ResizeObserver reports changes): reading it
+    // here would force a layout of the page on every parameter change.
+    if (width === 0) measure();
     relayout();
     renderHeader(ctx, strategyTitle);
     renderNotes(ctx);

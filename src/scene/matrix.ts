@@ -83,22 +83,6 @@ interface SegCells {
 }
 
 /**
- * One forward step's contribution, factorised per group (a rank and one of its query segments):
- * below the diagonal, cell (i, j) gains q[i]·K[j] (q: the group's query tokens in cell i, K: its
- * head-weighted key tokens in cell j summed over the group's tiles), since every key of a lower
- * cell precedes every query; the diagonal cells get exact causal pair counts D[i].
- */
-interface StepDelta {
-  readonly groups: Int32Array;
-  /** Per group: K over cells [kLo, kHi] at kAt, D over the group's query cells at dAt (in `vals`). */
-  readonly kLo: Int32Array;
-  readonly kHi: Int32Array;
-  readonly kAt: Int32Array;
-  readonly dAt: Int32Array;
-  readonly vals: Float64Array;
-}
-
-/**
  * The work matrix of a schedule on an n×n grid of cells. Only the cheap parts are built here (the
  * causal pairs per cell, the work per rank from the tiles' pair counts); the per-cell split of each
  * step's work is factorised per (rank, query segment) and computed on first read: the cumulative
@@ -135,11 +119,12 @@ export function buildWorkMatrix(schedule: ValidSchedule, n: number): WorkMatrix 
     if (f > 0) for (let r = 0; r < P; r++) perRank[f * P + r] = (perRank[f * P + r] ?? 0) + (perRank[(f - 1) * P + r] ?? 0);
   }
 
-  // Segments by identity (schedules share them across tiles and steps), then by value.
+  // Segments spanning several cells, by identity (schedules share them across tiles and steps),
+  // then by value; with an id shared by segments of the same tokens per cell (the pattern: every
+  // striped rank has one), under which the per-cell sums merge their groups.
   const segByObj = new WeakMap<Segment, number>();
   const segByValue = new Map<string, number>();
   const segs: SegCells[] = [];
-  /** Per segment: an id shared by segments with the same tokens per cell (striped ranks all have one). */
   const segPattern: number[] = [];
   const patternByValue = new Map<string, number>();
   const segOf = (seg: Segment): number => {
@@ -168,203 +153,292 @@ export function buildWorkMatrix(schedule: ValidSchedule, n: number): WorkMatrix 
     segByObj.set(seg, id);
     return id;
   };
-  // Groups: (rank, query segment).
-  const groupOf = new Map<number, number>();
-  const groupRank: number[] = [];
-  const groupSeg: number[] = [];
-  const groupId = (rank: number, seg: number): number => {
-    const key = seg * P + rank;
-    let g = groupOf.get(key);
-    if (g === undefined) {
-      g = groupRank.length;
-      groupOf.set(key, g);
-      groupRank.push(rank);
-      groupSeg.push(seg);
+
+  /**
+   * Every forward tile once, flat: its group (a rank and one of its query segments), its head share,
+   * its keys per cell (one cell: kCell/kCount; several: the segment kSeg) and its exact diagonal
+   * pairs (dCell/dVal, head-weighted). Below the diagonal, cell (i, j) of a group gains
+   * q[i]·ΣK[j], since every key of a lower cell precedes every query: so sums over steps are
+   * per-group vectors, and the n×n outer products happen once per group, not once per tile.
+   */
+  interface Tiles {
+    readonly stepStart: Int32Array;
+    readonly group: Int32Array;
+    readonly share: Float64Array;
+    readonly kCell: Int32Array;
+    readonly kCount: Float64Array;
+    readonly kSeg: Int32Array;
+    /** Diagonal runs of tile t: dStart[t] .. dStart[t+1], each cells dLo..dHi with dVal pairs per cell. */
+    readonly dStart: Int32Array;
+    readonly dLo: Int32Array;
+    readonly dHi: Int32Array;
+    readonly dVal: Float64Array;
+    /** Per group: its rank, its query segment, and the pattern its per-cell sum merges under. */
+    readonly groupRank: Int32Array;
+    readonly groupSeg: Int32Array;
+    readonly groupPattern: Int32Array;
+  }
+  let tilesCache: Tiles | null = null;
+  const tiles = (): Tiles => {
+    if (tilesCache) return tilesCache;
+    let count = 0;
+    for (const f of steps) for (const rc of schedule.steps[f]?.compute ?? []) count += rc.tiles.length;
+    const stepStart = new Int32Array(F + 1);
+    const group = new Int32Array(count);
+    const share = new Float64Array(count);
+    const kCell = new Int32Array(count);
+    const kCount = new Float64Array(count);
+    const kSeg = new Int32Array(count);
+    const dStart = new Int32Array(count + 1);
+    // Runs of equal diagonal values (a striped tile has one run over every cell, not 64 entries).
+    const dLo: number[] = [];
+    const dHi: number[] = [];
+    const dVal: number[] = [];
+    const diag = (i: number, v: number): void => {
+      const last = dVal.length - 1;
+      if (last >= (dStart[t] as number) && dVal[last] === v && dHi[last] === i - 1) dHi[last] = i;
+      else {
+        dLo.push(i);
+        dHi.push(i);
+        dVal.push(v);
+      }
+    };
+    const groupOf = new Map<string, number>();
+    const groupRank: number[] = [];
+    const groupSeg: number[] = [];
+    const rankSegs: ({ segs: Segment[]; groups: number[] } | undefined)[] = new Array<{ segs: Segment[]; groups: number[] } | undefined>(P);
+    let t = 0;
+    for (let f = 0; f < steps.length; f++) {
+      stepStart[f] = t;
+      for (const rc of schedule.steps[steps[f] as number]?.compute ?? []) {
+        const hs = Math.max(1, rc.heads.end - rc.heads.start) / allHeads;
+        // The rank's query segments and their groups: tiles refer to them by identity, and a
+        // rank keeps the same few segment objects across steps.
+        const known = rankSegs[rc.rank] ?? (rankSegs[rc.rank] = { segs: [], groups: [] });
+        const groupFor = (q: Segment): number => {
+          const i = known.segs.indexOf(q);
+          if (i >= 0) return known.groups[i] as number;
+          const key = `${rc.rank}:${q.start},${q.count},${q.stride}`;
+          let g = groupOf.get(key);
+          if (g === undefined) {
+            g = groupRank.length;
+            groupOf.set(key, g);
+            groupRank.push(rc.rank);
+            groupSeg.push(segOf(q));
+          }
+          if (known.segs.length < 16) {
+            known.segs.push(q);
+            known.groups.push(g);
+          }
+          return g;
+        };
+        for (const tile of rc.tiles) {
+          dStart[t] = dVal.length;
+          if (tile.pairs <= 0) {
+            // Skipped: contributes nothing (kept so the table has one row per tile).
+            group[t] = groupFor(tile.q);
+            share[t] = 0;
+            kSeg[t] = -1;
+            t++;
+            continue;
+          }
+          const q = tile.q;
+          const kv = tile.kv;
+          const g = groupFor(q);
+          group[t] = g;
+          share[t] = hs;
+          const i0 = cellOf(q.start, n, seq);
+          const i1 = cellOf(segmentLast(q), n, seq);
+          const j0 = cellOf(kv.start, n, seq);
+          const j1 = cellOf(segmentLast(kv), n, seq);
+          if (j0 === j1) {
+            kSeg[t] = -1;
+            kCell[t] = j0;
+            kCount[t] = kv.count;
+          } else kSeg[t] = segOf(kv);
+          if (i0 === i1 && j0 === j1) {
+            // One cell each (the common case): on the diagonal, every pair of the tile is in that cell.
+            if (i0 === j0) diag(i0, hs * tile.pairs);
+          } else {
+            // Diagonal cells one by one; cells with the same counts and offsets (a strided segment
+            // repeats its pattern in every cell) reuse the previous count.
+            const Q = segs[groupSeg[g] as number] as SegCells;
+            const K = j0 === j1 ? null : (segs[kSeg[t] as number] as SegCells);
+            const kLo = K ? K.lo : j0;
+            const kHi = K ? K.hi : j0;
+            let pqc = -1;
+            let pkc = -1;
+            let pqo = -1;
+            let pko = -1;
+            let pp = 0;
+            for (let i = Math.max(Q.lo, kLo); i <= Math.min(Q.hi, kHi); i++) {
+              const qc = Q.count[i - Q.lo] as number;
+              const kc = K ? (K.count[i - K.lo] as number) : kv.count;
+              if (qc <= 0 || kc <= 0) continue;
+              const qo = Q.off[i - Q.lo] as number;
+              const ko = K ? (K.off[i - K.lo] as number) : kv.start - (bound[i] as number);
+              if (qc !== pqc || kc !== pkc || qo !== pqo || ko !== pko) {
+                const b = bound[i] as number;
+                pp = safePairs({ start: b + qo, count: qc, stride: q.stride }, { start: b + ko, count: kc, stride: kv.stride });
+                pqc = qc;
+                pkc = kc;
+                pqo = qo;
+                pko = ko;
+              }
+              if (pp > 0) diag(i, hs * pp);
+            }
+          }
+          t++;
+        }
+      }
     }
-    return g;
+    stepStart[steps.length] = t;
+    for (let f = steps.length + 1; f <= F; f++) stepStart[f] = t;
+    dStart[t] = dVal.length;
+    tilesCache = {
+      stepStart,
+      group,
+      share,
+      kCell,
+      kCount,
+      kSeg,
+      dStart,
+      dLo: Int32Array.from(dLo),
+      dHi: Int32Array.from(dHi),
+      dVal: Float64Array.from(dVal),
+      groupRank: Int32Array.from(groupRank),
+      groupSeg: Int32Array.from(groupSeg),
+      groupPattern: Int32Array.from(groupSeg, (sg) => segPattern[sg] as number),
+    };
+    return tilesCache;
   };
 
-  const deltas: (StepDelta | undefined)[] = new Array<StepDelta | undefined>(F);
-  let scratchK = new Float64Array(0);
-  let scratchD = new Float64Array(0);
-  const deltaOf = (f: number): StepDelta => {
-    const hit = deltas[f];
-    if (hit) return hit;
-    const step = schedule.steps[steps[f] as number];
-    const active: number[] = [];
-    const slot = new Map<number, number>();
-    const kLoA: number[] = [];
-    const kHiA: number[] = [];
-    if (scratchK.length < n) {
-      scratchK = new Float64Array(n * 64);
-      scratchD = new Float64Array(n * 64);
+  let sumK = new Float64Array(0);
+  let sumD = new Float64Array(0);
+  /**
+   * Sums steps (from, to]'s tiles into per-slot key and diagonal vectors (sumK, sumD at slot·n):
+   * a slot per group (byGroup) or per query pattern. Returns the slots touched, with their query segment.
+   */
+  const sumSteps = (from: number, to: number, byGroup: boolean): { slots: number[]; segOfSlot: number[] } => {
+    const T = tiles();
+    const nSlots = byGroup ? T.groupRank.length : patternByValue.size;
+    if (sumK.length < nSlots * n) {
+      sumK = new Float64Array(nSlots * n);
+      sumD = new Float64Array(nSlots * n);
     }
-    for (const rc of step?.compute ?? []) {
-      const headShare = Math.max(1, rc.heads.end - rc.heads.start) / allHeads;
-      for (const tile of rc.tiles) {
-        if (tile.pairs <= 0) continue;
-        const qs = segOf(tile.q);
-        const ks = segOf(tile.kv);
-        const g = groupId(rc.rank, qs);
-        let at = slot.get(g);
-        if (at === undefined) {
-          at = active.length;
-          slot.set(g, at);
-          active.push(g);
-          kLoA.push(n);
-          kHiA.push(-1);
-          if (scratchK.length < (at + 1) * n) {
-            const grownK = new Float64Array(scratchK.length * 2);
-            grownK.set(scratchK);
-            scratchK = grownK;
-            const grownD = new Float64Array(scratchD.length * 2);
-            grownD.set(scratchD);
-            scratchD = grownD;
-          }
-          scratchK.fill(0, at * n, (at + 1) * n);
-          scratchD.fill(0, at * n, (at + 1) * n);
-        }
-        const Q = segs[qs] as SegCells;
+    const used = new Uint8Array(nSlots);
+    const slots: number[] = [];
+    const segOfSlot: number[] = [];
+    const end = T.stepStart[to + 1] as number;
+    for (let t = T.stepStart[from + 1] as number; t < end; t++) {
+      const hs = T.share[t] as number;
+      if (hs === 0) continue;
+      const g = T.group[t] as number;
+      const sl = byGroup ? g : (T.groupPattern[g] as number);
+      if (used[sl] === 0) {
+        used[sl] = 1;
+        slots.push(sl);
+        segOfSlot.push(T.groupSeg[g] as number);
+      }
+      const base = sl * n;
+      const ks = T.kSeg[t] as number;
+      if (ks < 0) {
+        const j = base + (T.kCell[t] as number);
+        sumK[j] = (sumK[j] as number) + hs * (T.kCount[t] as number);
+      } else {
         const K = segs[ks] as SegCells;
-        const base = at * n;
-        for (let j = K.lo; j <= K.hi; j++) scratchK[base + j] = (scratchK[base + j] as number) + headShare * (K.count[j - K.lo] as number);
-        if (K.lo < (kLoA[at] as number)) kLoA[at] = K.lo;
-        if (K.hi > (kHiA[at] as number)) kHiA[at] = K.hi;
-        // Diagonal cells: exact causal pairs; cells with the same counts and offsets (a strided
-        // segment repeats the same pattern in every cell) reuse the previous count.
-        const d0 = Math.max(Q.lo, K.lo);
-        const d1 = Math.min(Q.hi, K.hi);
-        let pqc = -1;
-        let pkc = -1;
-        let pqo = -1;
-        let pko = -1;
-        let pp = 0;
-        for (let i = d0; i <= d1; i++) {
-          const qc = Q.count[i - Q.lo] as number;
-          const kc = K.count[i - K.lo] as number;
-          if (qc <= 0 || kc <= 0) continue;
-          const qo = Q.off[i - Q.lo] as number;
-          const ko = K.off[i - K.lo] as number;
-          if (qc !== pqc || kc !== pkc || qo !== pqo || ko !== pko) {
-            const b = bound[i] as number;
-            pp = safePairs({ start: b + qo, count: qc, stride: tile.q.stride }, { start: b + ko, count: kc, stride: tile.kv.stride });
-            pqc = qc;
-            pkc = kc;
-            pqo = qo;
-            pko = ko;
-          }
-          scratchD[base + i] = (scratchD[base + i] as number) + headShare * pp;
-        }
+        for (let j = K.lo; j <= K.hi; j++) sumK[base + j] = (sumK[base + j] as number) + hs * (K.count[j - K.lo] as number);
+      }
+      const dEnd = T.dStart[t + 1] as number;
+      for (let d = T.dStart[t] as number; d < dEnd; d++) {
+        const v = T.dVal[d] as number;
+        const hi = base + (T.dHi[d] as number);
+        for (let i = base + (T.dLo[d] as number); i <= hi; i++) sumD[i] = (sumD[i] as number) + v;
       }
     }
-    let size = 0;
-    for (let a = 0; a < active.length; a++) {
-      const Q = segs[groupSeg[active[a] as number] as number] as SegCells;
-      size += Math.max(0, (kHiA[a] as number) - (kLoA[a] as number) + 1) + (Q.hi - Q.lo + 1);
-    }
-    const vals = new Float64Array(size);
-    const kAt = new Int32Array(active.length);
-    const dAt = new Int32Array(active.length);
-    let w = 0;
-    for (let a = 0; a < active.length; a++) {
-      const Q = segs[groupSeg[active[a] as number] as number] as SegCells;
-      const lo = kLoA[a] as number;
-      const hi = kHiA[a] as number;
-      kAt[a] = w;
-      if (hi >= lo) vals.set(scratchK.subarray(a * n + lo, a * n + hi + 1), w);
-      w += Math.max(0, hi - lo + 1);
-      dAt[a] = w;
-      vals.set(scratchD.subarray(a * n + Q.lo, a * n + Q.hi + 1), w);
-      w += Q.hi - Q.lo + 1;
-    }
-    const out: StepDelta = { groups: Int32Array.from(active), kLo: Int32Array.from(kLoA), kHi: Int32Array.from(kHiA), kAt, dAt, vals };
-    deltas[f] = out;
-    return out;
+    return { slots, segOfSlot };
   };
-
-  /** Adds steps (from, to]'s work to a row (per cell) or to per-rank contributions (cell·P + rank). */
-  const accumulate = (from: number, to: number, row: Float32Array | Float64Array, perRankCells: boolean): void => {
-    // Sum each group's K and D over the steps first, then one outer product per group.
-    const sumK = new Map<number, Float64Array>();
-    const sumD = new Map<number, Float64Array>();
-    const firstSeg = new Map<number, number>();
-    for (let s = from + 1; s <= to; s++) {
-      const d = deltaOf(s);
-      for (let a = 0; a < d.groups.length; a++) {
-        const g0 = d.groups[a] as number;
-        // Per rank: one sum per group; per cell: groups whose query tokens per cell agree share one.
-        const g = perRankCells ? g0 : -1 - (segPattern[groupSeg[g0] as number] as number);
-        const Q = segs[groupSeg[g0] as number] as SegCells;
-        if (!perRankCells) firstSeg.set(g, groupSeg[g0] as number);
-        let K = sumK.get(g);
-        let D = sumD.get(g);
-        if (!K || !D) {
-          K = new Float64Array(n);
-          D = new Float64Array(Q.hi - Q.lo + 1);
-          sumK.set(g, K);
-          sumD.set(g, D);
-        }
-        const lo = d.kLo[a] as number;
-        const hi = d.kHi[a] as number;
-        const kAt = d.kAt[a] as number;
-        for (let j = lo; j <= hi; j++) K[j] = (K[j] as number) + (d.vals[kAt + j - lo] as number);
-        const dAt = d.dAt[a] as number;
-        for (let i = 0; i < D.length; i++) D[i] = (D[i] as number) + (d.vals[dAt + i] as number);
-      }
-    }
-    for (const [g, K] of sumK) {
-      const Q = segs[(perRankCells ? groupSeg[g] : firstSeg.get(g)) as number] as SegCells;
-      const D = sumD.get(g) as Float64Array;
-      const stride = perRankCells ? P : 1;
-      const add = perRankCells ? (groupRank[g] as number) : 0;
-      let kLo = 0;
-      while (kLo < n && K[kLo] === 0) kLo++;
-      for (let i = Q.lo; i <= Q.hi; i++) {
-        const q = Q.count[i - Q.lo] as number;
-        const rowAt = i * n;
-        if (q > 0) {
-          for (let j = kLo; j < i; j++) {
-            const k = K[j] as number;
-            if (k === 0) continue;
-            const at = (rowAt + j) * stride + add;
-            row[at] = (row[at] as number) + q * k;
+  /** Adds a slot's q ⊗ K (below the diagonal) and D (on it) to a row of cells, then clears the slot; `touched` collects new cells. */
+  const spreadSlot = (sl: number, seg: number, row: Float32Array | Float64Array, touched: number[] | null, mark: Uint8Array | null): void => {
+    const Q = segs[seg] as SegCells;
+    const base = sl * n;
+    let kLo = 0;
+    while (kLo < n && sumK[base + kLo] === 0) kLo++;
+    for (let i = Q.lo; i <= Q.hi; i++) {
+      const q = Q.count[i - Q.lo] as number;
+      const rowAt = i * n;
+      if (q > 0) {
+        for (let j = kLo; j < i; j++) {
+          const k = sumK[base + j] as number;
+          if (k === 0) continue;
+          const at = rowAt + j;
+          row[at] = (row[at] as number) + q * k;
+          if (mark && touched && mark[at] === 0) {
+            mark[at] = 1;
+            touched.push(at);
           }
         }
-        const dv = D[i - Q.lo] as number;
-        if (dv !== 0) {
-          const at = (rowAt + i) * stride + add;
-          row[at] = (row[at] as number) + dv;
+      }
+      const dv = sumD[base + i] as number;
+      if (dv !== 0) {
+        const at = rowAt + i;
+        row[at] = (row[at] as number) + dv;
+        if (mark && touched && mark[at] === 0) {
+          mark[at] = 1;
+          touched.push(at);
         }
       }
     }
+    sumK.fill(0, base, base + n);
+    sumD.fill(0, base, base + n);
+  };
+  /** Adds steps (from, to]'s work to a row of cells. */
+  const accumulate = (from: number, to: number, row: Float32Array | Float64Array): void => {
+    if (to <= from) return;
+    const { slots, segOfSlot } = sumSteps(from, to, false);
+    for (let a = 0; a < slots.length; a++) spreadSlot(slots[a] as number, segOfSlot[a] as number, row, null, null);
   };
 
   let owners: { owner: Int16Array; sharers: Int16Array } | null = null;
+  /** The rank that did most of each cell (≥ 60%, else −2 and up to four sharers), one rank at a time over the cells it touched. */
   const ownersOf = (): { owner: Int16Array; sharers: Int16Array } => {
     if (owners) return owners;
-    const contrib = new Float64Array(n2 * P);
-    accumulate(-1, steps.length - 1, contrib, true);
     const owner = new Int16Array(n2).fill(-1);
     const sharers = new Int16Array(n2 * 4).fill(-1);
-    for (let c = 0; c < n2; c++) {
-      let sum = 0;
-      let best = -1;
-      let bestW = 0;
-      const base = c * P;
-      for (let r = 0; r < P; r++) {
-        const w = contrib[base + r] as number;
-        sum += w;
-        if (w > bestW) {
-          bestW = w;
-          best = r;
+    const nShare = new Uint8Array(n2);
+    const sum = new Float64Array(n2);
+    const bestW = new Float64Array(n2);
+    const cur = new Float64Array(n2);
+    const mark = new Uint8Array(n2);
+    const T = tiles();
+    const { slots, segOfSlot } = sumSteps(-1, steps.length - 1, true);
+    const order = slots.map((_, a) => a).sort((x, y) => (T.groupRank[slots[x] as number] as number) - (T.groupRank[slots[y] as number] as number));
+    const touched: number[] = [];
+    for (let o = 0; o < order.length; o++) {
+      const a = order[o] as number;
+      const rank = T.groupRank[slots[a] as number] as number;
+      spreadSlot(slots[a] as number, segOfSlot[a] as number, cur, touched, mark);
+      const next = order[o + 1];
+      if (next !== undefined && T.groupRank[slots[next] as number] === rank) continue;
+      // This rank's groups are in `cur`: fold them into the per-cell maximum, sum and sharers.
+      for (const c of touched) {
+        const w = cur[c] as number;
+        cur[c] = 0;
+        mark[c] = 0;
+        if (w <= 0) continue;
+        sum[c] = (sum[c] as number) + w;
+        if (w > (bestW[c] as number)) {
+          bestW[c] = w;
+          owner[c] = rank;
         }
+        if ((nShare[c] as number) < 4) sharers[c * 4 + (nShare[c] as number)++] = rank;
       }
-      if (sum <= 0) continue;
-      owner[c] = bestW >= 0.6 * sum ? best : -2;
-      if (owner[c] === -2) {
-        let k = 0;
-        for (let r = 0; r < P && k < 4; r++) if ((contrib[base + r] as number) > 0) sharers[c * 4 + k++] = r;
-      }
+      touched.length = 0;
+    }
+    for (let c = 0; c < n2; c++) {
+      if ((sum[c] as number) <= 0) continue;
+      if ((bestW[c] as number) < 0.6 * (sum[c] as number)) owner[c] = -2;
+      else for (let k = 0; k < 4; k++) sharers[c * 4 + k] = -1;
     }
     owners = { owner, sharers };
     return owners;
@@ -377,13 +451,13 @@ export function buildWorkMatrix(schedule: ValidSchedule, n: number): WorkMatrix 
     const one = new Float64Array(n2);
     for (let f = 0; f < steps.length; f++) {
       one.fill(0);
-      accumulate(f - 1, f, one, false);
+      accumulate(f - 1, f, one);
       for (let c = 0; c < n2; c++) if ((one[c] as number) > 0 && first[c] === -1) first[c] = f;
     }
     return first;
   };
 
-  const cumAt = cumulativeRows(n2, steps.length, (from, to, row) => accumulate(from, to, row, false));
+  const cumAt = cumulativeRows(n2, steps.length, (from, to, row) => accumulate(from, to, row));
   return {
     n,
     ranks: P,

@@ -225,7 +225,8 @@ function labelBox(l: Label, k: number): { x0: number; x1: number; y0: number; y1
 /**
  * Where heads are split across ranks (Ulysses, USP, Megatron TP), the lane's vertical axis is the
  * head axis: each labelled lane names the query heads its rank holds ("heads 8–11 of 32") at the
- * right end of its Q column, clear of the step's other labels (call after the transfer labels).
+ * right end of its Q column (or of O when a transfer label holds Q), clear of the step's other labels
+ * (call after the transfer labels).
  */
 export function headAxisLabels(ctx: SceneContext, stepIndex: number, labels: Label[]): void {
   const m = ctx.model;
@@ -233,10 +234,11 @@ export function headAxisLabels(ctx: SceneContext, stepIndex: number, labels: Lab
   if (!m || m.schedule.steps[stepIndex]?.phase === 'loss') return;
   const holdings = m.holdings[stepIndex] ?? [];
   const total = m.params.heads;
+  // Q's heads (O holds the same heads): in the Q column, or in O where Q's lane is taken by a transfer label.
   const byRank = new Map<number, { start: number; end: number }>();
   for (const h of holdings) if (h.column === 'q' && h.heads.end - h.heads.start < total) byRank.set(h.rank, h.heads);
   if (byRank.size === 0) return;
-  const col = column(ctx, 'q');
+  const cols = [column(ctx, 'q'), column(ctx, 'o')];
   const boxes = labels.map((l) => labelBox(l, ctx.k));
   let first = true;
   for (const r of labelledLanes(L)) {
@@ -245,11 +247,18 @@ export function headAxisLabels(ctx: SceneContext, stepIndex: number, labels: Lab
     if (!lane || !heads || lane.h < 11 * ctx.k) continue;
     const range = heads.end - heads.start === 1 ? `${heads.start}` : `${heads.start}–${heads.end - 1}`;
     const variants = first ? [`heads ${range} of ${total}`, `heads ${range}`, `h${range}`] : [`heads ${range}`, `h${range}`];
-    const text = fitText(variants, col.w * 0.5, 11);
-    if (textWidth(text, 11) > col.w * 0.5) continue;
-    const label: Label = { text, x: col.x + col.w - 3, y: lane.y + lane.h / 2, align: 'r', cls: 'ss-small ss-note ss-vm ss-heads', title: `Rank ${r} holds query heads ${range} of ${total} in this step: the lane's height is the head axis (top = head 0).` };
-    const b = labelBox(label, ctx.k);
-    if (boxes.some((o) => o.x0 < b.x1 && b.x0 < o.x1 && o.y0 < b.y1 && b.y0 < o.y1)) continue;
+    let placed: { label: Label; box: ReturnType<typeof labelBox> } | null = null;
+    for (const col of cols) {
+      const text = fitText(variants, col.w * 0.5, 11);
+      if (textWidth(text, 11) > col.w * 0.5) continue;
+      const label: Label = { text, x: col.x + col.w - 3, y: lane.y + lane.h / 2, align: 'r', cls: 'ss-small ss-note ss-vm ss-heads', title: `Rank ${r} holds query heads ${range} of ${total} in this step: the lane's height is the head axis (top = head 0).` };
+      const b = labelBox(label, ctx.k);
+      if (boxes.some((o) => o.x0 < b.x1 && b.x0 < o.x1 && o.y0 < b.y1 && b.y0 < o.y1)) continue;
+      placed = { label, box: b };
+      break;
+    }
+    if (!placed) continue;
+    const { label, box: b } = placed;
     labels.push(label);
     boxes.push(b);
     first = false;

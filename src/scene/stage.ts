@@ -3,11 +3,12 @@
 
 import type { Phase } from '../model/schedule.ts';
 import { rankColor, tokenColor } from './colors.ts';
-import { blockY, column, drawSet, lanePitch, laneOf, type SceneContext } from './context.ts';
+import { blockY, column, drawSet, lanePitch, laneOf, type Model, type SceneContext } from './context.ts';
 import { formatTokens, type Rect, type SceneLayout } from './layout.ts';
 import { fitText, textWidth, type Label } from './overlay.ts';
 import { columnOf, type ColumnId } from './tracks.ts';
 import { layoutKindOf, lensBox, lensOwners } from './lens.ts';
+import type { LayoutKind } from '../model/layout.ts';
 
 const GROUP_NOUN: Record<string, string> = { usp: 'Ulysses group', default: 'node' };
 
@@ -29,20 +30,32 @@ export function buildStageBase(ctx: SceneContext): void {
     const { box, owners } = parts.lens;
     owners.forEach((r, i) => base.push(box.x + i * box.cell, box.y, box.cell - (box.cell > 4 ? 1 : 0.5), Math.min(10 * ctx.k, L.legend.h), r >= 0 ? rankColor(r) : palette.empty));
   }
-  const unit = m ? drawnUnit(m.schedule.shards.map((x) => x.tokens), m.block) : null;
+  const unit = m ? unitOf(m) : null;
   const lg = legendLayout(parts.rest, m ? m.schedule.seq : 1, unit ? unit.tokens : 0, unit?.noun);
   for (let i = 0; i < 64; i++) base.push(lg.rampX + (i * lg.rampW) / 64, L.legend.y + 3, lg.rampW / 64 + 0.5, 8, tokenColor(i / 63));
 }
 
 const LENS_LABEL = 'layout';
 
+/** Per schedule: the lens's layout and owners, and the legend's drawn unit (not recomputed per step). */
+const lensCache = new WeakMap<Model, { kind: LayoutKind; owners: number[]; seq: number; unit: { noun: 'block' | 'chunk'; tokens: number } }>();
+
+function unitOf(m: Model): { noun: 'block' | 'chunk'; tokens: number } {
+  return lensCache.get(m)?.unit ?? drawnUnit(m.schedule.shards.map((x) => x.tokens), m.block);
+}
+
 /** The legend row: the token lens on the left (when it fits), then the block size and the colour ramp. */
 function legendParts(ctx: SceneContext): { lens: { box: { x: number; y: number; cell: number; w: number }; owners: number[]; seq: number; kind: string } | null; rest: Rect } {
   const L = ctx.layout.legend;
   const m = ctx.model;
   if (!m) return { lens: null, rest: L };
-  const kind = layoutKindOf(m.schedule.shards.map((x) => x.tokens));
-  const { owners, seq } = lensOwners(kind, m.schedule.ranks);
+  let lens = lensCache.get(m);
+  if (!lens) {
+    const kind = layoutKindOf(m.schedule.shards.map((x) => x.tokens));
+    lens = { kind, ...lensOwners(kind, m.schedule.ranks), unit: drawnUnit(m.schedule.shards.map((x) => x.tokens), m.block) };
+    lensCache.set(m, lens);
+  }
+  const { owners, seq, kind } = lens;
   const box = lensBox(L, owners.length, textWidth(LENS_LABEL, 11) + 6);
   if (!box) return { lens: null, rest: L };
   const used = box.w + 12;
@@ -146,7 +159,7 @@ export function buildStage(ctx: SceneContext, stepIndex: number, labels: Label[]
   const step = s.steps[stepIndex];
   const phase = step?.phase ?? 'forward';
   const parts = legendParts(ctx);
-  const unit = drawnUnit(s.shards.map((x) => x.tokens), m.block);
+  const unit = unitOf(m);
   const lg = legendLayout(parts.rest, s.seq, unit.tokens, unit.noun);
   if (parts.lens) {
     const { owners, seq, kind } = parts.lens;

@@ -119,6 +119,9 @@ export function buildWorkMatrix(schedule: ValidSchedule, n: number): WorkMatrix 
     if (f > 0) for (let r = 0; r < P; r++) perRank[f * P + r] = (perRank[f * P + r] ?? 0) + (perRank[(f - 1) * P + r] ?? 0);
   }
 
+  // Cell of a token: a division when the cells are equal (seq a multiple of n, the usual case).
+  const cellWidth = seq / n;
+  const cellAt = seq % n === 0 ? (t: number): number => Math.floor(t / cellWidth) : (t: number): number => cellOf(t, n, seq);
   // Segments spanning several cells, by identity (schedules share them across tiles and steps),
   // then by value; with an id shared by segments of the same tokens per cell (the pattern: every
   // striped rank has one), under which the per-cell sums merge their groups.
@@ -133,8 +136,8 @@ export function buildWorkMatrix(schedule: ValidSchedule, n: number): WorkMatrix 
     const key = `${seg.start},${seg.count},${seg.stride}`;
     let id = segByValue.get(key);
     if (id === undefined) {
-      const lo = cellOf(seg.start, n, seq);
-      const hi = cellOf(segmentLast(seg), n, seq);
+      const lo = cellAt(seg.start);
+      const hi = cellAt(segmentLast(seg));
       const count = new Float64Array(hi - lo + 1);
       const off = new Float64Array(hi - lo + 1);
       for (let i = lo; i <= hi; i++) {
@@ -247,10 +250,10 @@ export function buildWorkMatrix(schedule: ValidSchedule, n: number): WorkMatrix 
           const g = groupFor(q);
           group[t] = g;
           share[t] = hs;
-          const i0 = cellOf(q.start, n, seq);
-          const i1 = cellOf(segmentLast(q), n, seq);
-          const j0 = cellOf(kv.start, n, seq);
-          const j1 = cellOf(segmentLast(kv), n, seq);
+          const i0 = cellAt(q.start);
+          const i1 = cellAt(segmentLast(q));
+          const j0 = cellAt(kv.start);
+          const j1 = cellAt(segmentLast(kv));
           if (j0 === j1) {
             kSeg[t] = -1;
             kCell[t] = j0;
@@ -358,8 +361,11 @@ export function buildWorkMatrix(schedule: ValidSchedule, n: number): WorkMatrix 
     }
     return { slots, segOfSlot };
   };
-  /** Adds a slot's q ⊗ K (below the diagonal) and D (on it) to a row of cells, then clears the slot; `touched` collects new cells. */
-  const spreadSlot = (sl: number, seg: number, row: Float32Array | Float64Array, touched: number[] | null, mark: Uint8Array | null): void => {
+  /**
+   * Adds a slot's q ⊗ K (below the diagonal) and D (on it) to a row of cells, then clears the slot.
+   * Returns the rows it wrote and the first key cell (the box the caller may scan).
+   */
+  const spreadSlot = (sl: number, seg: number, row: Float32Array | Float64Array): { lo: number; hi: number; kLo: number } => {
     const Q = segs[seg] as SegCells;
     const base = sl * n;
     let kLo = 0;
@@ -370,33 +376,21 @@ export function buildWorkMatrix(schedule: ValidSchedule, n: number): WorkMatrix 
       if (q > 0) {
         for (let j = kLo; j < i; j++) {
           const k = sumK[base + j] as number;
-          if (k === 0) continue;
-          const at = rowAt + j;
-          row[at] = (row[at] as number) + q * k;
-          if (mark && touched && mark[at] === 0) {
-            mark[at] = 1;
-            touched.push(at);
-          }
+          if (k !== 0) row[rowAt + j] = (row[rowAt + j] as number) + q * k;
         }
       }
       const dv = sumD[base + i] as number;
-      if (dv !== 0) {
-        const at = rowAt + i;
-        row[at] = (row[at] as number) + dv;
-        if (mark && touched && mark[at] === 0) {
-          mark[at] = 1;
-          touched.push(at);
-        }
-      }
+      if (dv !== 0) row[rowAt + i] = (row[rowAt + i] as number) + dv;
     }
     sumK.fill(0, base, base + n);
     sumD.fill(0, base, base + n);
+    return { lo: Q.lo, hi: Q.hi, kLo: Math.min(kLo, Q.lo) };
   };
   /** Adds steps (from, to]'s work to a row of cells. */
   const accumulate = (from: number, to: number, row: Float32Array | Float64Array): void => {
     if (to <= from) return;
     const { slots, segOfSlot } = sumSteps(from, to, false);
-    for (let a = 0; a < slots.length; a++) spreadSlot(slots[a] as number, segOfSlot[a] as number, row, null, null);
+    for (let a = 0; a < slots.length; a++) spreadSlot(slots[a] as number, segOfSlot[a] as number, row);
   };
 
   let owners: { owner: Int16Array; sharers: Int16Array } | null = null;
@@ -409,31 +403,37 @@ export function buildWorkMatrix(schedule: ValidSchedule, n: number): WorkMatrix 
     const sum = new Float64Array(n2);
     const bestW = new Float64Array(n2);
     const cur = new Float64Array(n2);
-    const mark = new Uint8Array(n2);
     const T = tiles();
     const { slots, segOfSlot } = sumSteps(-1, steps.length - 1, true);
     const order = slots.map((_, a) => a).sort((x, y) => (T.groupRank[slots[x] as number] as number) - (T.groupRank[slots[y] as number] as number));
-    const touched: number[] = [];
+    // The rows the current rank's groups wrote (each from its first key cell up to the diagonal).
+    const boxes: { lo: number; hi: number; kLo: number }[] = [];
     for (let o = 0; o < order.length; o++) {
       const a = order[o] as number;
       const rank = T.groupRank[slots[a] as number] as number;
-      spreadSlot(slots[a] as number, segOfSlot[a] as number, cur, touched, mark);
+      boxes.push(spreadSlot(slots[a] as number, segOfSlot[a] as number, cur));
       const next = order[o + 1];
       if (next !== undefined && T.groupRank[slots[next] as number] === rank) continue;
-      // This rank's groups are in `cur`: fold them into the per-cell maximum, sum and sharers.
-      for (const c of touched) {
-        const w = cur[c] as number;
-        cur[c] = 0;
-        mark[c] = 0;
-        if (w <= 0) continue;
-        sum[c] = (sum[c] as number) + w;
-        if (w > (bestW[c] as number)) {
-          bestW[c] = w;
-          owner[c] = rank;
+      // This rank's groups are in `cur`: fold them into the per-cell maximum, sum and sharers
+      // (a cell written by two of its groups is folded once: it is zeroed when folded).
+      let kLo = n;
+      for (const b of boxes) kLo = Math.min(kLo, b.kLo);
+      for (const b of boxes) {
+        for (let i = b.lo; i <= b.hi; i++) {
+          for (let c = i * n + kLo, end = i * n + i; c <= end; c++) {
+            const w = cur[c] as number;
+            if (w <= 0) continue;
+            cur[c] = 0;
+            sum[c] = (sum[c] as number) + w;
+            if (w > (bestW[c] as number)) {
+              bestW[c] = w;
+              owner[c] = rank;
+            }
+            if ((nShare[c] as number) < 4) sharers[c * 4 + (nShare[c] as number)++] = rank;
+          }
         }
-        if ((nShare[c] as number) < 4) sharers[c * 4 + (nShare[c] as number)++] = rank;
       }
-      touched.length = 0;
+      boxes.length = 0;
     }
     for (let c = 0; c < n2; c++) {
       if ((sum[c] as number) <= 0) continue;

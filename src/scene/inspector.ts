@@ -114,9 +114,15 @@ export function createInspector(ctx: SceneContext): Inspector {
     const colsRight = (L.columns[2]?.x ?? 0) + (L.columns[2]?.w ?? 0);
     box.style.left = `${L.columns[0]?.x ?? 0}px`;
     box.style.width = `${Math.max(200, colsRight - (L.columns[0]?.x ?? 0))}px`;
+    // Below the rank's lane when there is room, else above it; never past the frame (it scrolls).
     const below = (lane?.y ?? 0) + (lane?.h ?? 0) + 4;
-    box.style.top = below + 140 < L.footer.y ? `${below}px` : '';
-    box.style.bottom = below + 140 < L.footer.y ? '' : `${L.height - (lane?.y ?? 0) + 4}px`;
+    const roomBelow = L.footer.y - below;
+    const roomAbove = (lane?.y ?? 0) - 4;
+    const under = roomBelow >= 140 || roomBelow >= roomAbove;
+    box.style.top = under ? `${below}px` : '';
+    box.style.bottom = under ? '' : `${L.height - (lane?.y ?? 0) + 4}px`;
+    box.style.maxHeight = `${Math.max(60, under ? roomBelow : roomAbove)}px`;
+    box.style.overflowY = 'auto';
     box.hidden = false;
   };
   const api: Inspector = {

@@ -69,6 +69,13 @@ for (const [strategy, c] of Object.entries(CASES)) {
     await expect.poll(() => page.evaluate(() => location.hash)).toContain(`step=${c.from + 1}`);
     await expect(page.locator('.ss-counter')).toHaveText(new RegExp(`^\\s*${c.from + 1}\\s*/`));
 
+    // The big counter: "ROUND k / n" within the phase (or the phase alone), the URL's step in its title.
+    await expect(page.locator('#scene-overlay .ss-round-count')).toHaveText(/^(ROUND \d+ \/ \d+|LOSS)$/);
+    await expect(page.locator('#scene-overlay .ss-round')).toHaveAttribute('title', new RegExp(`step ${c.from + 1} of ${end.stepCount}$`));
+    // Where heads are split across ranks, the lanes name their heads (the head axis).
+    if (['ulysses', 'megatron-sp', 'usp'].includes(strategy)) await expect(page.locator('#scene-overlay .ss-heads').first()).toHaveText(/^(heads |h)\d+(–\d+)?( of \d+)?$/);
+    else await expect(page.locator('#scene-overlay .ss-heads')).toHaveCount(0);
+
     const problems: string[] = [];
     for (const [w, h] of SIZES) {
       await page.setViewportSize({ width: w, height: h });
@@ -87,6 +94,9 @@ for (const [strategy, c] of Object.entries(CASES)) {
       await expect(page.locator('.ss-inspector')).toBeVisible();
       await expect(page.locator('.ss-inspector')).toContainText('rank 3');
       await expect(page.locator('.ss-inspector')).toContainText(/receives K,V from r2/);
+      // Its memory at this step and at its busiest step, from the plan (modelled bytes, with units).
+      await expect(page.locator('.ss-inspector')).toContainText(/memory at this step: [\d.]+ [kMGT]?B \(\d+% of the /);
+      await expect(page.locator('.ss-inspector')).toContainText(/busiest step \d+: [\d.]+ [kMGT]?B = weights /);
       await page.keyboard.press('Escape');
       await expect(page.locator('.ss-inspector')).toBeHidden();
       await page.locator('#scene-overlay .ss-rank', { hasText: /^rank 5$/ }).focus();

@@ -143,6 +143,7 @@ const interaction = { sceneMs: 0, sceneUpdates: 0, verificationMs: 0 };
 function showSchedule(): void {
   const t0 = performance.now();
   const schedule = store.state.plan.schedule;
+  scene.setPlan(store.state.plan);
   scene.setSchedule(schedule, store.state.params);
   playback.setStepCount(schedule.valid ? schedule.steps.length : 1);
   interaction.sceneMs += performance.now() - t0;
@@ -151,6 +152,7 @@ function showSchedule(): void {
 await mountScene(device);
 store.subscribe((state, previous) => {
   if (state.plan.schedule !== previous.plan.schedule) showSchedule();
+  else if (state.plan !== previous.plan) scene.setPlan(state.plan);
 });
 verification.subscribe((status) => {
   const t0 = performance.now();

@@ -62,6 +62,25 @@ export async function run(): Promise<void> {
       const f = (x: number): string => x.toFixed(3).padStart(9);
       console.log(`${c.label.padEnd(22)} ${String(r.instances).padStart(9)}  ${f(pct(r.tween, 50))}  ${f(pct(r.tween, 95))} ${f(pct(r.step, 50))} ${f(pct(r.step, 95))}${r.dropped ? `  (${r.dropped} dropped by the cap)` : ''}`);
     }
+    // A parameter change: scene.setSchedule per strategy at 64 ranks (DEFAULT_PARAMS otherwise: 128K tokens).
+    await page.goto(`${base}/src/scene/harness.html?ranks=64`, { waitUntil: 'domcontentloaded', timeout: 180_000 });
+    await page.waitForFunction(() => (window as unknown as { __harness?: { ready: boolean } }).__harness?.ready === true, undefined, { timeout: 120_000 });
+    console.log('\nparameter change at 64 ranks, seq 128K (ms, median of 5 changes from ring to the strategy); goal: a few ms');
+    console.log('strategy                  setSchedule  first frame');
+    const changes: [string, Record<string, unknown>][] = [
+      ['allgather', { strategy: 'allgather' }],
+      ['ring', { strategy: 'ring' }],
+      ['zigzag', { strategy: 'zigzag' }],
+      ['striped', { strategy: 'striped' }],
+      ['ulysses (64 heads)', { strategy: 'ulysses', heads: 64, kvHeads: 64 }],
+      ['megatron-sp (64 heads)', { strategy: 'megatron-sp', heads: 64, kvHeads: 64 }],
+      ['usp', { strategy: 'usp' }],
+    ];
+    for (const [label, change] of changes) {
+      const r = await page.evaluate((c) => (window as unknown as { __harness: { benchSetSchedule(c: unknown, n?: number): { valid: boolean; setSchedule: number[]; firstFrame: number[] } } }).__harness.benchSetSchedule(c, 5), change);
+      const f = (x: number): string => x.toFixed(2).padStart(11);
+      console.log(`${label.padEnd(24)} ${f(pct(r.setSchedule, 50))}  ${f(pct(r.firstFrame, 50))}${r.valid ? '' : '  (invalid at these settings: the message only)'}`);
+    }
     console.log('tween: frames inside a step (moving blocks only); step: every frame on a new step (static content rebuilt).');
     console.log('Times are wall-clock in the page on a shared 2-core machine; performance.now() is coarsened, so each sample is a batch of 20 frames.');
   } finally {

@@ -23,18 +23,29 @@ export function captionOf(step: Step, present: boolean): string {
 
 /** Widest badge + caption of the schedule, in px at `font` (unscaled px): sizes the footer. */
 export function captionWidth(schedule: ValidSchedule, present = false, font = CAPTION_FONT): number {
+  // Measuring every step's text (130 at 64 ranks, each new to the width cache) cost more than the
+  // rest of a parameter change: measure the longest few by characters, which hold the widest.
+  const texts = schedule.steps.map((st) => ({ badge: present ? '' : badgeText(st), caption: captionOf(st, present) }));
+  const longest = [...texts].sort((a, b) => b.badge.length + b.caption.length - (a.badge.length + a.caption.length)).slice(0, 6);
   let w = 0;
-  for (const st of schedule.steps) w = Math.max(w, (present ? 0 : textWidth(badgeText(st), 11, true) + 18) + textWidth(captionOf(st, present), font));
+  for (const t of longest) w = Math.max(w, (present ? 0 : textWidth(t.badge, 11, true) + 18) + textWidth(t.caption, font));
   return w;
 }
 
-/** "FORWARD 3 / 8": the step's place within its phase, for the big counter on a slide. Pure. */
-export function roundText(schedule: ValidSchedule, stepIndex: number): string {
+/**
+ * The big counter on a slide: "ROUND 3 / 8" within the step's phase (the ring's third send/recv
+ * round of eight), the phase beside it, and the step in the URL's 1-based numbering ("step 3 of 19",
+ * the same number as the controls' counter and the URL `step` key) as its tooltip. A phase of one
+ * step (the loss) shows the phase alone. Pure.
+ */
+export function roundText(schedule: ValidSchedule, stepIndex: number): { phase: string; round: string; title: string } {
   const step = schedule.steps[stepIndex];
-  if (!step) return '';
+  if (!step) return { phase: '', round: '', title: '' };
   const same = schedule.steps.filter((s) => s.phase === step.phase);
   const i = same.indexOf(step);
-  return `${step.phase.toUpperCase()} ${i + 1} / ${same.length}`;
+  const title = `${step.phase} round ${i + 1} of ${same.length} · step ${stepIndex + 1} of ${schedule.steps.length}`;
+  if (same.length === 1) return { phase: '', round: step.phase.toUpperCase(), title };
+  return { phase: step.phase, round: `ROUND ${i + 1} / ${same.length}`, title };
 }
 
 /** The step's badge and caption, and `note`: what is aggregated or not drawn ('' when nothing). */
@@ -50,7 +61,10 @@ export function renderCaption(ctx: SceneContext, stepIndex: number, note = ''): 
   setText(dom.caption, step ? captionOf(step, ctx.present) : '');
   dom.captionRow.title = ctx.present && step ? step.caption : '';
   setText(dom.badge, step ? badgeText(step) : '');
-  setText(dom.round, ctx.present ? roundText(m.schedule, stepIndex) : '');
+  const round = ctx.present ? roundText(m.schedule, stepIndex) : { phase: '', round: '', title: '' };
+  setText(dom.roundPhase, round.phase);
+  setText(dom.roundCount, round.round);
+  if (dom.round.title !== round.title) dom.round.title = round.title;
   const phase = step?.phase ?? '';
   if (dom.badge.dataset.phase !== phase) dom.badge.dataset.phase = phase;
 }

@@ -7,7 +7,7 @@ import type { Params } from '../model/params.ts';
 import type { HeadRange, TokenSet, ValidSchedule } from '../model/schedule.ts';
 import { PALETTES, tokenColor, type Palette, type Theme } from './colors.ts';
 import { displayBlockTokens, headSpan, matrixCells, segmentPieces, tensorScales, tokenSpan, type ColumnBox, type LaneBox, type Piece, type Rect, type SceneLayout, computeLayout } from './layout.ts';
-import { buildWorkMatrix, forwardProgress, type WorkMatrix } from './matrix.ts';
+import { buildWorkMatrix, type WorkMatrix } from './matrix.ts';
 import { columnOf, holdingsAt, tracksForStep, type ColumnId, type Holding, type Track } from './tracks.ts';
 import { Pool, diamondGeometry, slantGeometry } from './pool.ts';
 import type { OverlayDom } from './overlay.ts';
@@ -17,6 +17,16 @@ export interface SceneVerification {
   readonly softmaxTrace?: unknown;
   readonly backend?: string;
   readonly seqLen?: number;
+}
+
+/** What the scene reads of the Plan (structurally; see src/model/plan.ts): each rank's modelled memory per step. */
+export interface ScenePlan {
+  readonly schedule: unknown;
+  readonly gpu: { readonly name: string; readonly memoryBytes: number };
+  readonly perRank: readonly {
+    readonly memoryByStep: readonly number[];
+    readonly memory: { readonly peak: number; readonly peakStep: number; readonly atPeak: Readonly<Record<'weights' | 'grads' | 'optimizer' | 'activations' | 'kvWorkingSet' | 'scores' | 'logits', number>> };
+  }[];
 }
 
 export interface Pools {
@@ -95,11 +105,12 @@ export function buildModel(schedule: ValidSchedule, params: Params): Model {
     minWork = Math.min(minWork, w);
   }
   const progress = new Int32Array(schedule.steps.length);
-  schedule.steps.forEach((st, i) => {
-    progress[i] = st.phase === 'forward' ? forwardProgress(matrix, i) : matrix.steps.length - 1;
-  });
-  let shared = false;
-  for (let c = 0; c < n * n && !shared; c++) if ((matrix.owner[c] ?? -1) === -2) shared = true;
+  // forwardProgress for every step in one walk.
+  for (let i = 0, f = -1; i < schedule.steps.length; i++) {
+    while (f + 1 < matrix.steps.length && (matrix.steps[f + 1] as number) <= i) f++;
+    progress[i] = schedule.steps[i]?.phase === 'forward' ? f : matrix.steps.length - 1;
+  }
+  let shared: boolean | null = null;
   return {
     schedule,
     params,
@@ -110,7 +121,15 @@ export function buildModel(schedule: ValidSchedule, params: Params): Model {
     holdings: lazyPerStep(schedule.steps.length, (i) => holdingsAt(schedule, i, { heads: params.heads, kvHeads: params.kvHeads })),
     tracks: lazyPerStep(schedule.steps.length, (i) => tracksForStep(schedule, i)),
     progress,
-    shared,
+    // Read when the matrix is drawn (the owners are computed on first read).
+    get shared() {
+      if (shared === null) {
+        shared = false;
+        const owner = matrix.owner;
+        for (let c = 0; c < owner.length && !shared; c++) if (owner[c] === -2) shared = true;
+      }
+      return shared;
+    },
     pieces: new WeakMap(),
     busiestRatio: minWork > 0 ? maxWork / minWork : Infinity,
   };
@@ -155,6 +174,8 @@ export interface SceneContext {
   /** Why the current schedule cannot run (null when it can). */
   invalidReason: string | null;
   verification: SceneVerification | null;
+  /** The plan priced for the current schedule (memory per rank and step), when the app gives one. */
+  plan: ScenePlan | null;
   labelBug: boolean;
   /** Presentation mode (embed or present=1): large type, one-line captions, a big step counter. */
   present: boolean;
@@ -176,6 +197,7 @@ export function createContext(dom: OverlayDom): SceneContext {
     model: null,
     invalidReason: null,
     verification: null,
+    plan: null,
     labelBug: false,
     present: false,
     k: 1,

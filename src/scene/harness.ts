@@ -59,8 +59,45 @@ function benchUpdate(kind: 'tween' | 'step', samples: number, batch = 20): numbe
   return out;
 }
 
+/**
+ * Main-thread ms of a parameter change in the scene: scene.setSchedule alone (the schedule is built
+ * outside the timing), and the first frame after it (the step's content and the lazily computed
+ * work-matrix owners), each the median of `repeats` changes between `change` and the current params.
+ */
+function benchSetSchedule(change: Partial<Params>, repeats = 5): { valid: boolean; setSchedule: number[]; firstFrame: number[] } {
+  running = false;
+  const next = { ...params, ...change };
+  const a = buildSchedule(next);
+  const b = buildSchedule(params);
+  const setSchedule: number[] = [];
+  const firstFrame: number[] = [];
+  for (let i = 0; i < repeats; i++) {
+    for (const [s, p] of [[b, params], [a, next]] as const) {
+      const t0 = performance.now();
+      scene.setSchedule(s, p);
+      const t1 = performance.now();
+      scene.update({ position: 0.999, step: 0, progress: 0.999 });
+      const t2 = performance.now();
+      if (s === a) {
+        setSchedule.push(t1 - t0);
+        firstFrame.push(t2 - t1);
+      }
+    }
+  }
+  scene.setSchedule(b, params);
+  running = true;
+  requestAnimationFrame(frame);
+  return { valid: a.valid, setSchedule, firstFrame };
+}
+
 Object.assign(window, {
   __harness: {
+    benchSetSchedule,
+    /** Stops the clock and draws one moment: step (0-based) at progress 0..1 (for looking at motion). */
+    freeze(step: number, progress: number) {
+      running = false;
+      scene.render({ position: step + progress, step, progress });
+    },
     setParams(change: Partial<Params>) {
       params = { ...params, ...change };
       show();

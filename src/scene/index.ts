@@ -23,7 +23,7 @@ import { buildModel, createContext, poolList, type SceneVerification } from './c
 import { computeLayout } from './layout.ts';
 import { OverlayDom, setTextScale, type Label } from './overlay.ts';
 import { narrationFor } from './narration.ts';
-import { buildStage, buildStageBase } from './stage.ts';
+import { buildStage, buildStageBase, headAxisLabels } from './stage.ts';
 import { createMotion } from './motion.ts';
 import { createMatrixView } from './matrixView.ts';
 import { createSoftmaxPanel } from './softmaxPanel.ts';
@@ -37,7 +37,7 @@ import type { PlaybackView, SceneView } from './view.ts';
 import './scene.css';
 
 export type { Theme } from './colors.ts';
-export type { SceneVerification } from './context.ts';
+export type { ScenePlan, SceneVerification } from './context.ts';
 
 export type { PlaybackView, SceneInfo, SceneView } from './view.ts';
 
@@ -88,10 +88,13 @@ export async function createScene({ canvas, overlay, device }: { canvas: HTMLCan
   };
   applyTheme();
 
+  let frameSize = { w: 1, h: 1 };
   function measure(): boolean {
     const rect = canvas.getBoundingClientRect();
     const w = Math.max(1, Math.round(rect.width));
     const h = Math.max(1, Math.round(rect.height));
+    const d = document.documentElement;
+    frameSize = { w: Math.max(w, d.clientWidth), h: Math.max(h, d.clientHeight) };
     if (w === width && h === height) return false;
     width = w;
     height = h;
@@ -107,8 +110,7 @@ export async function createScene({ canvas, overlay, device }: { canvas: HTMLCan
 
   /** The slide: the whole frame (iframe or window), of which the stage is a part. */
   function frame(): { w: number; h: number } {
-    const d = document.documentElement;
-    return { w: Math.max(width, d.clientWidth), h: Math.max(height, d.clientHeight) };
+    return frameSize;
   }
 
   function relayout(): void {
@@ -161,6 +163,7 @@ export async function createScene({ canvas, overlay, device }: { canvas: HTMLCan
       gradientsView.draw(stepIndex, labels);
     }
     motion.prepare(stepIndex, labels);
+    headAxisLabels(ctx, stepIndex, labels);
     dom.setLabels(labels);
     let dropped = 0;
     for (const p of stepPools) {
@@ -192,7 +195,9 @@ export async function createScene({ canvas, overlay, device }: { canvas: HTMLCan
       dom.invalid.hidden = true;
       ctx.model = buildModel(schedule, params);
     }
-    measure();
+    // The size does not change with the schedule (the ResizeObserver reports changes): reading it
+    // here would force a layout of the page on every parameter change.
+    if (width === 0) measure();
     relayout();
     renderHeader(ctx, strategyTitle);
     renderNotes(ctx);
@@ -235,6 +240,10 @@ export async function createScene({ canvas, overlay, device }: { canvas: HTMLCan
     backend,
     controlsSlot: dom.controlsSlot,
     setSchedule,
+    setPlan(plan) {
+      ctx.plan = plan;
+      if (inspector.rank !== null && ctx.builtStep >= 0) inspector.refresh(ctx.builtStep);
+    },
     setVerification(v) {
       ctx.verification = v;
       softmaxPanel.invalidate();

@@ -4,7 +4,7 @@
 
 import { formatBytes } from '../model/format.ts';
 import type { TokenSet } from '../model/schedule.ts';
-import type { SceneContext } from './context.ts';
+import type { SceneContext, ScenePlan } from './context.ts';
 import { formatTokens } from './layout.ts';
 import { softmaxRows } from './softmax.ts';
 import { text } from './overlay.ts';
@@ -15,7 +15,7 @@ function fmtSet(set: TokenSet): string {
 }
 
 /** Lines describing rank `rank` at step `stepIndex`. Pure. */
-export function inspectRank(ctx: Pick<SceneContext, 'model' | 'verification'>, stepIndex: number, rank: number): { title: string; lines: string[] } {
+export function inspectRank(ctx: Pick<SceneContext, 'model' | 'verification'> & Partial<Pick<SceneContext, 'plan'>>, stepIndex: number, rank: number): { title: string; lines: string[] } {
   const m = ctx.model;
   if (!m) return { title: `rank ${rank}`, lines: [] };
   const s = m.schedule;
@@ -45,9 +45,35 @@ export function inspectRank(ctx: Pick<SceneContext, 'model' | 'verification'>, s
   if (out.length) lines.push(`sends ${[...new Set(out.map((t) => t.tensor))].join(',')} to ${names(out, 'dst')}: ${formatBytes(sum(out))}`);
   if (inn.length) lines.push(`receives ${[...new Set(inn.map((t) => t.tensor))].join(',')} from ${names(inn, 'src')}: ${formatBytes(sum(inn))}`);
   if (!out.length && !inn.length) lines.push('no communication in this step');
+  lines.push(...memoryLines(ctx.plan ?? null, s, stepIndex, rank));
   const row = softmaxRows(s, rank, ctx.verification?.softmaxTrace ?? null).find((r) => r.step === stepIndex);
   if (row && row.m !== null) lines.push(`running softmax (GPU trace): m = ${row.m.toPrecision(4)}, l = ${row.l?.toPrecision(4) ?? '—'}`);
   return { title: `rank ${rank} · step ${stepIndex + 1} of ${s.steps.length}`, lines };
+}
+
+const CATEGORY_NAMES: readonly [keyof ScenePlan['perRank'][number]['memory']['atPeak'], string][] = [
+  ['weights', 'weights'],
+  ['grads', 'grads'],
+  ['optimizer', 'optimizer'],
+  ['activations', 'activations'],
+  ['kvWorkingSet', 'K/V'],
+  ['scores', 'scores'],
+  ['logits', 'logits'],
+];
+
+/** The rank's modelled memory at this step and at its busiest step (the plan's per-rank data), when the plan is the one of this schedule. Pure. */
+export function memoryLines(plan: ScenePlan | null, schedule: unknown, stepIndex: number, rank: number): string[] {
+  const r = plan && plan.schedule === schedule ? plan.perRank[rank] : undefined;
+  if (!plan || !r) return [];
+  const now = r.memoryByStep[Math.min(stepIndex, r.memoryByStep.length - 1)];
+  const cap = plan.gpu.memoryBytes;
+  const pct = (b: number): string => `${Math.round((100 * b) / cap)}%`;
+  const out: string[] = [];
+  if (now !== undefined) out.push(`memory at this step: ${formatBytes(now)} (${pct(now)} of the ${plan.gpu.name}'s ${formatBytes(cap)})${now > cap ? ', over capacity' : ''}`);
+  const peak = r.memory;
+  const parts = CATEGORY_NAMES.filter(([k]) => peak.atPeak[k] > 0).map(([k, name]) => `${name} ${formatBytes(peak.atPeak[k])}`);
+  out.push(`busiest step ${peak.peakStep + 1}: ${formatBytes(peak.peak)} = ${parts.join(' + ')}`);
+  return out;
 }
 
 export interface Inspector {
@@ -88,9 +114,15 @@ export function createInspector(ctx: SceneContext): Inspector {
     const colsRight = (L.columns[2]?.x ?? 0) + (L.columns[2]?.w ?? 0);
     box.style.left = `${L.columns[0]?.x ?? 0}px`;
     box.style.width = `${Math.max(200, colsRight - (L.columns[0]?.x ?? 0))}px`;
+    // Below the rank's lane when there is room, else above it; never past the frame (it scrolls).
     const below = (lane?.y ?? 0) + (lane?.h ?? 0) + 4;
-    box.style.top = below + 140 < L.footer.y ? `${below}px` : '';
-    box.style.bottom = below + 140 < L.footer.y ? '' : `${L.height - (lane?.y ?? 0) + 4}px`;
+    const roomBelow = L.footer.y - below;
+    const roomAbove = (lane?.y ?? 0) - 4;
+    const under = roomBelow >= 140 || roomBelow >= roomAbove;
+    box.style.top = under ? `${below}px` : '';
+    box.style.bottom = under ? '' : `${L.height - (lane?.y ?? 0) + 4}px`;
+    box.style.maxHeight = `${Math.max(60, under ? roomBelow : roomAbove)}px`;
+    box.style.overflowY = 'auto';
     box.hidden = false;
   };
   const api: Inspector = {

@@ -74,152 +74,414 @@ function safePairs(q: Segment, k: Segment): number {
   }
 }
 
+/** Tokens of one segment per cell it spans: count[i − lo] and the offset of its first token from the cell's start. */
+interface SegCells {
+  readonly lo: number;
+  readonly hi: number;
+  readonly count: Float64Array;
+  readonly off: Float64Array;
+}
+
+/**
+ * The work matrix of a schedule on an n×n grid of cells. Only the cheap parts are built here (the
+ * causal pairs per cell, the work per rank from the tiles' pair counts); the per-cell split of each
+ * step's work is factorised per (rank, query segment) and computed on first read: the cumulative
+ * rows for the steps shown, the owners when the matrix is first drawn. A striped schedule at 64
+ * ranks has ~8K tiles that each span every cell: per-cell work per tile cost ~100 ms–1 s.
+ */
 export function buildWorkMatrix(schedule: ValidSchedule, n: number): WorkMatrix {
   const seq = schedule.seq;
   const P = schedule.ranks;
   const steps = schedule.steps.filter((s) => s.phase === 'forward' && s.compute.length > 0).map((s) => s.index);
   const F = Math.max(1, steps.length);
   const n2 = n * n;
-  const total = new Float64Array(n2);
-  for (let i = 0; i < n; i++) {
-    const qa = cellStart(i, n, seq);
-    const qb = cellStart(i + 1, n, seq);
-    for (let j = 0; j <= i; j++) {
-      const ka = cellStart(j, n, seq);
-      const kb = cellStart(j + 1, n, seq);
-      total[i * n + j] = causalPairs({ start: qa, count: qb - qa, stride: 1 }, { start: ka, count: kb - ka, stride: 1 });
-    }
-  }
-  // Per forward step, the cells it computed and their pairs: deltaCell/deltaW[deltaStart[f] ..).
-  const deltaStart = new Int32Array(F + 1);
-  const deltaCells: number[] = [];
-  const deltaWs: number[] = [];
-  const touched = new Int32Array(n2).fill(-1);
-  const contrib = new Float64Array(n2 * P);
-  const first = new Int16Array(n2).fill(-1);
-  const perRank = new Float64Array(P * F);
-  const stepCells = new Float64Array(n2);
-  const allHeads = totalHeadsOf(schedule);
-  // Cell bounds once (cellStart is a division per call), and the tile's K/V clipped to each key
-  // cell once per tile rather than once per (q cell, k cell): plain numbers, no Segment objects in
-  // the inner loop (a 64-rank schedule has ~16K tiles; a striped one spans every cell).
   const bound = new Float64Array(n + 1);
   for (let i = 0; i <= n; i++) bound[i] = cellStart(i, n, seq);
-  const kcStart = new Float64Array(n);
-  const kcCount = new Float64Array(n);
+  const total = new Float64Array(n2);
+  for (let i = 0; i < n; i++) {
+    const qa = bound[i] as number;
+    const qb = bound[i + 1] as number;
+    for (let j = 0; j < i; j++) total[i * n + j] = (qb - qa) * ((bound[j + 1] as number) - (bound[j] as number));
+    total[i * n + i] = causalPairs({ start: qa, count: qb - qa, stride: 1 }, { start: qa, count: qb - qa, stride: 1 });
+  }
+  const allHeads = totalHeadsOf(schedule);
+  const perRank = new Float64Array(P * F);
   for (let f = 0; f < steps.length; f++) {
-    deltaStart[f + 1] = deltaStart[f] as number;
     const step = schedule.steps[steps[f] as number];
-    if (!step) continue;
-    for (const rc of step.compute) {
-      const heads = Math.max(1, rc.heads.end - rc.heads.start);
-      // Weighted by the share of heads, so a head-sharded rank (Ulysses) counts 1/P of a cell.
-      const headShare = heads / allHeads;
-      const contribBase = rc.rank;
-      let rankWork = 0;
-      for (const tile of rc.tiles) {
-        if (tile.pairs <= 0) continue;
-        rankWork += tile.pairs * heads;
-        const q = tile.q;
-        const kv = tile.kv;
-        const i0 = cellOf(q.start, n, seq);
-        const i1 = cellOf(segmentLast(q), n, seq);
-        const j0 = cellOf(kv.start, n, seq);
-        const j1 = cellOf(segmentLast(kv), n, seq);
-        if (i0 === i1 && j0 === j1) {
-          // The tile lies inside one cell (the common case once cells are larger than blocks): no clipping.
-          if (j0 > i0) continue;
-          const p = j0 < i0 && q.stride >= 1 && kv.stride >= 1 && (q.count === 1 || kv.count === 1 || q.stride === kv.stride) ? q.count * kv.count : safePairs(q, kv);
-          if (p <= 0) continue;
-          const cell = i0 * n + j0;
-          const w = p * headShare;
-          if (touched[cell] !== f) {
-            touched[cell] = f;
-            deltaCells.push(cell);
-          }
-          stepCells[cell] = (stepCells[cell] as number) + w;
-          const at = cell * P + contribBase;
-          contrib[at] = (contrib[at] as number) + w;
-          if (first[cell] === -1) first[cell] = f;
-          continue;
-        }
-        const jEnd = Math.min(i1, j1);
-        for (let j = j0; j <= jEnd; j++) {
-          const c = clipCount(kv, bound[j] as number, bound[j + 1] as number);
-          kcCount[j] = c;
-          if (c > 0) kcStart[j] = clipStart(kv, bound[j] as number);
-        }
-        for (let i = i0; i <= i1; i++) {
-          const qCount = clipCount(q, bound[i] as number, bound[i + 1] as number);
-          if (qCount <= 0) continue;
-          const qStart = clipStart(q, bound[i] as number);
-          const jMax = Math.min(i, j1);
-          for (let j = j0; j <= jMax; j++) {
-            const kCount = kcCount[j] as number;
-            if (kCount <= 0) continue;
-            // Below the diagonal every key precedes every query: all pairs, exactly what causalPairs
-            // returns whenever it does not throw (equal strides or a single token on one side).
-            const exact = q.stride >= 1 && kv.stride >= 1 && (qCount === 1 || kCount === 1 || q.stride === kv.stride);
-            const p =
-              j < i && exact
-                ? qCount * kCount
-                : safePairs({ start: qStart, count: qCount, stride: q.stride }, { start: kcStart[j] as number, count: kCount, stride: kv.stride });
-            if (p <= 0) continue;
-            const cell = i * n + j;
-            const w = p * headShare;
-            if (touched[cell] !== f) {
-              touched[cell] = f;
-              deltaCells.push(cell);
-            }
-            stepCells[cell] = (stepCells[cell] as number) + w;
-            const at = cell * P + contribBase;
-            contrib[at] = (contrib[at] as number) + w;
-            if (first[cell] === -1) first[cell] = f;
-          }
-        }
+    if (step) {
+      for (const rc of step.compute) {
+        const heads = Math.max(1, rc.heads.end - rc.heads.start);
+        let w = 0;
+        for (const tile of rc.tiles) if (tile.pairs > 0) w += tile.pairs * heads;
+        perRank[f * P + rc.rank] = (perRank[f * P + rc.rank] ?? 0) + w;
       }
-      perRank[f * P + rc.rank] = (perRank[f * P + rc.rank] ?? 0) + rankWork;
     }
-    for (let k = deltaStart[f] as number; k < deltaCells.length; k++) {
-      const cell = deltaCells[k] as number;
-      deltaWs.push(stepCells[cell] as number);
-      stepCells[cell] = 0;
-    }
-    deltaStart[f + 1] = deltaCells.length;
     if (f > 0) for (let r = 0; r < P; r++) perRank[f * P + r] = (perRank[f * P + r] ?? 0) + (perRank[(f - 1) * P + r] ?? 0);
   }
-  const owner = new Int16Array(n2).fill(-1);
-  const sharers = new Int16Array(n2 * 4).fill(-1);
-  for (let c = 0; c < n2; c++) {
-    let sum = 0;
-    let best = -1;
-    let bestW = 0;
-    for (let r = 0; r < P; r++) {
-      const w = contrib[c * P + r] ?? 0;
-      sum += w;
-      if (w > bestW) {
-        bestW = w;
-        best = r;
+
+  // Cell of a token: a division when the cells are equal (seq a multiple of n, the usual case).
+  const cellWidth = seq / n;
+  const cellAt = seq % n === 0 ? (t: number): number => Math.floor(t / cellWidth) : (t: number): number => cellOf(t, n, seq);
+  // Segments spanning several cells, by identity (schedules share them across tiles and steps),
+  // then by value; with an id shared by segments of the same tokens per cell (the pattern: every
+  // striped rank has one), under which the per-cell sums merge their groups.
+  const segByObj = new WeakMap<Segment, number>();
+  const segByValue = new Map<string, number>();
+  const segs: SegCells[] = [];
+  const segPattern: number[] = [];
+  const patternByValue = new Map<string, number>();
+  const segOf = (seg: Segment): number => {
+    const hit = segByObj.get(seg);
+    if (hit !== undefined) return hit;
+    const key = `${seg.start},${seg.count},${seg.stride}`;
+    let id = segByValue.get(key);
+    if (id === undefined) {
+      const lo = cellAt(seg.start);
+      const hi = cellAt(segmentLast(seg));
+      const count = new Float64Array(hi - lo + 1);
+      const off = new Float64Array(hi - lo + 1);
+      for (let i = lo; i <= hi; i++) {
+        const c = clipCount(seg, bound[i] as number, bound[i + 1] as number);
+        count[i - lo] = c;
+        if (c > 0) off[i - lo] = clipStart(seg, bound[i] as number) - (bound[i] as number);
+      }
+      id = segs.length;
+      segs.push({ lo, hi, count, off });
+      segByValue.set(key, id);
+      const pkey = `${lo}:${count.join(',')}`;
+      let pat = patternByValue.get(pkey);
+      if (pat === undefined) patternByValue.set(pkey, (pat = patternByValue.size));
+      segPattern.push(pat);
+    }
+    segByObj.set(seg, id);
+    return id;
+  };
+
+  /**
+   * Every forward tile once, flat: its group (a rank and one of its query segments), its head share,
+   * its keys per cell (one cell: kCell/kCount; several: the segment kSeg) and its exact diagonal
+   * pairs (dCell/dVal, head-weighted). Below the diagonal, cell (i, j) of a group gains
+   * q[i]·ΣK[j], since every key of a lower cell precedes every query: so sums over steps are
+   * per-group vectors, and the n×n outer products happen once per group, not once per tile.
+   */
+  interface Tiles {
+    readonly stepStart: Int32Array;
+    readonly group: Int32Array;
+    readonly share: Float64Array;
+    readonly kCell: Int32Array;
+    readonly kCount: Float64Array;
+    readonly kSeg: Int32Array;
+    /** Diagonal runs of tile t: dStart[t] .. dStart[t+1], each cells dLo..dHi with dVal pairs per cell. */
+    readonly dStart: Int32Array;
+    readonly dLo: Int32Array;
+    readonly dHi: Int32Array;
+    readonly dVal: Float64Array;
+    /** Per group: its rank, its query segment, and the pattern its per-cell sum merges under. */
+    readonly groupRank: Int32Array;
+    readonly groupSeg: Int32Array;
+    readonly groupPattern: Int32Array;
+  }
+  let tilesCache: Tiles | null = null;
+  const tiles = (): Tiles => {
+    if (tilesCache) return tilesCache;
+    let count = 0;
+    for (const f of steps) for (const rc of schedule.steps[f]?.compute ?? []) count += rc.tiles.length;
+    const stepStart = new Int32Array(F + 1);
+    const group = new Int32Array(count);
+    const share = new Float64Array(count);
+    const kCell = new Int32Array(count);
+    const kCount = new Float64Array(count);
+    const kSeg = new Int32Array(count);
+    const dStart = new Int32Array(count + 1);
+    // Runs of equal diagonal values (a striped tile has one run over every cell, not 64 entries).
+    const dLo: number[] = [];
+    const dHi: number[] = [];
+    const dVal: number[] = [];
+    const diag = (i: number, v: number): void => {
+      const last = dVal.length - 1;
+      if (last >= (dStart[t] as number) && dVal[last] === v && dHi[last] === i - 1) dHi[last] = i;
+      else {
+        dLo.push(i);
+        dHi.push(i);
+        dVal.push(v);
+      }
+    };
+    const groupOf = new Map<string, number>();
+    const groupRank: number[] = [];
+    const groupSeg: number[] = [];
+    const rankSegs: ({ segs: Segment[]; groups: number[] } | undefined)[] = new Array<{ segs: Segment[]; groups: number[] } | undefined>(P);
+    let t = 0;
+    for (let f = 0; f < steps.length; f++) {
+      stepStart[f] = t;
+      for (const rc of schedule.steps[steps[f] as number]?.compute ?? []) {
+        const hs = Math.max(1, rc.heads.end - rc.heads.start) / allHeads;
+        // The rank's query segments and their groups: tiles refer to them by identity, and a
+        // rank keeps the same few segment objects across steps.
+        const known = rankSegs[rc.rank] ?? (rankSegs[rc.rank] = { segs: [], groups: [] });
+        const groupFor = (q: Segment): number => {
+          const i = known.segs.indexOf(q);
+          if (i >= 0) return known.groups[i] as number;
+          const key = `${rc.rank}:${q.start},${q.count},${q.stride}`;
+          let g = groupOf.get(key);
+          if (g === undefined) {
+            g = groupRank.length;
+            groupOf.set(key, g);
+            groupRank.push(rc.rank);
+            groupSeg.push(segOf(q));
+          }
+          if (known.segs.length < 16) {
+            known.segs.push(q);
+            known.groups.push(g);
+          }
+          return g;
+        };
+        for (const tile of rc.tiles) {
+          dStart[t] = dVal.length;
+          if (tile.pairs <= 0) {
+            // Skipped: contributes nothing (kept so the table has one row per tile).
+            group[t] = groupFor(tile.q);
+            share[t] = 0;
+            kSeg[t] = -1;
+            t++;
+            continue;
+          }
+          const q = tile.q;
+          const kv = tile.kv;
+          const g = groupFor(q);
+          group[t] = g;
+          share[t] = hs;
+          const i0 = cellAt(q.start);
+          const i1 = cellAt(segmentLast(q));
+          const j0 = cellAt(kv.start);
+          const j1 = cellAt(segmentLast(kv));
+          if (j0 === j1) {
+            kSeg[t] = -1;
+            kCell[t] = j0;
+            kCount[t] = kv.count;
+          } else kSeg[t] = segOf(kv);
+          if (i0 === i1 && j0 === j1) {
+            // One cell each (the common case): on the diagonal, every pair of the tile is in that cell.
+            if (i0 === j0) diag(i0, hs * tile.pairs);
+          } else {
+            // Diagonal cells one by one; cells with the same counts and offsets (a strided segment
+            // repeats its pattern in every cell) reuse the previous count.
+            const Q = segs[groupSeg[g] as number] as SegCells;
+            const K = j0 === j1 ? null : (segs[kSeg[t] as number] as SegCells);
+            const kLo = K ? K.lo : j0;
+            const kHi = K ? K.hi : j0;
+            let pqc = -1;
+            let pkc = -1;
+            let pqo = -1;
+            let pko = -1;
+            let pp = 0;
+            for (let i = Math.max(Q.lo, kLo); i <= Math.min(Q.hi, kHi); i++) {
+              const qc = Q.count[i - Q.lo] as number;
+              const kc = K ? (K.count[i - K.lo] as number) : kv.count;
+              if (qc <= 0 || kc <= 0) continue;
+              const qo = Q.off[i - Q.lo] as number;
+              const ko = K ? (K.off[i - K.lo] as number) : kv.start - (bound[i] as number);
+              if (qc !== pqc || kc !== pkc || qo !== pqo || ko !== pko) {
+                const b = bound[i] as number;
+                pp = safePairs({ start: b + qo, count: qc, stride: q.stride }, { start: b + ko, count: kc, stride: kv.stride });
+                pqc = qc;
+                pkc = kc;
+                pqo = qo;
+                pko = ko;
+              }
+              if (pp > 0) diag(i, hs * pp);
+            }
+          }
+          t++;
+        }
       }
     }
-    if (sum <= 0) continue;
-    owner[c] = bestW >= 0.6 * sum ? best : -2;
-    if (owner[c] === -2) {
-      let k = 0;
-      for (let r = 0; r < P && k < 4; r++) if ((contrib[c * P + r] ?? 0) > 0) sharers[c * 4 + k++] = r;
+    stepStart[steps.length] = t;
+    for (let f = steps.length + 1; f <= F; f++) stepStart[f] = t;
+    dStart[t] = dVal.length;
+    tilesCache = {
+      stepStart,
+      group,
+      share,
+      kCell,
+      kCount,
+      kSeg,
+      dStart,
+      dLo: Int32Array.from(dLo),
+      dHi: Int32Array.from(dHi),
+      dVal: Float64Array.from(dVal),
+      groupRank: Int32Array.from(groupRank),
+      groupSeg: Int32Array.from(groupSeg),
+      groupPattern: Int32Array.from(groupSeg, (sg) => segPattern[sg] as number),
+    };
+    return tilesCache;
+  };
+
+  let sumK = new Float64Array(0);
+  let sumD = new Float64Array(0);
+  /**
+   * Sums steps (from, to]'s tiles into per-slot key and diagonal vectors (sumK, sumD at slot·n):
+   * a slot per group (byGroup) or per query pattern. Returns the slots touched, with their query segment.
+   */
+  const sumSteps = (from: number, to: number, byGroup: boolean): { slots: number[]; segOfSlot: number[] } => {
+    const T = tiles();
+    const nSlots = byGroup ? T.groupRank.length : patternByValue.size;
+    if (sumK.length < nSlots * n) {
+      sumK = new Float64Array(nSlots * n);
+      sumD = new Float64Array(nSlots * n);
     }
-  }
-  const cumAt = cumulativeRows(n2, deltaStart, Int32Array.from(deltaCells), Float64Array.from(deltaWs));
-  return { n, ranks: P, steps, total, cumAt, owner, first, perRank, sharers };
+    const used = new Uint8Array(nSlots);
+    const slots: number[] = [];
+    const segOfSlot: number[] = [];
+    const end = T.stepStart[to + 1] as number;
+    for (let t = T.stepStart[from + 1] as number; t < end; t++) {
+      const hs = T.share[t] as number;
+      if (hs === 0) continue;
+      const g = T.group[t] as number;
+      const sl = byGroup ? g : (T.groupPattern[g] as number);
+      if (used[sl] === 0) {
+        used[sl] = 1;
+        slots.push(sl);
+        segOfSlot.push(T.groupSeg[g] as number);
+      }
+      const base = sl * n;
+      const ks = T.kSeg[t] as number;
+      if (ks < 0) {
+        const j = base + (T.kCell[t] as number);
+        sumK[j] = (sumK[j] as number) + hs * (T.kCount[t] as number);
+      } else {
+        const K = segs[ks] as SegCells;
+        for (let j = K.lo; j <= K.hi; j++) sumK[base + j] = (sumK[base + j] as number) + hs * (K.count[j - K.lo] as number);
+      }
+      const dEnd = T.dStart[t + 1] as number;
+      for (let d = T.dStart[t] as number; d < dEnd; d++) {
+        const v = T.dVal[d] as number;
+        const hi = base + (T.dHi[d] as number);
+        for (let i = base + (T.dLo[d] as number); i <= hi; i++) sumD[i] = (sumD[i] as number) + v;
+      }
+    }
+    return { slots, segOfSlot };
+  };
+  /**
+   * Adds a slot's q ⊗ K (below the diagonal) and D (on it) to a row of cells, then clears the slot.
+   * Returns the rows it wrote and the first key cell (the box the caller may scan).
+   */
+  const spreadSlot = (sl: number, seg: number, row: Float32Array | Float64Array): { lo: number; hi: number; kLo: number } => {
+    const Q = segs[seg] as SegCells;
+    const base = sl * n;
+    let kLo = 0;
+    while (kLo < n && sumK[base + kLo] === 0) kLo++;
+    for (let i = Q.lo; i <= Q.hi; i++) {
+      const q = Q.count[i - Q.lo] as number;
+      const rowAt = i * n;
+      if (q > 0) {
+        for (let j = kLo; j < i; j++) {
+          const k = sumK[base + j] as number;
+          if (k !== 0) row[rowAt + j] = (row[rowAt + j] as number) + q * k;
+        }
+      }
+      const dv = sumD[base + i] as number;
+      if (dv !== 0) row[rowAt + i] = (row[rowAt + i] as number) + dv;
+    }
+    sumK.fill(0, base, base + n);
+    sumD.fill(0, base, base + n);
+    return { lo: Q.lo, hi: Q.hi, kLo: Math.min(kLo, Q.lo) };
+  };
+  /** Adds steps (from, to]'s work to a row of cells. */
+  const accumulate = (from: number, to: number, row: Float32Array | Float64Array): void => {
+    if (to <= from) return;
+    const { slots, segOfSlot } = sumSteps(from, to, false);
+    for (let a = 0; a < slots.length; a++) spreadSlot(slots[a] as number, segOfSlot[a] as number, row);
+  };
+
+  let owners: { owner: Int16Array; sharers: Int16Array } | null = null;
+  /** The rank that did most of each cell (≥ 60%, else −2 and up to four sharers), one rank at a time over the cells it touched. */
+  const ownersOf = (): { owner: Int16Array; sharers: Int16Array } => {
+    if (owners) return owners;
+    const owner = new Int16Array(n2).fill(-1);
+    const sharers = new Int16Array(n2 * 4).fill(-1);
+    const nShare = new Uint8Array(n2);
+    const sum = new Float64Array(n2);
+    const bestW = new Float64Array(n2);
+    const cur = new Float64Array(n2);
+    const T = tiles();
+    const { slots, segOfSlot } = sumSteps(-1, steps.length - 1, true);
+    const order = slots.map((_, a) => a).sort((x, y) => (T.groupRank[slots[x] as number] as number) - (T.groupRank[slots[y] as number] as number));
+    // The rows the current rank's groups wrote (each from its first key cell up to the diagonal).
+    const boxes: { lo: number; hi: number; kLo: number }[] = [];
+    for (let o = 0; o < order.length; o++) {
+      const a = order[o] as number;
+      const rank = T.groupRank[slots[a] as number] as number;
+      boxes.push(spreadSlot(slots[a] as number, segOfSlot[a] as number, cur));
+      const next = order[o + 1];
+      if (next !== undefined && T.groupRank[slots[next] as number] === rank) continue;
+      // This rank's groups are in `cur`: fold them into the per-cell maximum, sum and sharers
+      // (a cell written by two of its groups is folded once: it is zeroed when folded).
+      let kLo = n;
+      for (const b of boxes) kLo = Math.min(kLo, b.kLo);
+      for (const b of boxes) {
+        for (let i = b.lo; i <= b.hi; i++) {
+          for (let c = i * n + kLo, end = i * n + i; c <= end; c++) {
+            const w = cur[c] as number;
+            if (w <= 0) continue;
+            cur[c] = 0;
+            sum[c] = (sum[c] as number) + w;
+            if (w > (bestW[c] as number)) {
+              bestW[c] = w;
+              owner[c] = rank;
+            }
+            if ((nShare[c] as number) < 4) sharers[c * 4 + (nShare[c] as number)++] = rank;
+          }
+        }
+      }
+      boxes.length = 0;
+    }
+    for (let c = 0; c < n2; c++) {
+      if ((sum[c] as number) <= 0) continue;
+      if ((bestW[c] as number) < 0.6 * (sum[c] as number)) owner[c] = -2;
+      else for (let k = 0; k < 4; k++) sharers[c * 4 + k] = -1;
+    }
+    owners = { owner, sharers };
+    return owners;
+  };
+  let first: Int16Array | null = null;
+  /** First forward step that computed part of each cell (a step-by-step walk; read by tests only). */
+  const firstOf = (): Int16Array => {
+    if (first) return first;
+    first = new Int16Array(n2).fill(-1);
+    const one = new Float64Array(n2);
+    for (let f = 0; f < steps.length; f++) {
+      one.fill(0);
+      accumulate(f - 1, f, one);
+      for (let c = 0; c < n2; c++) if ((one[c] as number) > 0 && first[c] === -1) first[c] = f;
+    }
+    return first;
+  };
+
+  const cumAt = cumulativeRows(n2, steps.length, (from, to, row) => accumulate(from, to, row));
+  return {
+    n,
+    ranks: P,
+    steps,
+    total,
+    cumAt,
+    get owner() {
+      return ownersOf().owner;
+    },
+    get first() {
+      return firstOf();
+    },
+    perRank,
+    get sharers() {
+      return ownersOf().sharers;
+    },
+  };
 }
 
 /**
- * cumAt for buildWorkMatrix: row f = row f−1 + step f's deltas, rounded to float32 per step (as a
- * dense Float32Array table would hold it). Two cached rows; a miss advances the nearest cached row
- * below f (or zeros) through the steps in between.
+ * cumAt for buildWorkMatrix: row f = the work of steps 0..f per cell, in float32. Two cached rows;
+ * a miss advances the nearest cached row below f (or zeros) through the steps in between.
  */
-function cumulativeRows(n2: number, deltaStart: Int32Array, deltaCell: Int32Array, deltaW: Float64Array): (f: number) => Float32Array {
-  const F = deltaStart.length - 1;
+function cumulativeRows(n2: number, F: number, addSteps: (from: number, to: number, row: Float32Array) => void): (f: number) => Float32Array {
   interface Slot {
     f: number;
     row: Float32Array;
@@ -246,17 +508,10 @@ function cumulativeRows(n2: number, deltaStart: Int32Array, deltaCell: Int32Arra
       if (base) lru.row.set(base.row);
       else lru.row.fill(0);
     }
-    const row = lru.row;
-    for (let s = (base ? base.f : -1) + 1; s <= f; s++) {
-      const end = deltaStart[s + 1] as number;
-      for (let k = deltaStart[s] as number; k < end; k++) {
-        const c = deltaCell[k] as number;
-        row[c] = (row[c] as number) + (deltaW[k] as number);
-      }
-    }
+    addSteps(base ? base.f : -1, f, lru.row);
     lru.f = f;
     lru.used = ++clock;
-    return row;
+    return lru.row;
   };
 }
 

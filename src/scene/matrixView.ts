@@ -36,18 +36,21 @@ export function createMatrixView(ctx: SceneContext): MatrixView {
     base.push(R.x - 1, R.y - 1, R.w + 2, R.h + 2, palette.emptyEdge);
     cellSlot = new Int32Array(n * n + 1);
     cellShrunk = new Uint8Array(n * n);
+    // Read once: the owners are computed on first read (a getter).
+    const owners = M.owner;
+    const sharers = M.sharers;
     for (let i = 0; i < n; i++) {
       for (let j = 0; j < n; j++) {
         const c = i * n + j;
         cellSlot[c] = cells.count;
         const b = cellBox(R, n, i, j);
-        const owner = M.owner[c] ?? -1;
+        const owner = owners[c] ?? -1;
         if ((M.total[c] ?? 0) <= 0 || j > i || owner !== -2) {
           cells.push(b.x, b.y, b.w, b.w, palette.empty);
           continue;
         }
         let bands = 0;
-        for (let q = 0; q < 4; q++) if ((M.sharers[c * 4 + q] ?? -1) >= 0) bands++;
+        for (let q = 0; q < 4; q++) if ((sharers[c * 4 + q] ?? -1) >= 0) bands++;
         bands = Math.max(1, bands);
         for (let q = 0; q < bands; q++) cells.push(b.x, b.y + (q * b.w) / bands, b.w, b.w / bands, palette.empty);
       }
@@ -82,6 +85,8 @@ export function createMatrixView(ctx: SceneContext): MatrixView {
     const pending = mix(palette.empty, palette.emptyEdge, 0.9);
     const big = cellPx >= 9;
     // Pairs done before this step, then up to it (in this order: the matrix caches the latest two rows).
+    const owners = M.owner;
+    const sharers = M.sharers;
     const before = f > 0 ? M.cumAt(f - 1) : null;
     const upTo = f >= 0 ? M.cumAt(f) : null;
     // Recolour the fixed cell slots; only cells whose frame state flips get a new box.
@@ -110,9 +115,9 @@ export function createMatrixView(ctx: SceneContext): MatrixView {
         }
         // Done earlier: muted rank colour; computed in this very step: full colour (+ a frame when cells are large).
         const k = fresh ? 1 : 0.45 + 0.3 * frac;
-        const owner = M.owner[c] ?? -1;
+        const owner = owners[c] ?? -1;
         for (let q = 0; q < slots; q++) {
-          const r = owner >= 0 ? owner : (M.sharers[c * 4 + q] ?? 0);
+          const r = owner >= 0 ? owner : (sharers[c * 4 + q] ?? 0);
           const rc = rankColor(r);
           cells.setColor(slot + q, pending[0] + (rc[0] - pending[0]) * k, pending[1] + (rc[1] - pending[1]) * k, pending[2] + (rc[2] - pending[2]) * k);
         }

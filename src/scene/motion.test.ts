@@ -3,7 +3,7 @@ import { parseParams, STRATEGY_IDS } from '../model/params.ts';
 import { buildSchedule } from '../model/strategies/index.ts';
 import { buildModel, createContext, type SceneContext } from './context.ts';
 import { computeLayout } from './layout.ts';
-import { FLY_BUDGET, isWrap, pieceAt, planMotion, transferLabels, travel, widestGap } from './motion.ts';
+import { FLY_BUDGET, isWrap, partsAt, pieceAt, planMotion, sumPieceAt, transferLabels, widestGap } from './motion.ts';
 import type { OverlayDom } from './overlay.ts';
 
 function contextFor(hash: string, w = 960, h = 540): SceneContext | null {
@@ -39,7 +39,7 @@ describe('motion geometry', () => {
               continue;
             }
             // End of the step: one part, exactly the destination block, inside the destination lane.
-            const end = pieceAt(g, 1, plan.top, plan.bottom);
+            const end = partsAt(g, 1, plan.top, plan.bottom);
             const e = end[0];
             if (end.length !== 1 || !e) bad.push(`${where}: ${end.length} parts at the end`);
             else if (e.y < lane.y - EPS || e.y + e.h > lane.y + lane.h + EPS) bad.push(`${where}: lands at ${e.y}+${e.h}, lane ${lane.y}+${lane.h}`);
@@ -51,8 +51,8 @@ describe('motion geometry', () => {
               if (x0 < g.col.x - EPS || x1 > g.col.x + g.col.w + EPS) bad.push(`${where}: piece ${x0}–${x1} outside its column ${g.col.x}+${g.col.w}`);
             }
             // In flight: below the column titles and above the legend (a wrap goes through the portal).
-            for (const t of [0, 0.2, 0.5, 0.8]) {
-              for (const part of pieceAt(g, travel(t), plan.top, plan.bottom)) {
+            for (const t of [0, 0.2, 0.5, 0.8, 0.9]) {
+              for (const part of partsAt(g, t, plan.top, plan.bottom)) {
                 if (part.y < Math.min(plan.top, g.ya.y) - EPS || part.y + part.h > Math.max(plan.bottom, g.ya.y + g.ya.h) + EPS) bad.push(`${where}: in flight at t=${t} outside the lanes`);
               }
             }
@@ -114,6 +114,24 @@ describe('motion geometry', () => {
     expect((plan.shownRanks ?? []).length).toBeLessThan(64);
     const pieces = plan.geos.reduce((a, g) => a + g.pieces.rects.length / 2, 0);
     expect(pieces).toBeLessThanOrEqual(ctx.pools.fly.capacity / 2);
+  });
+
+  it('reduce-scatter: partials land in their own slots of the destination block, then merge into it (the sum)', () => {
+    const ag = contextFor('#strategy=allgather&seq=128K&ranks=8');
+    if (!ag?.model) throw new Error('allgather 8 is valid');
+    const last = ag.model.schedule.steps.length - 1;
+    const geos = planMotion(ag, last).geos.filter((g) => g.tr.dst === 3 && g.tr.tensor === 'dK');
+    expect(geos.length).toBe(7);
+    expect(new Set(geos.map((g) => g.sum?.k))).toEqual(new Set([0, 1, 2, 3, 4, 5, 6]));
+    for (const g of geos) {
+      if (!g.sum) throw new Error('a reduce-scatter partial has a slot');
+      // Arrived (85%): inside the block, in its own slot, one seventh of its height.
+      const at = sumPieceAt(g, g.sum, 0.85);
+      expect(at.h).toBeCloseTo(g.yb.h / 7);
+      expect(at.y).toBeCloseTo(g.yb.y + (g.sum.k * g.yb.h) / 7);
+      // Settled: all partials are the one summed block.
+      expect(sumPieceAt(g, g.sum, 1)).toEqual(g.yb);
+    }
   });
 
   it('finds the widest free stretch of a lane', () => {

@@ -30,6 +30,11 @@ export interface MotionGeo {
   /** A ring's wrap (last → first): leaves through the lanes' bottom, re-enters at their top. */
   readonly wrap: boolean;
   readonly pieces: PieceList;
+  /**
+   * Reduce-scatter: this partial's slot among the n partials arriving at the same destination block
+   * (k of n). Partials land stacked in thin slots, then merge into the one summed block.
+   */
+  readonly sum: { readonly k: number; readonly n: number } | null;
 }
 
 export interface MotionPlan {
@@ -47,6 +52,17 @@ export interface MotionPlan {
 export function travel(progress: number): number {
   const t = Math.min(1, Math.max(0, (progress - 0.15) / 0.7));
   return t < 0.5 ? 2 * t * t : 1 - (-2 * t + 2) ** 2 / 2;
+}
+
+/** Where a reduce-scatter partial is at `progress`: travels into its slot (k of n), then the slots merge into the block (at 1: exactly yb). Pure. */
+export function sumPieceAt(g: Pick<MotionGeo, 'ya' | 'yb'>, slot: { k: number; n: number }, progress: number): { y: number; h: number } {
+  const t = travel(progress);
+  const mergeT = Math.min(1, Math.max(0, (progress - 0.85) / 0.15));
+  const merge = mergeT * mergeT * (3 - 2 * mergeT);
+  const slotH = g.yb.h / slot.n;
+  const ty = g.yb.y + slot.k * slotH * (1 - merge);
+  const th = slotH + (g.yb.h - slotH) * merge;
+  return { y: g.ya.y + (ty - g.ya.y) * t, h: g.ya.h + (th - g.ya.h) * t };
 }
 
 /** A ring hop that goes against the ring's direction (dst below src): the wrap. */
@@ -75,6 +91,15 @@ export function planMotion(ctx: SceneContext, stepIndex: number): MotionPlan {
   }
   const geos: MotionGeo[] = [];
   let omitted = 0;
+  // Reduce-scatter partials per destination block: their order among the block's sources.
+  const partials = new Map<string, number[]>();
+  for (const tr of tracks) {
+    if (tr.kind !== 'reduce-scatter') continue;
+    const key = `${tr.dst}:${tr.tensor}:${tr.collective}`;
+    const list = partials.get(key);
+    if (list) list.push(tr.src);
+    else partials.set(key, [tr.src]);
+  }
   for (const tr of tracks) {
     if (shown && !shown.has(tr.dst)) {
       omitted++;
@@ -91,9 +116,21 @@ export function planMotion(ctx: SceneContext, stepIndex: number): MotionPlan {
       yb: blockY(ctx, b, tr.tensor, tr.heads, m),
       wrap: isWrap(tr.kind, tr.src, tr.dst, group),
       pieces: piecesOf(tr.tokens, m),
+      sum: sumSlot(partials.get(`${tr.dst}:${tr.tensor}:${tr.collective}`), tr.src),
     });
   }
   return { geos, top, bottom, omittedTransfers: omitted, shownRanks: shown ? [...shown].sort((x, y) => x - y) : null };
+}
+
+/** What draw() shows of a moving block at `progress` (0..1 of the step): its visible parts. Pure. */
+export function partsAt(g: Pick<MotionGeo, 'ya' | 'yb' | 'wrap' | 'sum'>, progress: number, top: number, bottom: number): { y: number; h: number }[] {
+  if (g.sum) return [sumPieceAt(g, g.sum, progress)];
+  return pieceAt(g, travel(progress), top, bottom);
+}
+
+function sumSlot(sources: number[] | undefined, src: number): { k: number; n: number } | null {
+  if (!sources || sources.length < 2) return null;
+  return { k: sources.indexOf(src), n: sources.length };
 }
 
 /**
@@ -183,19 +220,28 @@ export function createMotion(ctx: SceneContext): MotionView {
   let plan: MotionPlan = { geos: [], top: 0, bottom: 0, omittedTransfers: 0, shownRanks: null };
   let lossTracks: readonly Track[] = [];
   let note = '';
-  const cache = new Map<number, MotionPlan>();
+  // Per step (cleared on relayout and schedule change): the plan, its labels and its note.
+  const cache = new Map<number, { plan: MotionPlan; labels: Label[]; note: string }>();
 
   function prepare(stepIndex: number, labels: Label[]): void {
     const m = ctx.model;
     let hit = cache.get(stepIndex);
     if (!hit) {
-      hit = planMotion(ctx, stepIndex);
+      const out: Label[] = [];
+      plan = planMotion(ctx, stepIndex);
+      const text = m ? labelPlan(m, stepIndex, out) : '';
+      hit = { plan, labels: out, note: text };
       cache.set(stepIndex, hit);
     }
-    plan = hit;
+    plan = hit.plan;
+    note = hit.note;
+    for (const l of hit.labels) labels.push(l);
     lossTracks = m ? (m.tracks[stepIndex] ?? []).filter((t) => !t.local && t.tensor === 'loss') : [];
-    note = '';
-    if (!m) return;
+  }
+
+  /** The transfer labels of the current plan (into `labels`) and the caption's note on what is aggregated. */
+  function labelPlan(m: NonNullable<SceneContext['model']>, stepIndex: number, labels: Label[]): string {
+    const lossTracks = (m.tracks[stepIndex] ?? []).filter((t) => !t.local && t.tensor === 'loss');
     const L = ctx.layout;
     // Labels: one per destination lane and column, where lanes are tall enough; else representative lanes.
     const pitch = lanePitch(L);
@@ -203,14 +249,23 @@ export function createMotion(ctx: SceneContext): MotionView {
     const labelled = transferLabels(plan.geos);
     let shownLabels = 0;
     const holdings = m.holdings[stepIndex] ?? [];
+    // By destination rank, once (not a scan of every transfer per label: 4,032 at 64 ranks).
+    const heldBy = new Map<number, typeof holdings>();
+    for (const h of holdings) heldBy.set(h.rank, [...(heldBy.get(h.rank) ?? []), h]);
+    const geosTo = new Map<number, MotionGeo[]>();
+    for (const g of plan.geos) {
+      const list = geosTo.get(g.tr.dst);
+      if (list) list.push(g);
+      else geosTo.set(g.tr.dst, [g]);
+    }
     for (const tl of labelled) {
       if (tl.dst % every !== 0 && every > 1) continue;
       const lane = L.lanes[tl.dst];
       if (!lane) continue;
       // Beside the blocks, not over them: the widest stretch of the lane that nothing occupies at the end of the step.
       const occupied: [number, number][] = [];
-      for (const h of holdings) if (h.rank === tl.dst && h.column === tl.col.id) spansOf(piecesOf(h.tokens, m), tl.col, m.schedule.seq, occupied);
-      for (const g of plan.geos) if (g.tr.dst === tl.dst && g.col === tl.col) spansOf(g.pieces, tl.col, m.schedule.seq, occupied);
+      for (const h of heldBy.get(tl.dst) ?? []) if (h.column === tl.col.id) spansOf(piecesOf(h.tokens, m), tl.col, m.schedule.seq, occupied);
+      for (const g of geosTo.get(tl.dst) ?? []) if (g.col === tl.col) spansOf(g.pieces, tl.col, m.schedule.seq, occupied);
       const gap = widestGap(tl.col.x + 2, tl.col.x + tl.col.w - 2, occupied);
       const free = fitText(tl.variants, gap.w - 4, 11);
       const cls = `ss-xfer ss-vm${tl.sum ? ' ss-sum' : ''}`;
@@ -235,7 +290,7 @@ export function createMotion(ctx: SceneContext): MotionView {
       const bytes = lossTracks.reduce((a, t) => a + t.bytes, 0) / lossTracks.length;
       parts.push(`all-reduce of (Σℓ, n): ${formatBytes(bytes)} per rank per hop`);
     }
-    note = parts.join('; ');
+    return parts.join('; ');
   }
 
   function draw(progress: number): void {
@@ -268,8 +323,10 @@ export function createMotion(ctx: SceneContext): MotionView {
       const pool = isGradient(g.tr.tensor) ? flyGrad : fly;
       const n = rects.length / 2;
       // A plain hop is one part (no allocation per frame); a wrap may be two.
-      const parts = g.wrap ? pieceAt(g, t, plan.top, plan.bottom) : null;
+      const parts = g.wrap || g.sum ? partsAt(g, progress, plan.top, plan.bottom) : null;
       const nParts = parts ? parts.length : 1;
+      // A summed block keeps a bright rim once its partials have merged: the sum stays visible.
+      const summed = g.sum !== null && progress >= 0.85;
       for (let q = 0; q < nParts; q++) {
         const part = parts?.[q];
         const y = part ? part.y : g.ya.y + (g.yb.y - g.ya.y) * t;
@@ -279,7 +336,7 @@ export function createMotion(ctx: SceneContext): MotionView {
           const x = g.col.x + t0 * k;
           const sw = ((rects[2 * i + 1] as number) - t0) * k;
           // A light rim so moving blocks stand out from held ones (inside the column).
-          if (h >= 4 && sw >= 4 && progress < 0.999) pool.push(Math.max(g.col.x, x - 1), y - 1, Math.min(sw + 2, g.col.x + g.col.w - Math.max(g.col.x, x - 1)), h + 2, rim);
+          if (h >= 4 && sw >= 4 && (progress < 0.999 || summed)) pool.push(Math.max(g.col.x, x - 1), y - 1, Math.min(sw + 2, g.col.x + g.col.w - Math.max(g.col.x, x - 1)), h + 2, rim);
           if (pool.count >= pool.capacity) {
             pool.dropped++;
             continue;

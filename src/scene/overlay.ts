@@ -77,8 +77,10 @@ export function fitText(variants: readonly string[], width: number, size: number
 export class OverlayDom {
   readonly root: HTMLElement;
   readonly header: HTMLElement;
-  /** Presentation mode: the big "FORWARD 3 / 8" counter at the header's right. */
+  /** Presentation mode: the big "ROUND 3 / 8" counter at the header's right, with its phase. */
   readonly round: HTMLElement;
+  readonly roundPhase: HTMLElement;
+  readonly roundCount: HTMLElement;
   /** Presentation mode: a key for every colour on screen. */
   readonly legendKey: HTMLElement;
   readonly title: HTMLElement;
@@ -112,6 +114,8 @@ export class OverlayDom {
     };
     this.header = el('div', 'ss-header');
     this.round = el('span', 'ss-round', this.header);
+    this.roundPhase = el('span', 'ss-round-phase', this.round);
+    this.roundCount = el('span', 'ss-round-count', this.round);
     this.title = el('span', 'ss-title', this.header);
     this.subtitle = el('span', 'ss-subtitle', this.header);
     this.labels = el('div', 'ss-labels');

@@ -5,6 +5,7 @@
 import type { ValidSchedule } from '../model/schedule.ts';
 import { CAPTION_FONT, CAPTION_LINE, captionWidth } from './captions.ts';
 import { textWidth } from './overlay.ts';
+import { HEADER_H } from './layout.ts';
 
 export interface Size {
   readonly w: number;
@@ -16,7 +17,7 @@ export interface Presentation {
   readonly k: number;
   /** Caption font in px: on a slide ≥ 3.2% of the frame height (readable from the back of a room). */
   readonly captionPx: number;
-  /** The big "FORWARD 3 / 8" counter, px. */
+  /** The big "ROUND 3 / 8" counter, px: 5% of the frame height, as tall as the header allows. */
   readonly roundPx: number;
   /** Room for the softmax/loss panel (a small slide leaves it out). */
   readonly panel: boolean;
@@ -30,7 +31,7 @@ export function presentation(present: boolean, frame: Size, stage: Size): Presen
   return {
     k,
     captionPx: Math.max(CAPTION_FONT, 0.032 * frame.h),
-    roundPx: Math.round(Math.max(16, 0.042 * frame.h)),
+    roundPx: Math.round(Math.max(16, Math.min(0.05 * frame.h, HEADER_H * k - 10))),
     panel: stage.w / k >= 1000 && stage.h / k >= 560,
   };
 }

@@ -3,11 +3,12 @@
 
 import type { Phase } from '../model/schedule.ts';
 import { rankColor, tokenColor } from './colors.ts';
-import { blockY, column, drawSet, lanePitch, laneOf, type SceneContext } from './context.ts';
+import { blockY, column, drawSet, lanePitch, laneOf, type Model, type SceneContext } from './context.ts';
 import { formatTokens, type Rect, type SceneLayout } from './layout.ts';
 import { fitText, textWidth, type Label } from './overlay.ts';
-import type { ColumnId } from './tracks.ts';
+import { columnOf, type ColumnId } from './tracks.ts';
 import { layoutKindOf, lensBox, lensOwners } from './lens.ts';
+import type { LayoutKind } from '../model/layout.ts';
 
 const GROUP_NOUN: Record<string, string> = { usp: 'Ulysses group', default: 'node' };
 
@@ -29,19 +30,32 @@ export function buildStageBase(ctx: SceneContext): void {
     const { box, owners } = parts.lens;
     owners.forEach((r, i) => base.push(box.x + i * box.cell, box.y, box.cell - (box.cell > 4 ? 1 : 0.5), Math.min(10 * ctx.k, L.legend.h), r >= 0 ? rankColor(r) : palette.empty));
   }
-  const lg = legendLayout(parts.rest, m ? m.schedule.seq : 1, m ? m.block : 0);
+  const unit = m ? unitOf(m) : null;
+  const lg = legendLayout(parts.rest, m ? m.schedule.seq : 1, unit ? unit.tokens : 0, unit?.noun);
   for (let i = 0; i < 64; i++) base.push(lg.rampX + (i * lg.rampW) / 64, L.legend.y + 3, lg.rampW / 64 + 0.5, 8, tokenColor(i / 63));
 }
 
 const LENS_LABEL = 'layout';
+
+/** Per schedule: the lens's layout and owners, and the legend's drawn unit (not recomputed per step). */
+const lensCache = new WeakMap<Model, { kind: LayoutKind; owners: number[]; seq: number; unit: { noun: 'block' | 'chunk'; tokens: number } }>();
+
+function unitOf(m: Model): { noun: 'block' | 'chunk'; tokens: number } {
+  return lensCache.get(m)?.unit ?? drawnUnit(m.schedule.shards.map((x) => x.tokens), m.block);
+}
 
 /** The legend row: the token lens on the left (when it fits), then the block size and the colour ramp. */
 function legendParts(ctx: SceneContext): { lens: { box: { x: number; y: number; cell: number; w: number }; owners: number[]; seq: number; kind: string } | null; rest: Rect } {
   const L = ctx.layout.legend;
   const m = ctx.model;
   if (!m) return { lens: null, rest: L };
-  const kind = layoutKindOf(m.schedule.shards.map((x) => x.tokens));
-  const { owners, seq } = lensOwners(kind, m.schedule.ranks);
+  let lens = lensCache.get(m);
+  if (!lens) {
+    const kind = layoutKindOf(m.schedule.shards.map((x) => x.tokens));
+    lens = { kind, ...lensOwners(kind, m.schedule.ranks), unit: drawnUnit(m.schedule.shards.map((x) => x.tokens), m.block) };
+    lensCache.set(m, lens);
+  }
+  const { owners, seq, kind } = lens;
   const box = lensBox(L, owners.length, textWidth(LENS_LABEL, 11) + 6);
   if (!box) return { lens: null, rest: L };
   const used = box.w + 12;
@@ -56,11 +70,22 @@ export interface LegendLayout {
   readonly last: string;
 }
 
-/** Legend row: "1 block = … tokens" on the left; "token 0 [ramp] seq−1" on the right, sized to fit. Pure. */
-export function legendLayout(L: Rect, seq: number, block: number): LegendLayout {
+/**
+ * The drawn unit the legend names: the shards' chunk when a chunk is smaller than the display
+ * block (a 64-rank zigzag's 1,024-token chunks are drawn as they are, so "1 block = 8,192 tokens"
+ * would contradict the chunks the caption names), else the display block. Pure.
+ */
+export function drawnUnit(shards: readonly (readonly { readonly count: number; readonly stride: number }[])[], block: number): { noun: 'block' | 'chunk'; tokens: number } {
+  let chunk = Infinity;
+  for (const set of shards) for (const seg of set) if (seg.count > 0 && seg.stride <= 1) chunk = Math.min(chunk, seg.count);
+  return chunk < block ? { noun: 'chunk', tokens: chunk } : { noun: 'block', tokens: block };
+}
+
+/** Legend row: "1 block = … tokens" (or "1 chunk = …") on the left; "token 0 [ramp] seq−1" on the right, sized to fit. Pure. */
+export function legendLayout(L: Rect, seq: number, block: number, noun: 'block' | 'chunk' = 'block'): LegendLayout {
   const blockN = formatTokens(block);
   const plural = block === 1 ? '' : 's';
-  const blocks = block > 0 ? [`1 block = ${blockN} token${plural}`, `1 block = ${blockN} tok`, `block = ${blockN}`] : [''];
+  const blocks = block > 0 ? [`1 ${noun} = ${blockN} token${plural}`, `1 ${noun} = ${blockN} tok`, `${noun} = ${blockN}`] : [''];
   const firsts = ['token 0', '0'];
   const last = formatTokens(seq - 1);
   const lastW = textWidth(last, 11);
@@ -134,7 +159,8 @@ export function buildStage(ctx: SceneContext, stepIndex: number, labels: Label[]
   const step = s.steps[stepIndex];
   const phase = step?.phase ?? 'forward';
   const parts = legendParts(ctx);
-  const lg = legendLayout(parts.rest, s.seq, m.block);
+  const unit = unitOf(m);
+  const lg = legendLayout(parts.rest, s.seq, unit.tokens, unit.noun);
   if (parts.lens) {
     const { owners, seq, kind } = parts.lens;
     const tip = `Token → rank layout (${kind}), drawn for a ${seq}-token sequence on ${s.ranks} rank${s.ranks === 1 ? '' : 's'}: the first ${owners.length} tokens, one cell each, coloured by the owning rank. The same rule at ${formatTokens(s.seq)} tokens.`;
@@ -152,7 +178,11 @@ export function buildStage(ctx: SceneContext, stepIndex: number, labels: Label[]
   const rampTip = `colour = global token position, 0 … ${formatTokens(s.seq - 1)} (the same in every column and rank)`;
   labels.push({ text: lg.first, x: lg.rampX - 5, y: L.legend.y - 1, align: 'r', cls: 'ss-small', title: rampTip });
   labels.push({ text: lg.last, x: lg.rampX + lg.rampW + 5, y: L.legend.y - 1, align: 'l', cls: 'ss-small', title: rampTip });
-  if (lg.block) labels.push({ text: lg.block, x: parts.rest.x, y: L.legend.y - 1, align: 'l', cls: 'ss-small ss-strong', title: `Blocks are drawn ${formatTokens(m.block)} tokens at a time; nothing is drawn per token.` });
+  if (lg.block) labels.push({ text: lg.block, x: parts.rest.x, y: L.legend.y - 1, align: 'l', cls: 'ss-small ss-strong', title:
+        unit.noun === 'chunk'
+          ? `Each rank's shard is made of ${formatTokens(unit.tokens)}-token chunks, drawn as they are; longer runs are drawn ${formatTokens(m.block)} tokens at a time. Nothing is drawn per token.`
+          : `Blocks are drawn ${formatTokens(m.block)} tokens at a time; nothing is drawn per token.`,
+    });
 
   for (const r of labelledLanes(L)) {
     const lane = L.lanes[r];
@@ -173,11 +203,15 @@ export function buildStage(ctx: SceneContext, stepIndex: number, labels: Label[]
   const holdings = m.holdings[stepIndex] ?? [];
   const oc = column(ctx, 'o');
   const idleText = fitText(['idle: block fully masked', 'idle: masked', 'idle'], oc.w - 14, 11);
+  // A reduce-scatter replaces what the column held with the summed pieces arriving: the held
+  // blocks recede so the sums stand out.
+  const summedInto = new Set<string>();
+  for (const c of step?.collectives ?? []) if (c.kind === 'reduce-scatter') for (const t of c.transfers) summedInto.add(columnOf(t.tensor));
   for (const h of holdings) {
     const lane = laneOf(ctx, h.rank);
     if (!lane) continue;
     const col = column(ctx, h.column);
-    const dim = h.idle ? 0.72 : 0;
+    const dim = h.idle ? 0.72 : summedInto.has(h.column) ? 0.6 : 0;
     if (h.column === 'kv') {
       for (const t of ['K', 'V'] as const) {
         const y = blockY(ctx, lane, t, h.heads, m);
@@ -188,5 +222,58 @@ export function buildStage(ctx: SceneContext, stepIndex: number, labels: Label[]
       drawSet(ctx, blocks, col, h.tokens, y.y, y.h, m, dim);
     }
     if (h.idle && h.column === 'o' && lane.h >= 11) labels.push({ text: idleText, x: col.x + col.w - 4, y: lane.y + lane.h / 2, align: 'r', cls: 'ss-idle ss-vm', maxW: col.w - 4 });
+  }
+}
+
+/** Approximate box of a label (text at 11 px × the type scale unless sized), for keeping new labels clear of it. */
+function labelBox(l: Label, k: number): { x0: number; x1: number; y0: number; y1: number } {
+  const w = Math.min(l.maxW ?? Infinity, textWidth(l.text, l.size ?? 11));
+  const x0 = l.align === 'r' ? l.x - w : l.align === 'c' ? l.x - w / 2 : l.x;
+  const h = 16 * k;
+  // Labels with ss-vm are centred on y; the others hang from it.
+  const y0 = (l.cls ?? '').includes('ss-vm') ? l.y - h / 2 : l.y;
+  return { x0: x0 - 2, x1: x0 + w + 2, y0, y1: y0 + h };
+}
+
+/**
+ * Where heads are split across ranks (Ulysses, USP, Megatron TP), the lane's vertical axis is the
+ * head axis: each labelled lane names the query heads its rank holds ("heads 8–11 of 32") at the
+ * right end of its Q column (or of O when a transfer label holds Q), clear of the step's other labels
+ * (call after the transfer labels).
+ */
+export function headAxisLabels(ctx: SceneContext, stepIndex: number, labels: Label[]): void {
+  const m = ctx.model;
+  const L = ctx.layout;
+  if (!m || m.schedule.steps[stepIndex]?.phase === 'loss') return;
+  const holdings = m.holdings[stepIndex] ?? [];
+  const total = m.params.heads;
+  // Q's heads (O holds the same heads): in the Q column, or in O where Q's lane is taken by a transfer label.
+  const byRank = new Map<number, { start: number; end: number }>();
+  for (const h of holdings) if (h.column === 'q' && h.heads.end - h.heads.start < total) byRank.set(h.rank, h.heads);
+  if (byRank.size === 0) return;
+  const cols = [column(ctx, 'q'), column(ctx, 'o')];
+  const boxes = labels.map((l) => labelBox(l, ctx.k));
+  let first = true;
+  for (const r of labelledLanes(L)) {
+    const lane = L.lanes[r];
+    const heads = byRank.get(r);
+    if (!lane || !heads || lane.h < 11 * ctx.k) continue;
+    const range = heads.end - heads.start === 1 ? `${heads.start}` : `${heads.start}–${heads.end - 1}`;
+    const variants = first ? [`heads ${range} of ${total}`, `heads ${range}`, `h${range}`] : [`heads ${range}`, `h${range}`];
+    let placed: { label: Label; box: ReturnType<typeof labelBox> } | null = null;
+    for (const col of cols) {
+      const text = fitText(variants, col.w * 0.5, 11);
+      if (textWidth(text, 11) > col.w * 0.5) continue;
+      const label: Label = { text, x: col.x + col.w - 3, y: lane.y + lane.h / 2, align: 'r', cls: 'ss-small ss-note ss-vm ss-heads', title: `Rank ${r} holds query heads ${range} of ${total} in this step: the lane's height is the head axis (top = head 0).` };
+      const b = labelBox(label, ctx.k);
+      if (boxes.some((o) => o.x0 < b.x1 && b.x0 < o.x1 && o.y0 < b.y1 && b.y0 < o.y1)) continue;
+      placed = { label, box: b };
+      break;
+    }
+    if (!placed) continue;
+    const { label, box: b } = placed;
+    labels.push(label);
+    boxes.push(b);
+    first = false;
   }
 }

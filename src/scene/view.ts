@@ -3,7 +3,7 @@
 import type { Params } from '../model/params.ts';
 import type { Schedule } from '../model/schedule.ts';
 import type { Theme } from './colors.ts';
-import type { SceneVerification } from './context.ts';
+import type { ScenePlan, SceneVerification } from './context.ts';
 
 export interface PlaybackView {
   readonly position: number;
@@ -20,6 +20,8 @@ export interface SceneInfo {
 export interface SceneView {
   setSchedule(schedule: Schedule, params: Params): void;
   setVerification(v: SceneVerification | null): void;
+  /** The plan priced for the schedule (the rank inspector reads each rank's memory per step from it). */
+  setPlan(plan: ScenePlan | null): void;
   render(playback: PlaybackView): void;
   /** The CPU part of render() (instance buffers, labels), without drawing: for the bench. */
   update(playback: PlaybackView): void;

@@ -203,6 +203,9 @@ export async function createScene({ canvas, overlay, device }: { canvas: HTMLCan
     renderNotes(ctx);
   }
 
+  /** Whether the instance buffers changed since the last drawn frame. */
+  let frameDirty = true;
+
   function update(playback: PlaybackView): void {
     const t0 = performance.now();
     // Reading the canvas size forces a layout after DOM changes: only when it may have changed.
@@ -225,6 +228,7 @@ export async function createScene({ canvas, overlay, device }: { canvas: HTMLCan
     if (key !== lastKey) {
       motion.draw(playback.progress);
       lastKey = key;
+      frameDirty = true; // every rebuild above goes through here (it clears lastKey)
     }
     lastUpdateMs = performance.now() - t0;
   }
@@ -251,6 +255,10 @@ export async function createScene({ canvas, overlay, device }: { canvas: HTMLCan
     },
     render(playback) {
       update(playback);
+      // Only frames that differ are drawn: a paused or settled scene costs the GPU nothing (on a
+      // software adapter one 64-rank frame took ~300 ms), and the canvas keeps its last image.
+      if (!frameDirty) return;
+      frameDirty = false;
       renderer.render(scene, camera);
     },
     update,

@@ -270,6 +270,9 @@ export class CompareEngine implements CompareSource {
   }
 }
 
+/** Quiet time (ms) after a change before the comparison worker starts on it. */
+const SETTLE_MS = 250;
+
 /**
  * The CompareEngine in a worker (compare.worker.ts), seen from the page: the same interface, so
  * the view does not know where the numbers are computed. Until the worker answers for the current
@@ -277,6 +280,7 @@ export class CompareEngine implements CompareSource {
  */
 export class CompareWorkerClient implements CompareSource {
   readonly #worker: Worker;
+  #post: ReturnType<typeof setTimeout> | undefined;
   #snapshot: CompareSnapshot | null = null;
   #minRanks: MinRanksSnapshot | null = null;
 
@@ -304,7 +308,11 @@ export class CompareWorkerClient implements CompareSource {
     if (this.#snapshot && paramsKey(this.#snapshot.params) === paramsKey(params)) return;
     this.#snapshot = { params: { ...params }, rows: null, maxSeq: new Map(), sweep: new Map(), complete: false, done: false };
     this.#minRanks = null;
-    this.#worker.postMessage({ type: 'params', params: { ...params } } satisfies CompareRequest);
+    // Posted once the params have held still for SETTLE_MS: during a slider drag the worker would
+    // otherwise restart its hundreds of plans on every change and take a core from the frames.
+    clearTimeout(this.#post);
+    const request: CompareRequest = { type: 'params', params: { ...params } };
+    this.#post = setTimeout(() => this.#worker.postMessage(request), SETTLE_MS);
   }
 
   requestMinRanks(seq: number): void {
@@ -312,6 +320,7 @@ export class CompareWorkerClient implements CompareSource {
   }
 
   dispose(): void {
+    clearTimeout(this.#post);
     this.#worker.terminate();
   }
 }

@@ -1,26 +1,15 @@
 // `npm run cli -- attention`: exit codes, .npy input/output, adapter and error report.
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { captureConsole, tempFolder } from './testing.ts';
 import { generateInputs } from '../model/random.ts';
 import { compare } from '../model/reference.ts';
 import { getTestGpu } from '../gpu/testing.ts';
 import { run } from './attention.ts';
 import { readNpy, writeNpy } from './npy.ts';
 
-const dir = mkdtempSync(join(tmpdir(), 'shardscope-cli-'));
-const path = (name: string): string => join(dir, name);
-
-let out: string[] = [];
-let err: string[] = [];
-beforeEach(() => {
-  out = [];
-  err = [];
-  vi.spyOn(console, 'log').mockImplementation((...a: unknown[]) => void out.push(a.join(' ')));
-  vi.spyOn(console, 'error').mockImplementation((...a: unknown[]) => void err.push(a.join(' ')));
-});
-afterEach(() => vi.restoreAllMocks());
+const path = tempFolder('shardscope-cli-');
+const { out, err, clear } = captureConsole();
 
 // Inputs [heads 2, seq 24, d 8] and K/V [1, 24, 8], written as .npy.
 const inputs = generateInputs(4, 2, 1, 24, 8);
@@ -48,7 +37,7 @@ describe('attention CLI: bad input exits 2 with a clear message', () => {
     writeFileSync(path('k_short.npy'), writeNpy(new Float32Array(1 * 20 * 8), [1, 20, 8]));
     expect(await run(['--q', path('q.npy'), '--k', path('k_short.npy'), '--v', path('k_short.npy'), '--backend', 'cpu'])).toBe(2);
     expect(err.join('\n')).toMatch(/does not match --q/);
-    err = [];
+    clear();
     expect(await run([...files, '--head-dim', '16', '--backend', 'cpu'])).toBe(2);
     expect(err.join('\n')).toMatch(/--head-dim 16 contradicts the files, which have head-dim 8/);
     writeFileSync(path('q2d.npy'), writeNpy(new Float32Array(24 * 8), [24, 8]));

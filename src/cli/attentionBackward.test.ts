@@ -2,11 +2,9 @@
 // independent gradient — central finite differences of a float64 causal-attention forward
 // (src/model/gradcheck.ts; there is no Python/torch autograd on this machine) — and bad input exits 2
 // without writing any output file.
-import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
-import { readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { captureConsole, tempFolder } from './testing.ts';
 import { generateInputs } from '../model/random.ts';
 import { finiteDifferenceGradients } from '../model/gradcheck.ts';
 import { gradientError, outputGradient } from '../model/referenceBackward.ts';
@@ -14,18 +12,8 @@ import { getTestGpu } from '../gpu/testing.ts';
 import { run } from './attention.ts';
 import { readNpy, writeNpy } from './npy.ts';
 
-const dir = mkdtempSync(join(tmpdir(), 'shardscope-cli-bwd-'));
-const path = (name: string): string => join(dir, name);
-
-let out: string[] = [];
-let err: string[] = [];
-beforeEach(() => {
-  out = [];
-  err = [];
-  vi.spyOn(console, 'log').mockImplementation((...a: unknown[]) => void out.push(a.join(' ')));
-  vi.spyOn(console, 'error').mockImplementation((...a: unknown[]) => void err.push(a.join(' ')));
-});
-afterEach(() => vi.restoreAllMocks());
+const path = tempFolder('shardscope-cli-bwd-');
+const { out, err, clear } = captureConsole();
 
 // Seeded case: Q [4 heads, 11 tokens, d 6], K/V [2 K/V heads, 11, 6] (GQA 2:1), dO [4, 11, 6].
 const H = 4;
@@ -69,13 +57,13 @@ describe('attention CLI --backward', () => {
     const qkv = files.slice(0, 6);
     expect(await run(['--backward', '--backend', 'cpu', ...qkv, '--dout', path('do_short.npy'), ...outs('short')])).toBe(2);
     expect(err.join('\n')).toMatch(/--dout must have the shape of the attention output \[heads, seq, head_dim\] = \(4, 11, 6\), like --q; got \(4, 10, 6\)/);
-    err = [];
+    clear();
     expect(await run(['--backward', '--backend', 'cpu', ...qkv, '--dout', path('missing.npy'), ...outs('missing')])).toBe(2);
     expect(err.join('\n')).toMatch(/--dout .*missing\.npy: cannot read the file \(ENOENT\)/);
-    err = [];
+    clear();
     expect(await run(['--backend', 'cpu', ...qkv, '--out-dq', path('dq-noflag.npy')])).toBe(2);
     expect(err.join('\n')).toMatch(/--out-dq belongs to the backward pass: add --backward/);
-    err = [];
+    clear();
     expect(await run(['--backward', '--backend', 'cpu', ...files, '--out-dq', path('do.npy')])).toBe(2);
     expect(err.join('\n')).toMatch(/--out-dq names the same file as --dout/);
     for (const tag of ['short', 'missing']) for (const t of ['dq', 'dk', 'dv', 'o']) expect(existsSync(path(`${t}-${tag}.npy`)), `${t}-${tag}`).toBe(false);

@@ -1,28 +1,17 @@
 // The CLI never leaves a wrong file and never crashes on hostile flags (issue 13, item 5).
 import { spawnSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { describe, expect, it } from 'vitest';
+import { captureConsole, tempFolder } from './testing.ts';
 import { generateInputs } from '../model/random.ts';
 import { run as attention } from './attention.ts';
 import { readNpy, writeNpy } from './npy.ts';
 import { prepareOutput, OutputError } from './output.ts';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
-const dir = mkdtempSync(join(tmpdir(), 'shardscope-safety-'));
-const path = (name: string): string => join(dir, name);
-
-let out: string[] = [];
-let err: string[] = [];
-beforeEach(() => {
-  out = [];
-  err = [];
-  vi.spyOn(console, 'log').mockImplementation((...a: unknown[]) => void out.push(a.join(' ')));
-  vi.spyOn(console, 'error').mockImplementation((...a: unknown[]) => void err.push(a.join(' ')));
-});
-afterEach(() => vi.restoreAllMocks());
+const path = tempFolder('shardscope-safety-');
+const { out, err, clear } = captureConsole();
 
 const inputs = generateInputs(7, 2, 1, 24, 8);
 writeFileSync(path('q.npy'), writeNpy(inputs.q, [2, 24, 8]));
@@ -49,9 +38,8 @@ describe('attention: no file on failure', () => {
     expect(readFileSync(path('o_keep.npy'), 'utf8')).toBe('previous result');
   });
   it('an unwritable --out is refused before the run', async () => {
-    for (const target of [path('missing-folder/o.npy'), dir, path('q.npy/o.npy')]) {
-      err = [];
-      out = [];
+    for (const target of [path('missing-folder/o.npy'), path(''), path('q.npy/o.npy')]) {
+      clear();
       expect(await attention([...files(), '--out', target])).toBe(2);
       expect(err.join('\n')).toMatch(/error: cannot write --out/);
       expect(out.join('\n')).not.toMatch(/max \|sharded/);
@@ -77,7 +65,7 @@ describe('attention: no file on failure', () => {
   it('a passing run writes --out through a temporary file renamed into place', async () => {
     expect(await attention([...files(), '--strategy', 'zigzag', '--ranks', '3', '--out', path('o.npy')])).toBe(0);
     expect(readNpy(readFileSync(path('o.npy'))).shape).toEqual([2, 24, 8]);
-    expect(readdirSync(dir).filter((f) => f.endsWith('.tmp') || f.includes('.check-'))).toEqual([]);
+    expect(readdirSync(path('')).filter((f) => f.endsWith('.tmp') || f.includes('.check-'))).toEqual([]);
   });
   it('"--heads 3 --kv-heads 2" is refused without saying "using 3"', async () => {
     expect(await attention(['--heads', '3', '--kv-heads', '2', '--backend', 'cpu'])).toBe(2);

@@ -1,6 +1,7 @@
-// Computes the comparison, the longest-fit searches and the memory-vs-seq sweep for the page,
-// a slice at a time so the page stays responsive (a 64-rank plan takes ~15 ms on a slow core and
-// the sweep needs a few hundred). It calls the same model functions the CLI calls (comparisonRow,
+// Computes the comparison, the longest-fit searches and the memory-vs-seq sweep for the page, a
+// slice at a time (a 64-rank plan takes ~40 ms on a slow core and the sweep needs a few hundred).
+// The page runs it in compare.worker.ts (CompareWorkerClient below); a slice at a time still lets
+// newer params in between. It calls the same model functions the CLI calls (comparisonRow,
 // withDistinct, maxSeqSearch), so window.shardscope.comparison equals `compare --json`'s rows.
 // Results are cached by the full params they were priced for: moving the sequence slider only
 // re-prices the seven table rows; the sweep and the fits (independent of seq) are reused.

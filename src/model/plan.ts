@@ -571,7 +571,7 @@ export function plan(params: Params): Plan {
 
 /**
  * The fields buildSchedule reads (strategies/common.ts ctxOf, the builders, impl.ts): a change to
- * any other field leaves the schedule as it was. plan.test.ts checks this by changing every other
+ * any other field leaves the schedule as it was. plan.fuzz.test.ts checks this by changing every other
  * field of random params and comparing the schedules.
  */
 export const SCHEDULE_FIELDS = ['strategy', 'seq', 'ranks', 'ulysses', 'tp', 'hidden', 'heads', 'kvHeads', 'headDim', 'microBatch', 'dtype', 'impl', 'gpu'] as const satisfies readonly (keyof Params)[];

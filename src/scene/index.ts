@@ -32,6 +32,7 @@ import { createGradientsView } from './gradients.ts';
 import { renderCaption, renderHeader, renderLegendKey, renderNotes } from './captions.ts';
 import { footerHeight, presentation } from './presentation.ts';
 import { captureFrame } from './export.ts';
+import { createFramePacer } from './pacing.ts';
 import { createInspector } from './inspector.ts';
 import type { PlaybackView, SceneView } from './view.ts';
 import './scene.css';
@@ -48,6 +49,7 @@ export async function createScene({ canvas, overlay, device }: { canvas: HTMLCan
   renderer.outputColorSpace = LinearSRGBColorSpace;
   const backendObj = renderer.backend as unknown as { isWebGPUBackend?: boolean };
   const backend: 'webgpu' | 'webgl2' = backendObj.isWebGPUBackend ? 'webgpu' : 'webgl2';
+  const pacer = createFramePacer(renderer.backend as unknown as Parameters<typeof createFramePacer>[0]);
 
   const scene = new Scene();
   const camera = new OrthographicCamera(0, 1, 0, -1, -10, 10);
@@ -257,9 +259,11 @@ export async function createScene({ canvas, overlay, device }: { canvas: HTMLCan
       update(playback);
       // Only frames that differ are drawn: a paused or settled scene costs the GPU nothing (on a
       // software adapter one 64-rank frame took ~300 ms), and the canvas keeps its last image.
-      if (!frameDirty) return;
+      // And only once the GPU has drawn the last one (./pacing.ts).
+      if (!frameDirty || !pacer.ready) return;
       frameDirty = false;
       renderer.render(scene, camera);
+      pacer.submitted();
     },
     update,
     resize: onResize,
@@ -300,6 +304,7 @@ export async function createScene({ canvas, overlay, device }: { canvas: HTMLCan
     },
     dispose() {
       observer?.disconnect();
+      pacer.dispose();
       for (const p of pools) {
         scene.remove(p.mesh);
         p.dispose();

@@ -23,6 +23,9 @@ export interface CompareViewOptions {
   readonly copy: (title: string, text: string) => void;
 }
 
+/** At most one render per this many ms while a comparison streams in (#onProgress). */
+const PROGRESS_RENDER_MS = 250;
+
 export class CompareView {
   readonly root: HTMLElement;
   readonly engine: CompareSource;
@@ -40,11 +43,14 @@ export class CompareView {
   #params: Params | null = null;
   #theme: Theme = 'dark';
   #drawQueued = false;
+  #plotWidth = 0;
+  #renderedAt = -Infinity;
+  #progressTimer: ReturnType<typeof setTimeout> | undefined;
 
   constructor(options: CompareViewOptions) {
     this.#options = options;
     // In a worker where there is one (the page); in this thread otherwise (tests without workers).
-    this.engine = typeof Worker === 'function' ? new CompareWorkerClient(() => this.#render()) : new CompareEngine(() => this.#render());
+    this.engine = typeof Worker === 'function' ? new CompareWorkerClient(() => this.#onProgress()) : new CompareEngine(() => this.#onProgress());
     const title = el('h2', { id: 'cmp-title' }, 'Compare strategies & plan');
     const copyMd = el('button', { type: 'button', id: 'cmp-copy-md' }, 'Copy Markdown');
     const copyCsv = el('button', { type: 'button', id: 'cmp-copy-csv' }, 'Copy CSV');
@@ -101,14 +107,29 @@ export class CompareView {
       note,
       el('div', { class: 'cmp-lower' }, plot, planner),
     );
-    new ResizeObserver(() => this.#queueDraw()).observe(this.#canvas);
+    new ResizeObserver((entries) => {
+      this.#plotWidth = entries[0]?.contentRect.width ?? 0;
+      this.#queueDraw();
+    }).observe(this.#canvas);
   }
 
   /** New params (and the store's plan for them). */
   update(params: Params, plan: Parameters<CompareSource['setParams']>[1], theme: Theme): void {
     this.#params = params;
+    const themeChanged = theme !== this.#theme;
     this.#theme = theme;
+    const before = this.engine.snapshot;
     this.engine.setParams(params, plan);
+    const snap = this.engine.snapshot;
+    if (snap && snap !== before && !snap.rows && before?.rows) {
+      // A new comparison is on its way (the worker starts once the params hold still). The last one
+      // stays on screen, marked stale, rather than the table and plot being rebuilt (a layout of
+      // the page each time) on every step of a slider drag.
+      this.root.classList.add('cmp-stale');
+      this.#renderCaption(snap);
+      if (themeChanged) this.#queueDraw();
+      return;
+    }
     this.#render();
   }
 
@@ -147,19 +168,40 @@ export class CompareView {
     };
   }
 
-  #render(): void {
+  /**
+   * The engine reports each fit and sweep point as it lands (dozens a second). The table and plot
+   * follow at most every PROGRESS_RENDER_MS, then once more when the comparison is done: each
+   * render rebuilds the table and redraws the plot (~30 ms of main thread on a slow machine).
+   */
+  #onProgress(): void {
     const snap = this.engine.snapshot;
+    const now = performance.now();
+    clearTimeout(this.#progressTimer);
+    if (snap?.done || now - this.#renderedAt >= PROGRESS_RENDER_MS) this.#render();
+    else this.#progressTimer = setTimeout(() => this.#render(), PROGRESS_RENDER_MS - (now - this.#renderedAt));
+  }
+
+  #render(): void {
+    clearTimeout(this.#progressTimer);
+    const snap = this.engine.snapshot;
+    if (!snap || !this.#params) return;
+    this.#renderedAt = performance.now();
+    this.root.classList.remove('cmp-stale');
+    this.#renderCaption(snap);
+    this.#renderTable(snap);
+    this.#renderPlanner(snap);
+    setText(this.#stackedLabel, ` stack ${STRATEGIES[this.#params.strategy].name}’s categories`);
+    this.#queueDraw();
+  }
+
+  #renderCaption(snap: CompareSnapshot): void {
     const params = this.#params;
-    if (!snap || !params) return;
+    if (!params) return;
     setText(
       this.#caption,
       `${formatTokens(params.seq)} tokens · ${params.ranks} ${params.ranks === 1 ? 'GPU' : 'GPUs'}${params.tp > 1 ? ` × TP ${params.tp}` : ''} · ${params.model === 'custom' ? 'custom model' : params.model} · ${params.dtype} · ${params.gpu.toUpperCase()}`,
     );
-    setText(this.#status, snap.done ? '' : snap.complete ? 'drawing memory against length…' : 'finding the longest context that fits…');
-    this.#renderTable(snap);
-    this.#renderPlanner(snap);
-    setText(this.#stackedLabel, ` stack ${STRATEGIES[params.strategy].name}’s categories`);
-    this.#queueDraw();
+    setText(this.#status, snap.done ? '' : !snap.rows ? 'pricing every strategy…' : snap.complete ? 'drawing memory against length…' : 'finding the longest context that fits…');
   }
 
   #renderTable(snap: CompareSnapshot): void {
@@ -274,7 +316,8 @@ export class CompareView {
 
   #draw(): void {
     const data = this.plotData();
-    const w = this.#canvas.clientWidth || this.#canvas.parentElement?.clientWidth || 300;
+    // The width the ResizeObserver reported: reading clientWidth here would force a layout.
+    const w = this.#plotWidth || this.#canvas.clientWidth || this.#canvas.parentElement?.clientWidth || 300;
     const h = Math.round(Math.max(210, Math.min(300, w * 0.55)));
     this.#canvas.style.height = `${h}px`;
     const ctx = prepareCanvas(this.#canvas, w, h, Math.max(1, window.devicePixelRatio || 1));

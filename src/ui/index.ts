@@ -46,6 +46,11 @@ export interface Ui {
 }
 
 const HINT_KEY = 'shardscope.hint.dismissed';
+/**
+ * State → URL writes, at most one per this many ms. history.replaceState costs the page a few ms
+ * each (3–7 ms measured during a drag), and Safari refuses more than 100 calls per 10 s.
+ */
+const URL_WRITE_DELAY_MS = 200;
 
 /** Reads params + view state from the current location (query and hash). */
 export function readUrlState(location: Location = window.location): UrlState {
@@ -156,6 +161,7 @@ export function createUi(options: UiOptions): Ui {
     },
     serialize: currentHash,
     onExternal: applyUrl,
+    delayMs: URL_WRITE_DELAY_MS,
     onWritten: () => {
       openLink.href = `${location.pathname}#${serializeUrlState(store.state.params, { ...view, step: playback.step, embed: false, panel: false })}`;
     },

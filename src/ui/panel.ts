@@ -63,6 +63,8 @@ export class Panel {
   readonly #options: PanelOptions;
   /** The object lil-gui edits: a copy of the params, refreshed from the store. */
   readonly #m: Params;
+  /** The params the controls showed last (#refreshControls). */
+  #shown: Readonly<Params> | null = null;
   readonly #controllers = new Map<keyof Params, Controller>();
   readonly #reason = el('div', { class: 'ui-reason', id: 'ui-reason', role: 'alert', hidden: '' });
   readonly #seqRange = el('input', { type: 'range', id: 'ui-seq-range', min: '0', max: String(SEQ_STOPS.length - 1), step: '1', 'aria-label': 'sequence length (log scale)' });
@@ -246,8 +248,10 @@ export class Panel {
     this.#options.onUserChange?.();
     const issues = this.#store.setParams(change);
     for (const issue of issues) this.#messages.show(`param-${issue.field}`, 'warning', issue.message);
-    // setParams may have fixed a field (or changed nothing): show what the store holds.
-    this.refresh();
+    // setParams may have fixed a field (or changed nothing): show what the store holds. Only the
+    // controls: the plan's verdict follows when the store notifies, once per frame, so a slider
+    // drag that fires many input events per frame prices one plan per frame, not one per event.
+    this.#refreshControls(Object.keys(change) as (keyof Params)[]);
   }
 
   #apply(next: Params): void {
@@ -262,12 +266,25 @@ export class Panel {
     this.#seqRange.setAttribute('aria-valuetext', `${seqLabel(seq)} tokens`);
   }
 
+  /**
+   * Shows the store's params in the controls: those that differ from what was shown last, plus
+   * `also` (a control the user just edited, whose value the store may have refused or fixed).
+   * A lil-gui updateDisplay writes the control's DOM, so updating all 30 on every change costs a
+   * style and layout pass of the panel.
+   */
+  #refreshControls(also: readonly (keyof Params)[] = []): void {
+    const params = this.#store.state.params;
+    const shown = this.#shown;
+    Object.assign(this.#m, params);
+    for (const [key, c] of this.#controllers) if (!shown || shown[key] !== params[key] || also.includes(key)) c.updateDisplay();
+    this.#shown = params;
+    this.#syncSeq();
+  }
+
   /** Shows the store's params and the plan's verdict in the controls. */
   refresh(): void {
     const { params, plan } = this.#store.state;
-    Object.assign(this.#m, params);
-    for (const c of this.#controllers.values()) c.updateDisplay();
-    this.#syncSeq();
+    this.#refreshControls();
     for (const b of this.#rankButtons) b.setAttribute('aria-pressed', String(Number(b.dataset.ranks) === params.ranks));
     this.#controllers.get('ulysses')?.show(params.strategy === 'usp');
     this.#controllers.get('tp')?.disable(params.strategy === 'megatron-sp');

@@ -1,0 +1,54 @@
+// Main-thread CPU time of a page, per window between performance marks, from a Chromium trace.
+// Wall-clock in the page measures the machine as much as the page: on two shared cores the
+// renderer's main thread competes with SwiftShader's GPU process and the app's workers, and a
+// 5 ms task can take 50 ms of wall time. The trace records each main-thread task's thread time
+// (`tdur`), which is what the page itself costs.
+import type { Browser, Page } from '@playwright/test';
+
+interface TraceEvent {
+  readonly name: string;
+  readonly ph: string;
+  readonly pid: number;
+  readonly tid: number;
+  readonly ts: number;
+  readonly dur?: number;
+  readonly tdur?: number;
+  readonly args?: { readonly name?: string };
+}
+
+const CATEGORIES = ['devtools.timeline', 'disabled-by-default-devtools.timeline', 'blink.user_timing'];
+
+/** Starts tracing `page`; `stop()` returns the renderer main thread's CPU ms in each window between the marks named `${prefix}0`, `${prefix}1`, …, `${prefix}end`. */
+export async function traceMainThread(browser: Browser, page: Page): Promise<{ stop(prefix: string): Promise<number[]> }> {
+  await browser.startTracing(page, { categories: CATEGORIES });
+  return {
+    async stop(prefix) {
+      const buffer = await browser.stopTracing();
+      const parsed = JSON.parse(buffer.toString('utf8')) as { traceEvents: TraceEvent[] } | TraceEvent[];
+      const events = Array.isArray(parsed) ? parsed : parsed.traceEvents;
+      const main = events.find((e) => e.name === 'thread_name' && e.args?.name === 'CrRendererMain');
+      if (!main) throw new Error('the trace has no renderer main thread');
+      const marks = events
+        .filter((e) => e.pid === main.pid && e.name.startsWith(prefix) && (e.ph === 'R' || e.ph === 'I' || e.ph === 'n' || e.ph === 'b'))
+        .sort((a, b) => a.ts - b.ts);
+      const tasks = events.filter((e) => e.pid === main.pid && e.tid === main.tid && e.ph === 'X' && (e.name === 'RunTask' || e.name === 'ThreadControllerImpl::RunTask'));
+      const windows: number[] = [];
+      for (let i = 0; i + 1 < marks.length; i++) {
+        const from = (marks[i] as TraceEvent).ts;
+        const to = (marks[i + 1] as TraceEvent).ts;
+        let us = 0;
+        for (const t of tasks) {
+          // A task is counted in the window it started in; the marking task itself starts before the first mark.
+          const start = t.ts;
+          const end = t.ts + (t.dur ?? 0);
+          if (end <= from || start >= to) continue;
+          // Thread time, pro rata for a task that straddles a mark (the change's own task does: the mark is inside it).
+          const overlap = (Math.min(end, to) - Math.max(start, from)) / Math.max(1, t.dur ?? 1);
+          us += (t.tdur ?? t.dur ?? 0) * overlap;
+        }
+        windows.push(us / 1000);
+      }
+      return windows;
+    },
+  };
+}

@@ -1,4 +1,4 @@
-// Frames during a burst of parameter changes: 20 changes, one per 100 ms, through the app's test
+// Frames during a burst of parameter changes (e.g. 20, one per 100 ms) through the app's test
 // hook (the store's own per-frame path), then a quiet tail; returns the longest gap between two
 // requestAnimationFrame callbacks. Used by the responsive spec (asserts) and the interaction bench
 // (prints).
@@ -13,10 +13,13 @@ export interface FrameGaps {
   readonly version: number;
 }
 
-/** `changes[i]` is applied at i × 100 ms; frames are recorded until `tailMs` after the last one. */
-export async function frameGapsDuring(page: Page, changes: readonly object[], tailMs: number): Promise<FrameGaps> {
+/**
+ * Applies `changes[i]` then waits `pauses[i]` ms (100 when not given); frames are recorded until
+ * `tailMs` after the last one.
+ */
+export async function frameGapsDuring(page: Page, changes: readonly object[], tailMs: number, pauses: readonly number[] = []): Promise<FrameGaps> {
   return page.evaluate(
-    async ({ changes, tailMs }) => {
+    async ({ changes, tailMs, pauses }) => {
       const hook = (window as unknown as { __shardscopeTest: { setParams(c: object): void; stats(): { version: number } } }).__shardscopeTest;
       const stamps: number[] = [];
       let running = true;
@@ -26,9 +29,9 @@ export async function frameGapsDuring(page: Page, changes: readonly object[], ta
       };
       requestAnimationFrame(tick);
       const t0 = performance.now();
-      for (const change of changes) {
-        hook.setParams(change);
-        await new Promise((r) => setTimeout(r, 100));
+      for (let i = 0; i < changes.length; i++) {
+        hook.setParams(changes[i] as object);
+        await new Promise((r) => setTimeout(r, pauses[i] ?? 100));
       }
       await new Promise((r) => setTimeout(r, tailMs));
       running = false;
@@ -36,6 +39,6 @@ export async function frameGapsDuring(page: Page, changes: readonly object[], ta
       for (let i = 1; i < stamps.length; i++) maxGapMs = Math.max(maxGapMs, (stamps[i] as number) - (stamps[i - 1] as number));
       return { maxGapMs, frames: stamps.length, spanMs: performance.now() - t0, version: hook.stats().version };
     },
-    { changes, tailMs },
+    { changes, tailMs, pauses },
   );
 }

@@ -68,7 +68,6 @@ export function createFramePacer(backend: Backend, now: () => number = () => per
         fence = gl.fenceSync(gl.SYNC_GPU_COMMANDS_COMPLETE, 0);
         pending = fence !== null;
         since = now();
-        gl.flush();
       }
     },
     dispose(): void {

@@ -520,11 +520,14 @@ export function chooseExecution(requested: Params, budget: ExecutionBudget, tile
       if (overBudget(price(candidate, backward), budget) !== null) continue;
       const chosen = build(candidate, backward);
       if (!chosen.price || overBudget(chosen.price, budget)) continue; // e.g. Ulysses needs the heads to divide among the ranks
+      // Each clamp names the line it answers: a field the one the requested size was over (for the
+      // run it is part of), the backward the one this size was over with it.
+      const fieldsOver = backward ? overText : (overBudget(price(asked, false), budget) ?? overText);
       const clamps: Clamp[] = [];
-      if (candidate.seq < asked.seq) clamps.push({ field: 'execSeq', requested: asked.seq, used: candidate.seq, over: overText });
-      if (candidate.heads < asked.heads) clamps.push({ field: 'heads', requested: asked.heads, used: candidate.heads, over: overText });
-      if (candidate.headDim < asked.headDim) clamps.push({ field: 'headDim', requested: asked.headDim, used: candidate.headDim, over: overText });
-      if (!backward) clamps.push({ field: 'backward', requested: 1, used: 0, over: overText });
+      if (candidate.seq < asked.seq) clamps.push({ field: 'execSeq', requested: asked.seq, used: candidate.seq, over: fieldsOver });
+      if (candidate.heads < asked.heads) clamps.push({ field: 'heads', requested: asked.heads, used: candidate.heads, over: fieldsOver });
+      if (candidate.headDim < asked.headDim) clamps.push({ field: 'headDim', requested: asked.headDim, used: candidate.headDim, over: fieldsOver });
+      if (!backward) clamps.push({ field: 'backward', requested: 1, used: 0, over: overBudget(price(candidate, true), budget) ?? overText });
       return { ...chosen, clamps };
     }
   }

@@ -70,17 +70,21 @@ describe('verification controller', () => {
       ],
       { execSeq: 128, heads: 1, kvHeads: 1, headDim: 128, ranks: 64, price: null },
     );
-    expect(text).toBe("The attention check is over this adapter's execution budget (GPU memory 4.84 GB ≥ 268 MB), so it runs execSeq 16384 → 128 and heads 32 → 1 (64 ranks × 128 tokens × 1 heads × 128).");
+    expect(text).toBe("The attention check is over this adapter's execution budget, so it runs execSeq 16384 → 128 and heads 32 → 1 (GPU memory 4.84 GB ≥ 268 MB), on 64 ranks × 128 tokens × 1 heads × 128.");
   });
 
-  it('a dropped backward is said in the same sentence, alone or after the fields', () => {
+  it('a dropped backward is said in the same sentence, alone or after the fields, each with its budget line', () => {
     const over = 'estimated GPU time 23.0 s > 10.0 s on this adapter';
     const size = { execSeq: 128, heads: 2, kvHeads: 2, headDim: 128, ranks: 64, price: null };
     expect(clampMessage([{ field: 'backward', requested: 1, used: 0, over }], size)).toBe(
-      "The attention check is over this adapter's execution budget (estimated GPU time 23.0 s > 10.0 s on this adapter), so it runs without the backward pass (64 ranks × 128 tokens × 2 heads × 128).",
+      "The attention check is over this adapter's execution budget, so it runs the forward pass only (estimated GPU time 23.0 s > 10.0 s on this adapter), on 64 ranks × 128 tokens × 2 heads × 128.",
     );
     expect(clampMessage([{ field: 'execSeq', requested: 256, used: 128, over }, { field: 'heads', requested: 32, used: 2, over }, { field: 'headDim', requested: 256, used: 128, over }, { field: 'backward', requested: 1, used: 0, over }], size)).toBe(
-      "The attention check is over this adapter's execution budget (estimated GPU time 23.0 s > 10.0 s on this adapter), so it runs execSeq 256 → 128, heads 32 → 2 and headDim 256 → 128, without the backward pass (64 ranks × 128 tokens × 2 heads × 128).",
+      "The attention check is over this adapter's execution budget, so it runs execSeq 256 → 128, heads 32 → 2, headDim 256 → 128 and the forward pass only (estimated GPU time 23.0 s > 10.0 s on this adapter), on 64 ranks × 128 tokens × 2 heads × 128.",
+    );
+    const memory = 'GPU memory 4.84 GB ≥ 268 MB';
+    expect(clampMessage([{ field: 'execSeq', requested: 16384, used: 128, over: memory }, { field: 'backward', requested: 1, used: 0, over }], size)).toBe(
+      "The attention check is over this adapter's execution budget, so it runs execSeq 16384 → 128 (GPU memory 4.84 GB ≥ 268 MB), and the forward pass only (estimated GPU time 23.0 s > 10.0 s on this adapter), on 64 ranks × 128 tokens × 2 heads × 128.",
     );
     expect(clampMessage([], size)).toBe('');
   });

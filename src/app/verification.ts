@@ -49,19 +49,25 @@ export function createVerificationWorker(): VerificationPort {
 }
 
 /**
- * One sentence for the page when the budget shrank the run: which fields (requested → used) or
- * part, the executed size, and the cap that forced it. "The attention check is over this
- * adapter's execution budget (estimated GPU time 23.0 s > 10.0 s on this adapter), so it runs
- * execSeq 16384 → 128 and heads 32 → 1, without the backward pass (64 ranks × 128 tokens × 1 heads × 128)."
+ * One sentence for the page when the budget shrank the run: each field requested → used or the
+ * dropped backward, with the budget line that forced it, and the executed size. "The attention
+ * check is over this adapter's execution budget, so it runs execSeq 16384 → 128 and heads 32 → 1
+ * (GPU memory 4.84 GB ≥ 268 MB), and the forward pass only (estimated GPU time 16.4 s > 10.0 s on
+ * this adapter), on 64 ranks × 128 tokens × 1 heads × 16."
  */
 export function clampMessage(clamps: readonly Clamp[], executed: ExecutedSize | null): string {
   if (clamps.length === 0) return '';
-  const fields = clamps.filter((c) => c.field !== 'backward').map((c) => `${c.field} ${c.requested} → ${c.used}`);
-  const dropped = clamps.some((c) => c.field === 'backward');
-  const list = fields.length > 1 ? `${fields.slice(0, -1).join(', ')} and ${fields[fields.length - 1]}` : (fields[0] ?? '');
-  const what = [list, dropped ? `${list ? ', ' : ''}without the backward pass` : ''].join('');
-  const size = executed ? ` (${executed.ranks} ranks × ${executed.execSeq} tokens × ${executed.heads} heads × ${executed.headDim})` : '';
-  return `The attention check is over this adapter's execution budget (${clamps[0]?.over}), so it runs ${what}${size}.`;
+  const groups: { over: string; items: string[] }[] = [];
+  for (const c of clamps) {
+    const item = c.field === 'backward' ? 'the forward pass only' : `${c.field} ${c.requested} → ${c.used}`;
+    const last = groups[groups.length - 1];
+    if (last && last.over === c.over) last.items.push(item);
+    else groups.push({ over: c.over, items: [item] });
+  }
+  const list = (items: string[]): string => (items.length > 1 ? `${items.slice(0, -1).join(', ')} and ${items[items.length - 1]}` : (items[0] ?? ''));
+  const what = groups.map((g) => `${list(g.items)} (${g.over})`).join(', and ');
+  const size = executed ? `, on ${executed.ranks} ranks × ${executed.execSeq} tokens × ${executed.heads} heads × ${executed.headDim}` : '';
+  return `The attention check is over this adapter's execution budget, so it runs ${what}${size}.`;
 }
 
 export class VerificationController {

@@ -44,6 +44,8 @@ test('a hostile execSeq link is clamped with a message, the heap stays bounded, 
   await expect(message).toBeVisible({ timeout: 240_000 });
   const text = (await message.textContent()) ?? '';
   const ex = await execution(page);
+  console.log(`[budget] message: ${text}`);
+  await test.info().attach('clamp message', { body: await message.screenshot(), contentType: 'image/png' });
   expect(ex.clamps.map((c) => c.field)).toContain('execSeq');
   expect(ex.executed.execSeq).toBeLessThan(16384);
   // One sentence: each field requested → used, the executed size, and the cap that forced it.
@@ -101,11 +103,10 @@ test('a hostile execSeq link is clamped with a message, the heap stays bounded, 
   }
   expect(after.budgetText).toMatch(/GFLOP\/s and .* per dispatch measured on this adapter \(fitted to \d+ timed parts of completed runs\)/);
   await expect(page.locator('#ro-verify-budget')).toContainText('measured on this adapter');
-  const gpuMs = (v?.gpuMs ?? 0) + (v?.backward?.gpuMs ?? 0) + (v?.backward?.unshardedGpuMs ?? 0);
-  test.info().annotations.push({
-    type: 'GPU-time model',
-    description: `fitted ${((after.budget.flopPerMs * 1000) / 1e9).toFixed(2)} GFLOP/s and ${after.budget.msPerDispatch.toFixed(2)} ms per dispatch over ${after.budget.timedParts} parts; this run estimated ${((ex.executed.estimatedGpuMs ?? 0) / 1000).toFixed(1)} s at the assumed rates, sharded GPU time ${(gpuMs / 1000).toFixed(1)} s`,
-  });
+  const gpuMs = (v?.gpuMs ?? 0) + (v?.backward?.gpuMs ?? 0) + (v?.backward?.unshardedGpuMs ?? 0); // the unsharded forward's is not exposed
+  const model = `fitted ${((after.budget.flopPerMs * 1000) / 1e9).toFixed(2)} GFLOP/s and ${after.budget.msPerDispatch.toFixed(2)} ms per dispatch over ${after.budget.timedParts} parts; this run estimated ${((ex.executed.estimatedGpuMs ?? 0) / 1000).toFixed(1)} s at the assumed rates, GPU time ${(gpuMs / 1000).toFixed(1)} s (timestamps)`;
+  test.info().annotations.push({ type: 'GPU-time model', description: model });
+  console.log(`[budget] ${model}; readout: ${await page.locator('#ro-verify-budget').textContent()}`);
 
   // A size that fits: the message goes away and the backward runs.
   await page.evaluate(() => {

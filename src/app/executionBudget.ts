@@ -1,8 +1,11 @@
 // The execution budget of the verification run: before anything is allocated, the executed problem
-// (tokens × heads × head dim × ranks: its buffers, its dispatches and its arithmetic) is priced,
-// and a request above the budget is clamped to the largest executed sequence length that fits.
-// The GPU budget comes from the adapter (its buffer limits, and its speed as measured by the first
-// run); the CPU fallback (no WebGPU) has its own, much smaller one. Pure: runs in node and in the
+// (tokens × heads × head dim × ranks: its buffers, its dispatches and its arithmetic) is priced per
+// part (sharded and unsharded, forward and backward), and a request above the budget is clamped:
+// the executed sequence length, heads and head dim shrink, and the backward is dropped when no size
+// fits with it. The GPU budget comes from the adapter: its buffer limits, and a GPU-time model
+// (padded FLOPs / flopPerMs + dispatches × msPerDispatch) whose two rates are fitted to the timed
+// parts of the runs completed on it (assumed for its kind of adapter until the first completes).
+// The CPU fallback (no WebGPU) has its own, much smaller budget. Pure: runs in node and in the
 // verification worker.
 
 import type { Params } from '../model/params.ts';

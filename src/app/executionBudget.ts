@@ -48,10 +48,11 @@ export const ASSUMED_GPU_MS_PER_DISPATCH = 0.05;
  * The same assumptions for a software adapter (`GPUAdapterInfo.isFallbackAdapter`, e.g. SwiftShader):
  * 0.1 GFLOP/s and 1 ms per dispatch, the slow end of what was measured on SwiftShader on this
  * project's 2-core build machine (shared: load average ~6, so every figure is contended):
- * - fitted to small runs (head dim 16–64): 0.68 GFLOP/s and 0.88 ms per dispatch in node (Dawn;
- *   reproduce: `npx vitest run src/app/executionBudget.gpu.test.ts`, which prints them), 1.3 GFLOP/s
- *   and 0.5 ms in Chromium's worker over zigzag at 16, 32 and 64 ranks (`E2E_PORT=4221 npx playwright
- *   test e2e/budget.spec.ts` annotates the page's fitted rates);
+ * - fitted to small runs (head dim 16–64) in node (Dawn): 0.23–0.68 GFLOP/s and 0.15–0.9 ms per
+ *   dispatch over three runs of `npx vitest run src/app/executionBudget.gpu.test.ts` (it prints them);
+ *   in Chromium's worker, 1.3 GFLOP/s and 0.5 ms over zigzag at 16, 32 and 64 ranks, and 0.48 GFLOP/s
+ *   and 0.94 ms from the 64-rank forward of `E2E_PORT=4221 npx playwright test e2e/budget.spec.ts`
+ *   (it logs the page's fitted rates);
  * - per dispatch at 64 ranks in Chromium: 1.29 ms in the forward (with the worker's queue pacing),
  *   0.84 ms in the backward;
  * - per FLOP at head dim 128 in node: 0.21 GFLOP/s forward and 0.12–0.18 backward (ring, 2 ranks ×
@@ -237,10 +238,11 @@ export function runTimings(v: TimedRun, price: ExecutionPrice, wallMs: number): 
  * least squares weighted by 1/ms (a timing's spread grows with its length, so a 20 s part weighs
  * more than a 2 ms one, but not 10,000× more). The parts of one run differ in dispatches per FLOP
  * by orders of magnitude (the unsharded forward is one dispatch; the sharded one ranks² at 64
- * ranks), which is what separates the two rates. With fewer than two independent timings (one part,
- * or parts with the same dispatches per FLOP), both of `prior`'s rates are scaled by one factor
- * instead; a rate the fit puts at or below zero is held at its bound (MAX_FITTED_FLOP_PER_MS,
- * MIN_FITTED_MS_PER_DISPATCH) and the other refitted. Null when no timing is usable.
+ * ranks), which is what separates the two rates. When the timings cannot separate them (one part,
+ * parts with the same dispatches per FLOP, or a fit that puts a rate at or past its bound,
+ * MAX_FITTED_FLOP_PER_MS or MIN_FITTED_MS_PER_DISPATCH, as noise on a shared machine can), both of
+ * `prior`'s rates are scaled by the one factor that best explains them instead. Null when no timing
+ * is usable.
  */
 export function fitGpuRates(timings: readonly PartTiming[], prior: GpuTimeRates): (GpuTimeRates & { readonly timedParts: number }) | null {
   const rows = timings.filter((t) => Number.isFinite(t.ms) && t.ms > 0 && Number.isFinite(t.work) && Number.isFinite(t.dispatches) && t.work >= 0 && t.dispatches >= 0 && t.work + t.dispatches > 0);
@@ -266,11 +268,10 @@ export function fitGpuRates(timings: readonly PartTiming[], prior: GpuTimeRates)
     const a = (sxm * syy - sym * sxy) / det;
     const b = (sym * sxx - sxm * sxy) / det;
     if (a > minA && b > minB) return done(a, b);
-    // One term at its bound, the other refitted alone.
-    if (a <= minA) return done(minA, syy > 0 ? (sym - minA * sxy) / syy : minB);
-    return done(sxx > 0 ? (sxm - minB * sxy) / sxx : minA, minB);
+    // A rate at or past its bound: these timings do not separate the two (at a few tokens per rank
+    // every block dispatch does the same padded work, so dispatches and FLOPs rise together).
   }
-  // Rank-deficient: scale the prior's prediction p = a0·work + b0·dispatches by the s minimising Σ (s·p − ms)² / ms.
+  // Rank-deficient or not separable: scale the prior's prediction p = a0·work + b0·dispatches by the s minimising Σ (s·p − ms)² / ms.
   const a0 = 1 / prior.flopPerMs;
   const b0 = prior.msPerDispatch;
   let sp = 0;

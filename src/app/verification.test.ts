@@ -5,6 +5,7 @@ import { DEFAULT_PARAMS } from '../model/params.ts';
 import { Store } from './store.ts';
 import { VerificationController, clampMessage, type VerificationPort } from './verification.ts';
 import type { WorkerReply, WorkerRequest } from './verification.worker.ts';
+import { describeBudget, gpuBudget } from './executionBudget.ts';
 
 class FakePort implements VerificationPort {
   onmessage: ((event: MessageEvent<WorkerReply>) => void) | null = null;
@@ -60,14 +61,53 @@ describe('verification controller', () => {
     }
   });
 
-  it('a clamp reaches the page as one sentence naming the fields and the executed size', () => {
+  it('a clamp reaches the page as one sentence naming each field requested → used, the executed size and the cap', () => {
+    const over = 'GPU memory 4.84 GB ≥ 268 MB';
     const text = clampMessage(
       [
-        { field: 'execSeq', requested: 16384, used: 128, over: 'GPU memory 4.84 GB ≥ 268 MB' },
-        { field: 'heads', requested: 32, used: 1, over: 'GPU memory 4.84 GB ≥ 268 MB' },
+        { field: 'execSeq', requested: 16384, used: 128, over },
+        { field: 'heads', requested: 32, used: 1, over },
       ],
       { execSeq: 128, heads: 1, kvHeads: 1, headDim: 128, ranks: 64, price: null },
     );
-    expect(text).toBe('The attention check asks for execSeq=16384 and heads=32, above this device\'s execution budget (GPU memory 4.84 GB ≥ 268 MB); it runs execSeq=128 and heads=1 (64 ranks × 128 tokens × 1 heads × 128) instead.');
+    expect(text).toBe("The attention check is over this adapter's execution budget, so it runs execSeq 16384 → 128 and heads 32 → 1 (GPU memory 4.84 GB ≥ 268 MB), on 64 ranks × 128 tokens × 1 heads × 128.");
+  });
+
+  it('a dropped backward is said in the same sentence, alone or after the fields, each with its budget line', () => {
+    const over = 'estimated GPU time 23.0 s > 10.0 s on this adapter';
+    const size = { execSeq: 128, heads: 2, kvHeads: 2, headDim: 128, ranks: 64, price: null };
+    expect(clampMessage([{ field: 'backward', requested: 1, used: 0, over }], size)).toBe(
+      "The attention check is over this adapter's execution budget, so it runs the forward pass only (estimated GPU time 23.0 s > 10.0 s on this adapter), on 64 ranks × 128 tokens × 2 heads × 128.",
+    );
+    expect(clampMessage([{ field: 'execSeq', requested: 256, used: 128, over }, { field: 'heads', requested: 32, used: 2, over }, { field: 'headDim', requested: 256, used: 128, over }, { field: 'backward', requested: 1, used: 0, over }], size)).toBe(
+      "The attention check is over this adapter's execution budget, so it runs execSeq 256 → 128, heads 32 → 2, headDim 256 → 128 and the forward pass only (estimated GPU time 23.0 s > 10.0 s on this adapter), on 64 ranks × 128 tokens × 2 heads × 128.",
+    );
+    const memory = 'GPU memory 4.84 GB ≥ 268 MB';
+    expect(clampMessage([{ field: 'execSeq', requested: 16384, used: 128, over: memory }, { field: 'backward', requested: 1, used: 0, over }], size)).toBe(
+      "The attention check is over this adapter's execution budget, so it runs execSeq 16384 → 128 (GPU memory 4.84 GB ≥ 268 MB), and the forward pass only (estimated GPU time 23.0 s > 10.0 s on this adapter), on 64 ranks × 128 tokens × 2 heads × 128.",
+    );
+    expect(clampMessage([], size)).toBe('');
+  });
+
+  it("a run's result carries the budget refitted to its timings: the status shows the measured rates", () => {
+    vi.useFakeTimers();
+    try {
+      const store = new Store({ ...DEFAULT_PARAMS }, { sync: true });
+      const port = new FakePort();
+      const controller = new VerificationController(store, port, 0);
+      controller.schedule(0);
+      vi.advanceTimersByTime(1);
+      const version = port.posted.at(-1)?.version ?? 0;
+      const assumed = gpuBudget({ maxStorageBufferBindingSize: 2 ** 27, maxBufferSize: 2 ** 28 }, null, true);
+      const executed = { execSeq: 256, heads: 32, kvHeads: 8, headDim: 128, ranks: 8, price: null };
+      port.reply({ type: 'started', version, backend: 'gpu', adapter: 'SwiftShader', budget: assumed, budgetText: describeBudget(assumed), executed, clamps: [] });
+      expect(controller.status.budget?.measured).toBe(false);
+      const measured = gpuBudget({ maxStorageBufferBindingSize: 2 ** 27, maxBufferSize: 2 ** 28 }, { flopPerMs: 3e5, msPerDispatch: 0.9, timedParts: 4 }, true);
+      port.reply({ type: 'result', version, result: summary(32), workerMs: 1, budget: measured, budgetText: describeBudget(measured) });
+      expect(controller.status.budget).toMatchObject({ measured: true, flopPerMs: 3e5, msPerDispatch: 0.9, timedParts: 4 });
+      expect(controller.status.budgetText).toContain('0.30 GFLOP/s and 0.9 ms per dispatch measured on this adapter');
+    } finally {
+      vi.useRealTimers();
+    }
   });
 });

@@ -8,7 +8,7 @@ import type { Params } from '../model/params.ts';
 import type { Store } from './store.ts';
 import type { ExecutedSize, VerificationSummary, WorkerReply, WorkerRequest } from './verification.worker.ts';
 import type { Clamp, ExecutionBudget } from './executionBudget.ts';
-import { formatBytes } from '../model/format.ts';
+import { formatBytes, formatSeconds } from '../model/format.ts';
 
 /** The fields the executed run depends on; the modelled sequence length is not one of them. */
 const EXECUTED_FIELDS = ['strategy', 'ranks', 'ulysses', 'heads', 'kvHeads', 'headDim', 'execSeq', 'seed', 'localMask', 'dtype'] as const;
@@ -24,10 +24,11 @@ export interface VerificationStatus {
   /** What the run executes after the budget: sizes, price, and the clamp when one applied. */
   readonly executed: ExecutedSize | null;
   readonly clamps: Clamp[];
+  /** The budget the run was priced with; after its result, the budget refitted to its timings (measured rates). */
   readonly budget: ExecutionBudget | null;
   /** The budget as one sentence for the page (where it comes from, what it allows). */
   readonly budgetText: string;
-  /** "Clamped: execSeq 16384 → 1024 (…)" when the budget shrank the run, else ''. */
+  /** clampMessage's sentence when the budget shrank the run (fields or the backward), else ''. */
   readonly clampText: string;
 }
 
@@ -47,13 +48,26 @@ export function createVerificationWorker(): VerificationPort {
   return new Worker(new URL('./verification.worker.ts', import.meta.url), { type: 'module', name: 'shardscope-verification' }) as unknown as VerificationPort;
 }
 
-/** "The check asks for execSeq=16384 and heads=32, above …; it runs execSeq=128 and heads=8 (…) instead." */
+/**
+ * One sentence for the page when the budget shrank the run: each field requested → used or the
+ * dropped backward, with the budget line that forced it, and the executed size. "The attention
+ * check is over this adapter's execution budget, so it runs execSeq 16384 → 128 and heads 32 → 1
+ * (GPU memory 4.84 GB ≥ 268 MB), and the forward pass only (estimated GPU time 16.4 s > 10.0 s on
+ * this adapter), on 64 ranks × 128 tokens × 1 heads × 16."
+ */
 export function clampMessage(clamps: readonly Clamp[], executed: ExecutedSize | null): string {
   if (clamps.length === 0) return '';
-  const asked = clamps.map((c) => `${c.field}=${c.requested}`).join(' and ');
-  const used = clamps.map((c) => `${c.field}=${c.used}`).join(' and ');
-  const size = executed ? ` (${executed.ranks} ranks × ${executed.execSeq} tokens × ${executed.heads} heads × ${executed.headDim})` : '';
-  return `The attention check asks for ${asked}, above this device's execution budget (${clamps[0]?.over}); it runs ${used}${size} instead.`;
+  const groups: { over: string; items: string[] }[] = [];
+  for (const c of clamps) {
+    const item = c.field === 'backward' ? 'the forward pass only' : `${c.field} ${c.requested} → ${c.used}`;
+    const last = groups[groups.length - 1];
+    if (last && last.over === c.over) last.items.push(item);
+    else groups.push({ over: c.over, items: [item] });
+  }
+  const list = (items: string[]): string => (items.length > 1 ? `${items.slice(0, -1).join(', ')} and ${items[items.length - 1]}` : (items[0] ?? ''));
+  const what = groups.map((g) => `${list(g.items)} (${g.over})`).join(', and ');
+  const size = executed ? `, on ${executed.ranks} ranks × ${executed.execSeq} tokens × ${executed.heads} heads × ${executed.headDim}` : '';
+  return `The attention check is over this adapter's execution budget, so it runs ${what}${size}.`;
 }
 
 export class VerificationController {
@@ -124,7 +138,8 @@ export class VerificationController {
         return;
       }
       case 'result':
-        this.#set({ ...this.#status, running: false, result: reply.result, error: null });
+        // The budget as refitted to this run's timings (measured rates), for the readout and window.shardscope.
+        this.#set({ ...this.#status, running: false, result: reply.result, error: null, ...(reply.budget ? { budget: reply.budget, budgetText: reply.budgetText ?? this.#status.budgetText } : {}) });
         return;
       case 'error':
         this.#set({ ...this.#status, running: false, result: null, error: reply.message });
@@ -147,5 +162,6 @@ export function describePrice(executed: ExecutedSize | null): string {
   const p = executed?.price;
   if (!p) return '';
   const flops = p.work >= 1e9 ? `${(p.work / 1e9).toFixed(1)} GFLOP` : `${(p.work / 1e6).toFixed(0)} MFLOP`;
-  return `${p.deviceBytes ? `${formatBytes(p.deviceBytes)} GPU memory, ` : ''}${formatBytes(p.hostBytes)} page memory, ${flops}, ${p.dispatches} dispatches`;
+  const time = executed?.estimatedGpuMs != null ? `, ≈ ${formatSeconds(executed.estimatedGpuMs / 1000)} of GPU time` : '';
+  return `${p.deviceBytes ? `${formatBytes(p.deviceBytes)} GPU memory, ` : ''}${formatBytes(p.hostBytes)} page memory, ${flops}, ${p.dispatches} dispatches${time}`;
 }

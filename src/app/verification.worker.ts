@@ -11,7 +11,7 @@ import { RunCancelled } from '../gpu/AttentionRunner.ts';
 import { runVerification, runVerificationCpu, type Verification } from '../gpu/verify.ts';
 import { kernelsFor } from '../gpu/kernels.ts';
 import { SHADER_SOURCES } from '../gpu/shaders.ts';
-import { CPU_BUDGET, NO_PADDING, chooseExecution, describeBudget, gpuBudget, type Clamp, type ExecutionBudget, type ExecutionPrice } from './executionBudget.ts';
+import { CPU_BUDGET, NO_PADDING, assumedRates, chooseExecution, describeBudget, fitGpuRates, gpuBudget, runTimings, type Clamp, type ExecutionBudget, type ExecutionPrice, type GpuTimeRates, type PartTiming } from './executionBudget.ts';
 
 export type VerificationSummary = Omit<Verification, 'rankBuffers' | 'output'>;
 
@@ -24,11 +24,25 @@ export interface ExecutedSize {
   readonly headDim: number;
   readonly ranks: number;
   readonly price: ExecutionPrice | null;
+  /** The run's GPU time at the budget's rates when it started (null on the CPU). */
+  readonly estimatedGpuMs?: number | null;
+  /** False when the budget dropped the backward pass. */
+  readonly backward?: boolean;
 }
 
 export type WorkerReply =
   | { readonly type: 'started'; readonly version: number; readonly backend: 'gpu' | 'cpu'; readonly adapter: string; readonly budget: ExecutionBudget; readonly budgetText: string; readonly executed: ExecutedSize; readonly clamps: Clamp[] }
-  | { readonly type: 'result'; readonly version: number; readonly result: VerificationSummary; readonly workerMs: number }
+  | {
+      readonly type: 'result';
+      readonly version: number;
+      readonly result: VerificationSummary;
+      readonly workerMs: number;
+      /** The budget after this run's timings were fitted (its measured rates), when it changed. */
+      readonly budget?: ExecutionBudget;
+      readonly budgetText?: string;
+      /** This run's timed parts (priced work and dispatches, milliseconds taken). */
+      readonly timings?: PartTiming[];
+    }
   | { readonly type: 'error'; readonly version: number; readonly message: string }
   | { readonly type: 'cancelled'; readonly version: number; readonly atStep: string };
 
@@ -43,13 +57,15 @@ let pending: WorkerRequest | null = null;
 let busy = false;
 let device: GPUDevice | null = null;
 let adapterName = '';
-/** A software adapter (SwiftShader): its first run is priced at a far lower assumed speed. */
+/** A software adapter (SwiftShader): its first run is priced at a software renderer's assumed rates. */
 let softwareAdapter = false;
-/** Dispatches (forward + backward, priced) above which a software adapter checks the forward only. */
-const SOFTWARE_MAX_BACKWARD_DISPATCHES = 2048;
 let gpuUnavailable = false;
-/** FLOP per ms of the GPU, measured by the first completed run on this device. */
-let flopPerMs: number | null = null;
+/** Timed parts of the latest completed runs on this device, newest last (the fit's data). */
+let timings: PartTiming[] = [];
+/** The last TIMINGS_KEPT are fitted: about 8 runs of 4 parts, so a changed load shows within a few runs. */
+const TIMINGS_KEPT = 32;
+/** The GPU-time rates fitted to `timings`, or null until the first run has completed. */
+let rates: (GpuTimeRates & { readonly timedParts: number }) | null = null;
 
 async function gpuDevice(): Promise<GPUDevice | null> {
   if (device || gpuUnavailable) return device;
@@ -62,7 +78,8 @@ async function gpuDevice(): Promise<GPUDevice | null> {
   adapterName = gpu.adapterName;
   softwareAdapter = (gpu.adapter.info as { isFallbackAdapter?: boolean } | undefined)?.isFallbackAdapter === true;
   device = next;
-  flopPerMs = null;
+  timings = [];
+  rates = null;
   void next.lost.then(() => {
     if (device === next) device = null; // the next run requests a fresh one
   });
@@ -81,7 +98,7 @@ async function run(request: WorkerRequest): Promise<void> {
   const t0 = performance.now();
   try {
     const dev = await gpuDevice();
-    const budget = dev ? gpuBudget(dev.limits, flopPerMs, softwareAdapter) : CPU_BUDGET;
+    const budget = dev ? gpuBudget(dev.limits, rates, softwareAdapter) : CPU_BUDGET;
     // The kernel's tiling prices the padding of small shards (compiles the pipeline once per head dim).
     const tiles = dev ? kernelsFor(dev, SHADER_SOURCES).block(request.params.headDim).tiles : NO_PADDING;
     const chosen = chooseExecution(request.params, budget, tiles);
@@ -94,21 +111,18 @@ async function run(request: WorkerRequest): Promise<void> {
       adapter: adapterName,
       budget,
       budgetText: describeBudget(budget),
-      executed: { execSeq: params.execSeq, heads: params.heads, kvHeads: params.kvHeads, headDim: params.headDim, ranks: params.ranks, price: chosen.price },
+      executed: { execSeq: params.execSeq, heads: params.heads, kvHeads: params.kvHeads, headDim: params.headDim, ranks: params.ranks, price: chosen.price, estimatedGpuMs: chosen.estimatedGpuMs, backward: chosen.runBackward },
       clamps: chosen.clamps,
     });
     if (!chosen.schedule.valid) throw new Error(chosen.schedule.reason);
     const plan = chosen.plan ?? undefined;
     let verification: Verification;
+    let measured: Pick<Extract<WorkerReply, { type: 'result' }>, 'budget' | 'budgetText' | 'timings'> = {};
     if (dev) {
       const started = performance.now();
-      // A software adapter pays ~10 ms per dispatch whatever the size, and no clamp of tokens or heads
-      // lowers the dispatch count: past SOFTWARE_MAX_BACKWARD_DISPATCHES the run checks the forward alone.
-      const dispatches = chosen.price?.dispatches ?? 0;
-      const skipBackward = softwareAdapter && dispatches > SOFTWARE_MAX_BACKWARD_DISPATCHES;
       let waitedAt = 0;
       verification = await runVerification(dev, params, chosen.schedule, undefined, {
-        backward: !skipBackward,
+        backward: chosen.runBackward,
         ...(plan ? { plan } : {}),
         cancelled: stale,
         // At most PACE_DISPATCHES (plus one step) in the queue: the scene's frames interleave with
@@ -121,22 +135,22 @@ async function run(request: WorkerRequest): Promise<void> {
           await yieldTask();
         },
       });
-      if (skipBackward) {
-        verification = {
-          ...verification,
-          backwardError: `the backward check is skipped on this software adapter at ${dispatches.toLocaleString('en-US')} dispatches (over ${SOFTWARE_MAX_BACKWARD_DISPATCHES.toLocaleString('en-US')}, about 10 ms each); fewer ranks run it.`,
-        };
+      const wallMs = performance.now() - started;
+      const dropped = chosen.clamps.find((c) => c.field === 'backward');
+      if (dropped) verification = { ...verification, backwardError: `the execution budget dropped the backward check (${dropped.over}); fewer ranks or a faster adapter run it.` };
+      const timed = chosen.price ? runTimings(verification, chosen.price, wallMs) : [];
+      if (timed.length) {
+        timings = [...timings, ...timed].slice(-TIMINGS_KEPT);
+        rates = fitGpuRates(timings, rates ?? assumedRates(softwareAdapter)) ?? rates;
+        const next = gpuBudget(dev.limits, rates, softwareAdapter);
+        measured = { budget: next, budgetText: describeBudget(next), timings: timed };
       }
-      const work = chosen.price?.work ?? 0;
-      // Timestamp queries when the adapter has them, else the wall time of the whole run (slower: a safe side).
-      const ms = verification.gpuMs !== null ? verification.gpuMs + (verification.unshardedGpuMs ?? 0) : performance.now() - started;
-      if (flopPerMs === null && work > 0 && ms > 0 && !skipBackward) flopPerMs = work / ms; // the price includes the backward
     } else {
       verification = runVerificationCpu(params, chosen.schedule, plan ? { plan } : {});
     }
     if (stale()) return;
     const { rankBuffers: _held, output: _output, ...summary } = verification;
-    scope.postMessage({ type: 'result', version, result: summary, workerMs: performance.now() - t0 });
+    scope.postMessage({ type: 'result', version, result: summary, workerMs: performance.now() - t0, ...measured });
   } catch (error) {
     if (error instanceof RunCancelled) {
       scope.postMessage({ type: 'cancelled', version, atStep: error.message });

@@ -387,7 +387,9 @@ export class AttentionRunner {
         gpuMs = Number.isFinite(dt) && dt > 0 ? dt : null;
       }
       if (opts.outputGrad && opts.cancelled?.()) throw new RunCancelled(plan.steps.length);
-      const backward = opts.outputGrad ? await this.#runBackward(plan, { tracker, allocate, bufferOf, buffers, piecesByAlloc, localMask, tiles: opts.tiles, timestamps: opts.timestamps }) : null;
+      const backward = opts.outputGrad
+        ? await this.#runBackward(plan, { tracker, allocate, bufferOf, buffers, piecesByAlloc, localMask, tiles: opts.tiles, timestamps: opts.timestamps, cancelled: opts.cancelled, afterSubmit: opts.afterSubmit })
+        : null;
       return { o, trace: trace ? { rank: trace.rank, token: trace.token, head: trace.head, points } : null, gpuMs, wallMs, dispatches, copies, tiles, backward };
     } finally {
       querySet?.destroy();
@@ -552,6 +554,9 @@ export class AttentionRunner {
       localMask: boolean;
       tiles: TileOptions | undefined;
       timestamps: boolean | undefined;
+      /** As in RunOptions: the backward is paced and cancelled step by step like the forward. */
+      cancelled: RunOptions['cancelled'];
+      afterSubmit: RunOptions['afterSubmit'];
     },
   ): Promise<ShardedBackward> {
     const b = plan.backward;
@@ -688,7 +693,8 @@ export class AttentionRunner {
       };
 
       const t0 = now();
-      b.steps.forEach((step, si) => {
+      for (const [si, step] of b.steps.entries()) {
+        if (ctx.cancelled?.()) throw new RunCancelled(step.index);
         for (const p of piecesByAlloc.get(step.index) ?? []) allocate(p);
         const encoder = device.createCommandEncoder({ label: `AttentionRunner.backwardEncoder[step ${step.index}]` });
         if (querySet && si === 0) encoder.beginComputePass({ label: 'AttentionRunner.backwardStartPass', timestampWrites: { querySet, beginningOfPassWriteIndex: 0 } }).end();
@@ -711,7 +717,9 @@ export class AttentionRunner {
         encodeSnapshot(encoder, step.index);
         device.queue.submit([encoder.finish()]);
         release(step.index);
-      });
+        await ctx.afterSubmit?.(step.index, dispatches);
+      }
+      if (ctx.cancelled?.()) throw new RunCancelled(b.gather.index);
 
       // The final gather: each rank sums its shard's partial sums into its dQ, dK, dV.
       for (const p of piecesByAlloc.get(b.gather.index) ?? []) allocate(p);

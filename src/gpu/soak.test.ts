@@ -80,4 +80,34 @@ describe.skipIf(!gpu)('soak', () => {
     expect(schedule.valid && schedule.steps.length).toBeGreaterThan(10);
     expect(bufferStats(device).live).toBe(before.live);
   });
+
+  it('a run cancelled in its backward stops there too: nothing after the cancelling step is submitted', async () => {
+    const device = gpu?.device as GPUDevice;
+    const params: Params = { ...DEFAULT_PARAMS, strategy: 'ring', ranks: 4, heads: 2, kvHeads: 2, headDim: 16, execSeq: 64, seq: 64 };
+    const schedule = buildSchedule(params);
+    if (!schedule.valid) throw new Error(schedule.reason);
+    const backwardSteps = schedule.steps.filter((s) => s.phase === 'backward').map((s) => s.index);
+    const cancelAt = backwardSteps[1] as number;
+    const before = bufferStats(device);
+    const submitted: number[] = [];
+    let stop = false;
+    const { errors } = await withErrorScopes(device, async () => {
+      await expect(
+        runVerification(device, params, schedule, SHADER_SOURCES, {
+          backward: true,
+          cancelled: () => stop,
+          afterSubmit: async (step) => {
+            submitted.push(step);
+            if (step === cancelAt) stop = true;
+          },
+        }),
+      ).rejects.toBeInstanceOf(RunCancelled);
+    });
+    expect(errors).toEqual([]);
+    expect(backwardSteps.length).toBeGreaterThan(2);
+    // Every forward step, then the backward up to the one after which the cancel came.
+    expect(submitted.at(-1)).toBe(cancelAt);
+    expect(submitted.filter((s) => backwardSteps.includes(s))).toEqual(backwardSteps.slice(0, 2));
+    expect(bufferStats(device).live).toBe(before.live);
+  });
 });

@@ -168,7 +168,10 @@ const BACKWARD_PREFIX = 'backward: ';
 
 /** The one-line form of a step: what moves (the collectives' labels) and what the ranks compute meanwhile. */
 export function shortCaption(d: Pick<Draft, 'phase' | 'collectives' | 'compute'>): string {
-  const moving = [...new Set(d.collectives.filter((c) => c.transfers.length > 0 || c.kind === 'all-reduce').map((c) => c.label))];
+  // The distinct labels of the collectives that move something, in order (a loop: steps list up to
+  // P collectives of one label, and this runs for every step of every plan).
+  const moving: string[] = [];
+  for (const c of d.collectives) if ((c.transfers.length > 0 || c.kind === 'all-reduce') && !moving.includes(c.label)) moving.push(c.label);
   const computes = d.compute.some((rc) => rc.tiles.some((t) => t.pairs > 0));
   const work = d.phase === 'backward' ? 'each rank computes dQ, dK, dV' : d.phase === 'loss' ? 'each rank: cross-entropy on its own tokens' : 'each rank attends to the K/V it holds';
   const parts = moving.length ? (computes ? [moving.join(' + '), work] : [moving.join(' + ')]) : [d.phase === 'loss' ? 'each rank: cross-entropy on its own tokens, labels shifted before sharding' : work];

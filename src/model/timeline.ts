@@ -7,7 +7,7 @@
 
 import type { GpuPreset, Params } from './params.ts';
 import { DTYPE_BYTES } from './params.ts';
-import type { Collective, Phase, RankCompute, Schedule, Transfer } from './schedule.ts';
+import type { Collective, Phase, RankCompute, RankShard, Schedule, Transfer } from './schedule.ts';
 import { computedPairs, tokenCount } from './schedule.ts';
 import { parameterCounts } from './memory.ts';
 
@@ -295,9 +295,18 @@ export function computedPairsByEntry(schedule: Schedule): Float64Array {
   let entries = 0;
   for (const step of schedule.steps) entries += step.compute.length;
   const out = new Float64Array(entries);
+  // Ring backward steps list the forward's compute arrays again: their pairs are copied, not recounted.
+  const firstEntry = new Map<readonly RankCompute[], number>();
   let k = 0;
   for (const step of schedule.steps) {
     const compute = step.compute;
+    const seen = compute.length > 0 ? firstEntry.get(compute) : undefined;
+    if (seen !== undefined) {
+      out.copyWithin(k, seen, seen + compute.length);
+      k += compute.length;
+      continue;
+    }
+    if (compute.length > 0) firstEntry.set(compute, k);
     for (let i = 0; i < compute.length; i++) out[k++] = computedPairs(compute[i] as RankCompute);
   }
   return out;
@@ -427,7 +436,7 @@ export function buildTimelineWithPairs(params: Params, schedule: Schedule, gpu: 
   // GEMMs of the busiest rank: Megatron SP runs them on the whole sequence with 1/t of the
   // weights; CP ranks on their own tokens with 1/tp of the weights.
   let gemmTokens = 0;
-  if (schedule.valid) for (const sh of schedule.shards) gemmTokens = Math.max(gemmTokens, tokenCount(sh.tokens));
+  if (schedule.valid) for (let r = 0; r < schedule.shards.length; r++) gemmTokens = Math.max(gemmTokens, tokenCount((schedule.shards[r] as RankShard).tokens));
   const megatron = params.strategy === 'megatron-sp';
   const gemmForward = schedule.valid ? gemmForwardFlops(params, megatron ? params.seq : gemmTokens, megatron ? schedule.ranks : params.tp) / gemmFlopsPerSecond(params, gpu) : 0;
   const gemmBackward = 2 * gemmForward;

@@ -315,6 +315,11 @@ export function computedPairsByEntry(schedule: Schedule): Float64Array {
 /** Distinct per-rank records a timeline step looks through before making a new one. */
 const DISTINCT_RECORDS_KEPT = 4;
 
+/** Object.is for numbers: NaN equals NaN, 0 and −0 differ. */
+function sameNumber(a: number, b: number): boolean {
+  return a === b ? a !== 0 || 1 / a === 1 / b : a !== a && b !== b;
+}
+
 /**
  * Builds the timeline of one layer. `scale` multiplies per-head work and bytes (1/t when each TP
  * rank carries only its share of the heads).
@@ -349,6 +354,8 @@ export function buildTimelineWithPairs(params: Params, schedule: Schedule, gpu: 
     const blocking = new Float64Array(ranks);
     const overlapping = new Float64Array(ranks);
     const scratch = new CollectiveScratch(ranks, links);
+    const keptRecords = new Array<RankStepTime>(DISTINCT_RECORDS_KEPT);
+    const keptValues = new Float64Array(4 * DISTINCT_RECORDS_KEPT);
     let entry = 0; // index into pairsByEntry
     // Indexed loops and no per-rank helper calls below: a call taking or returning doubles boxes
     // them, and this runs steps × ranks times on every slider move.
@@ -399,8 +406,12 @@ export function buildTimelineWithPairs(params: Params, schedule: Schedule, gpu: 
       // Most ranks of a step time out alike (the same block work over the same kind of link), so
       // the step keeps a few distinct records and ranks share them instead of allocating P per
       // step (records are never mutated).
+      // The last DISTINCT_RECORDS_KEPT records made, in a ring, with their numbers unboxed beside
+      // them (reading them back from the records costs more than making the record). Kept records
+      // differ pairwise, so at most one matches and the order they are searched in does not matter.
       const perRank = new Array<RankStepTime>(ranks);
-      const distinct: RankStepTime[] = [];
+      let kept = 0;
+      let next = 0; // ring slot the next new record goes to
       for (let r = 0; r < ranks; r++) {
         const compute = computeByRank[r] as number;
         const block = blocking[r] as number;
@@ -409,17 +420,22 @@ export function buildTimelineWithPairs(params: Params, schedule: Schedule, gpu: 
         const comm = block + over;
         const idle = Math.max(0, wall - compute - exposed);
         let record: RankStepTime | undefined;
-        for (let k = 0; k < distinct.length; k++) {
-          const d = distinct[k] as RankStepTime;
-          if (Object.is(d.compute, compute) && Object.is(d.comm, comm) && Object.is(d.exposed, exposed) && Object.is(d.idle, idle)) {
-            record = d;
+        for (let k = 0; k < kept; k++) {
+          const at = 4 * k;
+          if (sameNumber(keptValues[at] as number, compute) && sameNumber(keptValues[at + 1] as number, comm) && sameNumber(keptValues[at + 2] as number, exposed) && sameNumber(keptValues[at + 3] as number, idle)) {
+            record = keptRecords[k];
             break;
           }
         }
         if (!record) {
           record = { compute, comm, exposed, idle };
-          if (distinct.length === DISTINCT_RECORDS_KEPT) distinct.shift();
-          distinct.push(record);
+          keptRecords[next] = record;
+          keptValues[4 * next] = compute;
+          keptValues[4 * next + 1] = comm;
+          keptValues[4 * next + 2] = exposed;
+          keptValues[4 * next + 3] = idle;
+          next = (next + 1) % DISTINCT_RECORDS_KEPT;
+          if (kept < DISTINCT_RECORDS_KEPT) kept++;
         }
         perRank[r] = record;
       }

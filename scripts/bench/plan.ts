@@ -1,8 +1,11 @@
 // `npm run bench -- plan`: how long plan() (schedule + pricing) and buildSchedule() alone take,
 // per strategy, at 8, 32 and 64 ranks, then plan() at 64 ranks for 1K, 128K and 10M modelled
-// tokens. The UI calls plan() on every slider move, so it must fit well inside one frame. The
-// schedule is block-granular, so the time should not grow with the token count. Prints only;
-// timing is never a pass/fail test (medians of warm runs; a loaded machine shifts them).
+// tokens, then a slider drag: plan() at 64 ranks with the sequence length changing on every call,
+// as the page replans while a slider moves (the previous plan dropped each time, so the garbage
+// collector's share shows). The UI calls plan() on every slider move, so it must fit well inside
+// one frame (issue 10: ≤ 16 ms for plan + readouts + scene). The schedule is block-granular, so the
+// time should not grow with the token count. Prints medians and 95th percentiles of warm runs;
+// timing is never a pass/fail test (a loaded machine shifts them).
 
 import { applyModelPreset, DEFAULT_PARAMS, STRATEGY_IDS, type Params } from '../../src/model/params.ts';
 import { plan } from '../../src/model/plan.ts';
@@ -12,17 +15,25 @@ import { formatSeconds, formatTokens } from '../../src/model/format.ts';
 const SEQS = [1024, 131072, 10 * 1024 * 1024];
 const RANK_COUNTS = [8, 32, 64];
 const RANKS = 64;
-const RUNS = 15;
+const RUNS = 21;
 const WARMUP = 10;
+/** Calls per strategy in the drag section: enough for a 95th percentile of garbage-collector pauses. */
+const DRAG_CALLS = 200;
+const DRAG_SEQS: readonly [number, number] = [65536, 262144];
 
-function median(xs: number[]): number {
+function quantile(xs: readonly number[], q: number): number {
   const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)] ?? Number.NaN;
+  return s[Math.min(s.length - 1, Math.floor(s.length * q))] ?? Number.NaN;
 }
 
-/** Median seconds of `RUNS` warm calls. Each call gets a fresh params object with a new seed
- * (which the plan does not depend on), so a cache keyed on params could not serve it. */
-function time(params: Params, fn: (p: Params) => unknown): number {
+/** "median / p95" of seconds. */
+function cell(times: readonly number[]): string {
+  return `${formatSeconds(quantile(times, 0.5))} / ${formatSeconds(quantile(times, 0.95))}`;
+}
+
+/** Seconds of `RUNS` warm calls. Each call gets a fresh params object with a new seed (which the
+ * plan does not depend on), so a cache keyed on params could not serve it. */
+function time(params: Params, fn: (p: Params) => unknown): number[] {
   // Warm-up: at a new size V8 takes a few calls to settle (JIT, and the GC deciding where these
   // large short-lived object graphs are allocated); until then a call can be several times slower.
   for (let i = 0; i < WARMUP; i++) fn({ ...params, seed: -1 - i });
@@ -33,7 +44,22 @@ function time(params: Params, fn: (p: Params) => unknown): number {
     fn(p);
     times.push((performance.now() - t0) / 1000);
   }
-  return median(times);
+  return times;
+}
+
+/** Seconds of plan() per call while the sequence length sweeps DRAG_SEQS, a new length each call. */
+function drag(params: Params): number[] {
+  const [lo, hi] = DRAG_SEQS;
+  const seqAt = (i: number): number => Math.round(lo + ((hi - lo) * i) / DRAG_CALLS);
+  for (let i = 0; i < WARMUP; i++) plan({ ...params, seq: seqAt(DRAG_CALLS - i) });
+  const times: number[] = [];
+  for (let i = 0; i < DRAG_CALLS; i++) {
+    const p = { ...params, seq: seqAt(i) };
+    const t0 = performance.now();
+    plan(p);
+    times.push((performance.now() - t0) / 1000);
+  }
+  return times;
 }
 
 function printTable(rows: string[][]): void {
@@ -46,7 +72,7 @@ export async function run(): Promise<void> {
   // valid at 64 ranks.
   const base: Params = applyModelPreset({ ...DEFAULT_PARAMS, ulysses: 8 }, 'llama3-70b');
 
-  console.log(`median of ${RUNS} runs after ${WARMUP} warm-up calls, Llama 3 70B, ${formatTokens(base.seq)} tokens (USP: Ulysses 8 × ring ranks/8)`);
+  console.log(`median / p95 of ${RUNS} runs after ${WARMUP} warm-up calls, Llama 3 70B, ${formatTokens(base.seq)} tokens (USP: Ulysses 8 × ring ranks/8)`);
   const byRanks: string[][] = [['strategy', ...RANK_COUNTS.map((p) => `plan ${p}r`), ...RANK_COUNTS.map((p) => `schedule ${p}r`)]];
   for (const strategy of STRATEGY_IDS) {
     const row: string[] = [strategy];
@@ -55,14 +81,14 @@ export async function run(): Promise<void> {
     for (const ranks of RANK_COUNTS) {
       const params: Params = { ...base, strategy, ranks };
       const valid = plan(params).valid;
-      planCells.push(`${formatSeconds(time(params, plan))}${valid ? '' : ' (invalid)'}`);
-      scheduleCells.push(formatSeconds(time(params, buildSchedule)));
+      planCells.push(`${cell(time(params, plan))}${valid ? '' : ' (invalid)'}`);
+      scheduleCells.push(cell(time(params, buildSchedule)));
     }
     byRanks.push([...row, ...planCells, ...scheduleCells]);
   }
   printTable(byRanks);
 
-  console.log(`\nplan() median of ${RUNS} runs after ${WARMUP} warm-up calls, ${RANKS} ranks, by modelled tokens`);
+  console.log(`\nplan() median / p95 of ${RUNS} runs after ${WARMUP} warm-up calls, ${RANKS} ranks, by modelled tokens`);
   const bySeq: string[][] = [['strategy', ...SEQS.map((s) => `${formatTokens(s)} tokens`), 'steps']];
   for (const strategy of STRATEGY_IDS) {
     const row: string[] = [strategy];
@@ -71,10 +97,19 @@ export async function run(): Promise<void> {
       const params: Params = { ...base, strategy, ranks: RANKS, seq };
       const p = plan(params);
       steps = p.schedule.valid ? String(p.schedule.steps.length) : 'invalid';
-      row.push(`${formatSeconds(time(params, plan))}${p.valid ? '' : ' (invalid)'}`);
+      row.push(`${cell(time(params, plan))}${p.valid ? '' : ' (invalid)'}`);
     }
     row.push(steps);
     bySeq.push(row);
   }
   printTable(bySeq);
+
+  console.log(`\nslider drag: plan() at ${RANKS} ranks, ${DRAG_CALLS} calls, sequence ${formatTokens(DRAG_SEQS[0])} → ${formatTokens(DRAG_SEQS[1])} changing on every call`);
+  const dragRows: string[][] = [['strategy', 'median', 'p95', 'max']];
+  for (const strategy of STRATEGY_IDS) {
+    const params: Params = { ...base, strategy, ranks: RANKS };
+    const times = drag(params);
+    dragRows.push([strategy, formatSeconds(quantile(times, 0.5)), formatSeconds(quantile(times, 0.95)), `${formatSeconds(Math.max(...times))}${plan(params).valid ? '' : ' (invalid)'}`]);
+  }
+  printTable(dragRows);
 }

@@ -6,7 +6,7 @@
 // what it receives), so sent equals received except for ranks at the ends of uneven shards; sent
 // is what a rank's outgoing link carries, the quantity the α-β timeline prices.
 
-import type { CollectiveKind, Phase, Schedule, Step } from './schedule.ts';
+import type { CollectiveKind, Phase, Schedule, Step, Transfer } from './schedule.ts';
 
 export const COLLECTIVE_KINDS: readonly CollectiveKind[] = ['all-gather', 'reduce-scatter', 'all-to-all', 'send-recv', 'all-reduce'];
 
@@ -145,10 +145,14 @@ export function commPerRank(schedule: Schedule, scale = 1): RankComm[] {
         const kind = COLLECTIVE_KINDS.indexOf(c.kind);
         sentByRank.fill(0);
         xSentByRank.fill(0);
-        for (const t of c.transfers) {
-          if (t.src === t.dst || t.src < 0 || t.src >= ranks) continue;
-          sentByRank[t.src] = (sentByRank[t.src] ?? 0) + t.bytes * scale;
-          if (t.tensor === 'X') xSentByRank[t.src] = (xSentByRank[t.src] ?? 0) + t.bytes * scale;
+        // Indexed: this visits every transfer of the schedule on every slider move.
+        const transfers = c.transfers;
+        for (let i = 0; i < transfers.length; i++) {
+          const t = transfers[i] as Transfer;
+          const src = t.src;
+          if (src === t.dst || src < 0 || src >= ranks) continue;
+          sentByRank[src] = (sentByRank[src] as number) + t.bytes * scale;
+          if (t.tensor === 'X') xSentByRank[src] = (xSentByRank[src] as number) + t.bytes * scale;
         }
         for (const r of c.group) {
           if (!(r >= 0 && r < ranks && Number.isInteger(r))) continue;

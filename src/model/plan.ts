@@ -22,7 +22,7 @@
 
 import type { GpuPreset, Params } from './params.ts';
 import { DTYPE_BYTES, gpuPreset } from './params.ts';
-import type { HeadRange, RankCompute, Schedule, Segment, Step, TensorKind, TokenSet, ValidSchedule } from './schedule.ts';
+import type { Collective, HeadRange, RankCompute, Schedule, Segment, Step, TensorKind, TokenSet, Transfer, ValidSchedule } from './schedule.ts';
 import { tilesFor, tokenCount } from './schedule.ts';
 import { buildSchedule } from './strategies/index.ts';
 import { resolveImpl } from './strategies/impl.ts';
@@ -171,10 +171,14 @@ function segmentContains(outer: Segment, inner: Segment): boolean {
 }
 
 function tokensContained(set: TokenSet, inner: TokenSet): boolean {
-  for (const seg of inner) {
+  // Schedules share their TokenSet objects (a block received is the sender's set), and a set
+  // contains itself: most checks end here.
+  if (set === inner) return true;
+  for (let i = 0; i < inner.length; i++) {
+    const seg = inner[i] as Segment;
     let found = false;
-    for (const outer of set) {
-      if (segmentContains(outer, seg)) {
+    for (let j = 0; j < set.length; j++) {
+      if (segmentContains(set[j] as Segment, seg)) {
         found = true;
         break;
       }
@@ -209,7 +213,7 @@ function toArray(xs: Float64Array): number[] {
 }
 
 function addAt(table: Float64Array, at: number, x: number): void {
-  table[at] = (table[at] ?? 0) + x;
+  table[at] = (table[at] as number) + x;
 }
 
 function stepTables(ctx: PriceContext, schedule: ValidSchedule, pairsByEntry: Float64Array): StepTables {
@@ -229,10 +233,22 @@ function stepTables(ctx: PriceContext, schedule: ValidSchedule, pairsByEntry: Fl
   // in every built-in strategy). Counts are reset per step; the lists are overwritten, never cleared.
   const attendingByRank: RankCompute[][] = Array.from({ length: nRanks }, () => []);
   const attendingCount = new Int32Array(nRanks);
+  // The last token set asked about per receiving rank in this step and the answer: K and V (dK and
+  // dV) of one block arrive together, so the second asks again.
+  const askedTokens: (TokenSet | null)[] = new Array<TokenSet | null>(nRanks).fill(null);
+  const askedAnswer = new Uint8Array(nRanks);
   const attendedByRank = (r: number, tokens: TokenSet): boolean => {
+    if (askedTokens[r] === tokens) return askedAnswer[r] === 1;
     const computes = attendingByRank[r] as RankCompute[];
-    for (let k = 0; k < (attendingCount[r] ?? 0); k++) if (tokensContained((computes[k] as RankCompute).kv, tokens)) return true;
-    return false;
+    let attended = false;
+    for (let k = 0; k < (attendingCount[r] as number); k++)
+      if (tokensContained((computes[k] as RankCompute).kv, tokens)) {
+        attended = true;
+        break;
+      }
+    askedTokens[r] = tokens;
+    askedAnswer[r] = attended ? 1 : 0;
+    return attended;
   };
   // Retained K/V (schedule.kvRetainedIn): bytes each rank received earlier in the phase, which stay
   // allocated (TE's forward p2p_comm_buffers, PyTorch's gathered buffer) instead of being freed.
@@ -245,7 +261,13 @@ function stepTables(ctx: PriceContext, schedule: ValidSchedule, pairsByEntry: Fl
   const attendingOwn = new Uint8Array(nRanks);
   let retainPhase: string | null = null;
   let entry = 0; // index into pairsByEntry
-  schedule.steps.forEach((step, i) => {
+  // K/V heads of the last head range seen: the computes of a schedule share a few HeadRange objects.
+  let lastHeads: HeadRange | null = null;
+  let lastKvHeads = 0;
+  // Indexed loops, no per-step closure: this visits every compute and transfer on every slider move.
+  const steps = schedule.steps;
+  for (let i = 0; i < steps.length; i++) {
+    const step = steps[i] as Step;
     const bwd = step.phase === 'backward';
     if (step.phase !== retainPhase) {
       retainPhase = step.phase;
@@ -255,12 +277,15 @@ function stepTables(ctx: PriceContext, schedule: ValidSchedule, pairsByEntry: Fl
     attendedReceived.fill(0);
     attendingOwn.fill(0);
     attendingCount.fill(0);
-    for (const rc of step.compute) {
+    askedTokens.fill(null);
+    const compute = step.compute;
+    for (let k = 0; k < compute.length; k++) {
+      const rc = compute[k] as RankCompute;
       const pairs = pairsByEntry[entry++] ?? 0; // computedPairs(rc)
       const r = rc.rank;
       if (r < 0 || r >= nRanks) continue;
       const at = r * nSteps + i;
-      const attending = attendingCount[r] ?? 0;
+      const attending = attendingCount[r] as number;
       (attendingByRank[r] as RankCompute[])[attending] = rc;
       attendingCount[r] = attending + 1;
       const nHeads = rc.heads.end - rc.heads.start;
@@ -271,13 +296,17 @@ function stepTables(ctx: PriceContext, schedule: ValidSchedule, pairsByEntry: Fl
         addAt(tables.scoreElems, at, elems);
       }
       // K and V (and the dK, dV accumulators in the backward) of the tokens attended to.
-      const attendedKv = tokenCount(rc.kv) * kvHeadsFor(rc.heads, params) * kvElemBytes * 2;
+      if (rc.heads !== lastHeads) {
+        lastHeads = rc.heads;
+        lastKvHeads = kvHeadsFor(rc.heads, params);
+      }
+      const attendedKv = tokenCount(rc.kv) * lastKvHeads * kvElemBytes * 2;
       addAt(tables.kvHeld, at, attendedKv * (bwd ? 2 : 1));
       const shard = schedule.shards[r]?.tokens ?? [];
-      if (!tokensContained(shard, rc.kv)) attendedReceived[r] = (attendedReceived[r] ?? 0) + attendedKv;
+      if (!tokensContained(shard, rc.kv)) attendedReceived[r] = (attendedReceived[r] as number) + attendedKv;
       else {
         attendingOwn[r] = 1;
-        ownInPhase[r] = Math.max(ownInPhase[r] ?? 0, attendedKv);
+        ownInPhase[r] = Math.max(ownInPhase[r] as number, attendedKv);
       }
       const fwdFlops = attentionFlops(pairs, params.headDim, b) * headScale;
       addAt(tables.flops, at, bwd ? fwdFlops * bwdFactor : fwdFlops);
@@ -286,17 +315,21 @@ function stepTables(ctx: PriceContext, schedule: ValidSchedule, pairsByEntry: Fl
     // Retained blocks received in earlier steps of the phase, beyond the one being attended to.
     if (retainedIn.has(step.phase))
       for (let r = 0; r < nRanks; r++)
-        addAt(tables.kvHeld, r * nSteps + i, Math.max(0, (receivedInPhase[r] ?? 0) - (attendedReceived[r] ?? 0)) + (attendingOwn[r] ? 0 : (ownInPhase[r] ?? 0)));
+        addAt(tables.kvHeld, r * nSteps + i, Math.max(0, (receivedInPhase[r] as number) - (attendedReceived[r] as number)) + (attendingOwn[r] ? 0 : (ownInPhase[r] as number)));
     // Blocks arriving in this step that the rank is not already attending to: receive buffers.
-    for (const c of step.collectives) {
-      for (const tr of c.transfers) {
-        if (tr.src === tr.dst || tr.dst < 0 || tr.dst >= nRanks || !isKvTensor(tr.tensor)) continue;
-        if (tr.tensor === 'K' || tr.tensor === 'V') receivedInPhase[tr.dst] = (receivedInPhase[tr.dst] ?? 0) + tr.bytes * headScale;
-        if (attendedByRank(tr.dst, tr.tokens)) continue;
-        addAt(tables.kvHeld, tr.dst * nSteps + i, tr.bytes * headScale);
+    const collectives = step.collectives;
+    for (let k = 0; k < collectives.length; k++) {
+      const transfers = (collectives[k] as Collective).transfers;
+      for (let j = 0; j < transfers.length; j++) {
+        const tr = transfers[j] as Transfer;
+        const dst = tr.dst;
+        if (tr.src === dst || dst < 0 || dst >= nRanks || !isKvTensor(tr.tensor)) continue;
+        if (tr.tensor === 'K' || tr.tensor === 'V') receivedInPhase[dst] = (receivedInPhase[dst] as number) + tr.bytes * headScale;
+        if (attendedByRank(dst, tr.tokens)) continue;
+        addAt(tables.kvHeld, dst * nSteps + i, tr.bytes * headScale);
       }
     }
-  });
+  }
   return tables;
 }
 
@@ -316,6 +349,9 @@ function priceRanks(ctx: PriceContext, schedule: ValidSchedule, pairsByEntry: Fl
   });
   const tables = stepTables(ctx, schedule, pairsByEntry);
   const nRanks = schedule.ranks;
+  const stepIsLoss = new Uint8Array(nSteps);
+  for (let i = 0; i < nSteps; i++) stepIsLoss[i] = (steps[i] as Step).phase === 'loss' ? 1 : 0;
+  const recomputeNone = params.recompute === 'none';
   const noSteps = new Float64Array(nSteps);
   // Table 2 activations depend on the rank's token count only, and most ranks share one.
   const activationsByTokens = new Map<number, { stored: number; transientLayer: number }>();
@@ -359,18 +395,21 @@ function priceRanks(ctx: PriceContext, schedule: ValidSchedule, pairsByEntry: Fl
     const logitsAt = (i: number): number => (isLogitStep(i) ? logits : 0);
     const { weights, grads, optimizer } = ctx.state;
 
-    // A plain loop over numbers, no per-step objects: this runs ranks × steps times on every slider move.
+    // A plain loop over numbers, no per-step objects: this runs ranks × steps times on every slider
+    // move. It computes what the helpers above do, written out: a call returning a double boxes it.
     const memoryByStep = new Array<number>(Math.max(1, nSteps));
     let peakStep = 0;
     let maxActivations = -Infinity;
     let maxKv = -Infinity;
     let maxScores = -Infinity;
     let maxLogits = -Infinity;
+    const storedLayers = L * stored;
     for (let i = 0; i < Math.max(1, nSteps); i++) {
-      const activations = activationsAt(i);
-      const kv = kvAt(i);
-      const scores = scoresAt(i);
-      const logitBytes = logitsAt(i);
+      const isComputing = i < nSteps && stepIsLoss[i] === 0 && (flops[i] ?? 0) > 0; // computing(i)
+      const activations = storedLayers + (isComputing ? transientLayer : 0);
+      const kv = kvHeld[i] ?? 0;
+      const scores = params.flash ? 0 : recomputeNone ? scoresStored : isComputing ? (scoreElems[i] ?? 0) * sbe : 0;
+      const logitBytes = nSteps === 0 || (hasLossStep ? stepIsLoss[i] === 1 : i === lastForward) ? logits : 0; // logitsAt(i)
       const total = Math.ceil(weights + grads + optimizer + activations + kv + scores + logitBytes);
       memoryByStep[i] = total;
       if (total > (memoryByStep[peakStep] ?? 0)) peakStep = i;
@@ -410,7 +449,7 @@ function priceRanks(ctx: PriceContext, schedule: ValidSchedule, pairsByEntry: Fl
       tokens,
       memory,
       memoryByStep,
-      commBytesPerLayer: rc ? { ...rc.perLayer } : { forward: 0, backward: 0 },
+      commBytesPerLayer: rc ? { forward: rc.perLayer.forward, backward: rc.perLayer.backward } : { forward: 0, backward: 0 },
       commByKind: rc ? rc.byKind : emptyByKind(),
       collectivesByKind: rc ? rc.collectives : emptyByKind(),
       commLossBytes: rc ? rc.loss : 0,

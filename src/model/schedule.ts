@@ -184,7 +184,7 @@ export function segmentLast(seg: Segment): number {
 
 export function tokenCount(set: TokenSet): number {
   let n = 0;
-  for (const seg of set) n += seg.count;
+  for (let i = 0; i < set.length; i++) n += (set[i] as Segment).count;
   return n;
 }
 
@@ -252,16 +252,25 @@ export function makeTile(q: Segment, kv: Segment): ComputeTile {
 export function tilesFor(q: TokenSet, kv: TokenSet): ComputeTile[] {
   // Sized up front: a schedule holds thousands of these lists of one to a few tiles, and an array
   // grown by push() reserves room for 16.
+  // Indexed loops: nested for…of left an array iterator per outer segment in the optimised code.
   let n = 0;
-  for (const qs of q) for (const ks of kv) if (qs.count > 0 && ks.count > 0) n++;
+  for (let a = 0; a < q.length; a++) if ((q[a] as Segment).count > 0) for (let b = 0; b < kv.length; b++) if ((kv[b] as Segment).count > 0) n++;
   const tiles = new Array<ComputeTile>(n);
   let i = 0;
-  for (const qs of q) for (const ks of kv) if (qs.count > 0 && ks.count > 0) tiles[i++] = makeTile(qs, ks);
+  for (let a = 0; a < q.length; a++) {
+    const qs = q[a] as Segment;
+    if (qs.count <= 0) continue;
+    for (let b = 0; b < kv.length; b++) {
+      const ks = kv[b] as Segment;
+      if (ks.count > 0) tiles[i++] = makeTile(qs, ks);
+    }
+  }
   return tiles;
 }
 
 export function computedPairs(rc: RankCompute): number {
   let n = 0;
-  for (const t of rc.tiles) n += t.pairs;
+  const tiles = rc.tiles;
+  for (let i = 0; i < tiles.length; i++) n += (tiles[i] as ComputeTile).pairs;
   return n * (rc.heads.end - rc.heads.start);
 }

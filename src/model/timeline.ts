@@ -7,7 +7,7 @@
 
 import type { GpuPreset, Params } from './params.ts';
 import { DTYPE_BYTES } from './params.ts';
-import type { Collective, Phase, Schedule } from './schedule.ts';
+import type { Collective, Phase, RankCompute, RankShard, Schedule, Transfer } from './schedule.ts';
 import { computedPairs, tokenCount } from './schedule.ts';
 import { parameterCounts } from './memory.ts';
 
@@ -175,11 +175,15 @@ class CollectiveScratch {
   readonly recvTime: Float64Array;
   readonly sends: Float64Array;
   readonly recvs: Float64Array;
-  constructor(ranks: number) {
+  /** links.node(r) for r < ranks, read once: collectives look it up for each of up to P² transfers. */
+  readonly nodes: Float64Array;
+  constructor(ranks: number, links: LinkModel) {
     this.sendTime = new Float64Array(ranks);
     this.recvTime = new Float64Array(ranks);
     this.sends = new Float64Array(ranks);
     this.recvs = new Float64Array(ranks);
+    this.nodes = new Float64Array(ranks);
+    for (let r = 0; r < ranks; r++) this.nodes[r] = links.node(r);
   }
 }
 
@@ -199,50 +203,65 @@ export function ncclRingSeconds(sentBytes: number, p: number, nodesInGroup: numb
   return (p - 1) * gpu.latency + Math.max((sentBytes * (1 - nicShare)) / gpu.intraNodeBandwidth, (sentBytes * nicShare) / gpu.interNodeBandwidth);
 }
 
-const RING_COLLECTIVES: ReadonlySet<Collective['kind']> = new Set(['all-gather', 'reduce-scatter']);
+const isRingCollective = (kind: Collective['kind']): boolean => kind === 'all-gather' || kind === 'reduce-scatter';
 
 /**
  * Adds the α-β seconds of collective `c` to `out[r]` for every rank r that sends or receives in it
  * (the others' time is 0), and leaves `scratch` zeroed for the next collective. All-gathers and
  * reduce-scatters are priced as NCCL's ring (ncclRingSeconds); sends and all-to-alls as direct
- * messages over the link between the two ranks.
+ * messages over the link between the two ranks. Indexed loops and the scratch's node table: this
+ * runs over every transfer of a schedule (tens of thousands at 64 ranks) on every slider move.
  */
 function addCollectiveSeconds(c: Collective, ranks: number, links: LinkModel, scale: number, scratch: CollectiveScratch, out: Float64Array): void {
-  const { sendTime, recvTime, sends, recvs } = scratch;
+  const { sendTime, recvTime, sends, recvs, nodes } = scratch;
   const { gpu } = links;
-  if (RING_COLLECTIVES.has(c.kind) && c.group.length > 1) {
-    const nodes = new Set<number>();
-    for (const r of c.group) nodes.add(links.node(r));
-    for (const t of c.transfers) {
-      if (t.src === t.dst) continue;
-      if (t.src >= 0 && t.src < ranks) sendTime[t.src] = (sendTime[t.src] ?? 0) + t.bytes * scale; // bytes, here
-      if (t.dst >= 0 && t.dst < ranks) recvTime[t.dst] = (recvTime[t.dst] ?? 0) + t.bytes * scale;
+  const transfers = c.transfers;
+  const group = c.group;
+  if (isRingCollective(c.kind) && group.length > 1) {
+    const groupNodes = new Set<number>();
+    for (let i = 0; i < group.length; i++) {
+      const r = group[i] as number;
+      groupNodes.add(r >= 0 && r < ranks ? (nodes[r] as number) : links.node(r));
     }
-    for (const r of c.group) {
+    for (let i = 0; i < transfers.length; i++) {
+      const t = transfers[i] as Transfer;
+      const src = t.src;
+      const dst = t.dst;
+      if (src === dst) continue;
+      if (src >= 0 && src < ranks) sendTime[src] = (sendTime[src] as number) + t.bytes * scale; // bytes, here
+      if (dst >= 0 && dst < ranks) recvTime[dst] = (recvTime[dst] as number) + t.bytes * scale;
+    }
+    for (let i = 0; i < group.length; i++) {
+      const r = group[i] as number;
       if (!(r >= 0 && r < ranks)) continue;
-      const bytes = Math.max(sendTime[r] ?? 0, recvTime[r] ?? 0);
-      if (bytes > 0) out[r] = (out[r] ?? 0) + ncclRingSeconds(bytes, c.group.length, nodes.size, gpu);
+      const bytes = Math.max(sendTime[r] as number, recvTime[r] as number);
+      if (bytes > 0) out[r] = (out[r] as number) + ncclRingSeconds(bytes, group.length, groupNodes.size, gpu);
     }
     sendTime.fill(0);
     recvTime.fill(0);
     return;
   }
-  for (const t of c.transfers) {
-    if (t.src === t.dst) continue;
-    const bw = links.node(t.src) === links.node(t.dst) ? gpu.intraNodeBandwidth : gpu.interNodeBandwidth;
+  for (let i = 0; i < transfers.length; i++) {
+    const t = transfers[i] as Transfer;
+    const src = t.src;
+    const dst = t.dst;
+    if (src === dst) continue;
+    const srcNode = src >= 0 && src < ranks ? (nodes[src] as number) : links.node(src);
+    const dstNode = dst >= 0 && dst < ranks ? (nodes[dst] as number) : links.node(dst);
+    const bw = srcNode === dstNode ? gpu.intraNodeBandwidth : gpu.interNodeBandwidth;
     const seconds = (t.bytes * scale) / bw;
-    if (t.src >= 0 && t.src < ranks) {
-      sendTime[t.src] = (sendTime[t.src] ?? 0) + seconds;
-      sends[t.src] = (sends[t.src] ?? 0) + 1;
+    if (src >= 0 && src < ranks) {
+      sendTime[src] = (sendTime[src] as number) + seconds;
+      sends[src] = (sends[src] as number) + 1;
     }
-    if (t.dst >= 0 && t.dst < ranks) {
-      recvTime[t.dst] = (recvTime[t.dst] ?? 0) + seconds;
-      recvs[t.dst] = (recvs[t.dst] ?? 0) + 1;
+    if (dst >= 0 && dst < ranks) {
+      recvTime[dst] = (recvTime[dst] as number) + seconds;
+      recvs[dst] = (recvs[dst] as number) + 1;
     }
   }
   for (let r = 0; r < ranks; r++) {
-    const n = Math.max(sends[r] ?? 0, recvs[r] ?? 0);
-    if (n !== 0) out[r] = (out[r] ?? 0) + (gpu.latency * n + Math.max(sendTime[r] ?? 0, recvTime[r] ?? 0));
+    const n = Math.max(sends[r] as number, recvs[r] as number);
+    if (n !== 0) out[r] = (out[r] as number) + (gpu.latency * n + Math.max(sendTime[r] as number, recvTime[r] as number));
   }
   sendTime.fill(0);
   recvTime.fill(0);
@@ -258,7 +277,7 @@ function addCollectiveSeconds(c: Collective, ranks: number, links: LinkModel, sc
  */
 export function collectiveSecondsAll(c: Collective, ranks: number, links: LinkModel, scale = 1): number[] {
   const seconds = new Float64Array(ranks);
-  addCollectiveSeconds(c, ranks, links, scale, new CollectiveScratch(ranks), seconds);
+  addCollectiveSeconds(c, ranks, links, scale, new CollectiveScratch(ranks, links), seconds);
   return Array.from(seconds);
 }
 
@@ -276,17 +295,29 @@ export function computedPairsByEntry(schedule: Schedule): Float64Array {
   let entries = 0;
   for (const step of schedule.steps) entries += step.compute.length;
   const out = new Float64Array(entries);
+  // Ring backward steps list the forward's compute arrays again: their pairs are copied, not recounted.
+  const firstEntry = new Map<readonly RankCompute[], number>();
   let k = 0;
-  for (const step of schedule.steps) for (const rc of step.compute) out[k++] = computedPairs(rc);
+  for (const step of schedule.steps) {
+    const compute = step.compute;
+    const seen = compute.length > 0 ? firstEntry.get(compute) : undefined;
+    if (seen !== undefined) {
+      out.copyWithin(k, seen, seen + compute.length);
+      k += compute.length;
+      continue;
+    }
+    if (compute.length > 0) firstEntry.set(compute, k);
+    for (let i = 0; i < compute.length; i++) out[k++] = computedPairs(compute[i] as RankCompute);
+  }
   return out;
 }
 
 /** Distinct per-rank records a timeline step looks through before making a new one. */
 const DISTINCT_RECORDS_KEPT = 4;
 
-function findRecord(records: readonly RankStepTime[], compute: number, comm: number, exposed: number, idle: number): RankStepTime | undefined {
-  for (const d of records) if (Object.is(d.compute, compute) && Object.is(d.comm, comm) && Object.is(d.exposed, exposed) && Object.is(d.idle, idle)) return d;
-  return undefined;
+/** Object.is for numbers: NaN equals NaN, 0 and −0 differ. */
+function sameNumber(a: number, b: number): boolean {
+  return a === b ? a !== 0 || 1 / a === 1 / b : a !== a && b !== b;
 }
 
 /**
@@ -300,8 +331,11 @@ export function buildTimeline(params: Params, schedule: Schedule, gpu: GpuPreset
 /** buildTimeline, given computedPairsByEntry(schedule). */
 export function buildTimelineWithPairs(params: Params, schedule: Schedule, gpu: GpuPreset, scale: number, pairsByEntry: Float64Array): Timeline {
   // Node of every rank computed once: collectives look it up for each of up to P² transfers.
-  const nodes = Array.from({ length: schedule.ranks }, (_, r) => nodeOf(r, params, gpu));
-  const links: LinkModel = { gpu, node: (r) => nodes[r] ?? nodeOf(r, params, gpu) };
+  const ranks = schedule.ranks;
+  const nodes = new Float64Array(ranks);
+  for (let r = 0; r < ranks; r++) nodes[r] = nodeOf(r, params, gpu);
+  const nodeAt = (r: number): number => (r >= 0 && r < ranks ? (nodes[r] as number) : nodeOf(r, params, gpu));
+  const links: LinkModel = { gpu, node: nodeAt };
   const attnRate = attentionFlopsPerSecond(params, gpu);
   const steps: StepTime[] = [];
   let forward = 0;
@@ -309,7 +343,6 @@ export function buildTimelineWithPairs(params: Params, schedule: Schedule, gpu: 
   let loss = 0;
   let exposedForward = 0;
   let exposedBackward = 0;
-  const ranks = schedule.ranks;
   let blockTokens = Number.POSITIVE_INFINITY;
   let crossesNodes = false;
   let hasRing = false;
@@ -320,30 +353,41 @@ export function buildTimelineWithPairs(params: Params, schedule: Schedule, gpu: 
     const computeByRank = new Float64Array(ranks);
     const blocking = new Float64Array(ranks);
     const overlapping = new Float64Array(ranks);
-    const scratch = new CollectiveScratch(ranks);
+    const scratch = new CollectiveScratch(ranks, links);
+    const keptRecords = new Array<RankStepTime>(DISTINCT_RECORDS_KEPT);
+    const keptValues = new Float64Array(4 * DISTINCT_RECORDS_KEPT);
     let entry = 0; // index into pairsByEntry
+    // Indexed loops and no per-rank helper calls below: a call taking or returning doubles boxes
+    // them, and this runs steps × ranks times on every slider move.
     for (const step of schedule.steps) {
       computeByRank.fill(0);
       blocking.fill(0);
       overlapping.fill(0);
       const bwd = step.phase === 'backward' ? backwardFlopFactor(params.flash) : 1;
-      for (const rc of step.compute) {
+      const compute = step.compute;
+      for (let k = 0; k < compute.length; k++) {
+        const rank = (compute[k] as RankCompute).rank;
         const pairs = pairsByEntry[entry++] ?? 0;
-        if (rc.rank >= 0 && rc.rank < ranks) computeByRank[rc.rank] = (computeByRank[rc.rank] ?? 0) + (attentionFlops(pairs, params.headDim, params.microBatch) * scale * bwd) / attnRate;
+        if (rank >= 0 && rank < ranks) computeByRank[rank] = (computeByRank[rank] as number) + (attentionFlops(pairs, params.headDim, params.microBatch) * scale * bwd) / attnRate;
       }
       let stepHasRing = false;
-      for (const c of step.collectives) {
-        addCollectiveSeconds(c, ranks, links, scale, scratch, overlapsCompute(c) ? overlapping : blocking);
-        if (!overlapsCompute(c) && c.kind !== 'all-reduce') hasBlocking = true;
-        if (overlapsCompute(c)) {
-          for (const t of c.transfers) {
+      const collectives = step.collectives;
+      for (let k = 0; k < collectives.length; k++) {
+        const c = collectives[k] as Collective;
+        const overlaps = overlapsCompute(c);
+        addCollectiveSeconds(c, ranks, links, scale, scratch, overlaps ? overlapping : blocking);
+        if (!overlaps && c.kind !== 'all-reduce') hasBlocking = true;
+        if (overlaps) {
+          const transfers = c.transfers;
+          for (let i = 0; i < transfers.length; i++) {
+            const t = transfers[i] as Transfer;
+            if (t.tensor === 'dK') stepHasRing = true;
             if (t.tensor !== 'K' || t.src === t.dst) continue;
             hasRing = true;
             stepHasRing = true;
             blockTokens = Math.min(blockTokens, tokenCount(t.tokens));
-            if (links.node(t.src) !== links.node(t.dst)) crossesNodes = true;
+            if (nodeAt(t.src) !== nodeAt(t.dst)) crossesNodes = true;
           }
-          if (c.transfers.some((t) => t.tensor === 'dK')) stepHasRing = true;
         }
       }
       // Wall first, so that each rank's record is made once, idle included.
@@ -351,9 +395,9 @@ export function buildTimelineWithPairs(params: Params, schedule: Schedule, gpu: 
       let maxCompute = 0;
       let maxOver = 0;
       for (let r = 0; r < ranks; r++) {
-        const compute = computeByRank[r] ?? 0;
-        const over = overlapping[r] ?? 0;
-        const exposed = (blocking[r] ?? 0) + Math.max(0, over - compute);
+        const compute = computeByRank[r] as number;
+        const over = overlapping[r] as number;
+        const exposed = (blocking[r] as number) + Math.max(0, over - compute);
         wall = Math.max(wall, compute + exposed);
         maxCompute = Math.max(maxCompute, compute);
         maxOver = Math.max(maxOver, over);
@@ -362,20 +406,36 @@ export function buildTimelineWithPairs(params: Params, schedule: Schedule, gpu: 
       // Most ranks of a step time out alike (the same block work over the same kind of link), so
       // the step keeps a few distinct records and ranks share them instead of allocating P per
       // step (records are never mutated).
+      // The last DISTINCT_RECORDS_KEPT records made, in a ring, with their numbers unboxed beside
+      // them (reading them back from the records costs more than making the record). Kept records
+      // differ pairwise, so at most one matches and the order they are searched in does not matter.
       const perRank = new Array<RankStepTime>(ranks);
-      const distinct: RankStepTime[] = [];
+      let kept = 0;
+      let next = 0; // ring slot the next new record goes to
       for (let r = 0; r < ranks; r++) {
-        const compute = computeByRank[r] ?? 0;
-        const block = blocking[r] ?? 0;
-        const over = overlapping[r] ?? 0;
+        const compute = computeByRank[r] as number;
+        const block = blocking[r] as number;
+        const over = overlapping[r] as number;
         const exposed = block + Math.max(0, over - compute);
         const comm = block + over;
         const idle = Math.max(0, wall - compute - exposed);
-        let record = findRecord(distinct, compute, comm, exposed, idle);
+        let record: RankStepTime | undefined;
+        for (let k = 0; k < kept; k++) {
+          const at = 4 * k;
+          if (sameNumber(keptValues[at] as number, compute) && sameNumber(keptValues[at + 1] as number, comm) && sameNumber(keptValues[at + 2] as number, exposed) && sameNumber(keptValues[at + 3] as number, idle)) {
+            record = keptRecords[k];
+            break;
+          }
+        }
         if (!record) {
           record = { compute, comm, exposed, idle };
-          if (distinct.length === DISTINCT_RECORDS_KEPT) distinct.shift();
-          distinct.push(record);
+          keptRecords[next] = record;
+          keptValues[4 * next] = compute;
+          keptValues[4 * next + 1] = comm;
+          keptValues[4 * next + 2] = exposed;
+          keptValues[4 * next + 3] = idle;
+          next = (next + 1) % DISTINCT_RECORDS_KEPT;
+          if (kept < DISTINCT_RECORDS_KEPT) kept++;
         }
         perRank[r] = record;
       }
@@ -392,7 +452,7 @@ export function buildTimelineWithPairs(params: Params, schedule: Schedule, gpu: 
   // GEMMs of the busiest rank: Megatron SP runs them on the whole sequence with 1/t of the
   // weights; CP ranks on their own tokens with 1/tp of the weights.
   let gemmTokens = 0;
-  if (schedule.valid) for (const sh of schedule.shards) gemmTokens = Math.max(gemmTokens, tokenCount(sh.tokens));
+  if (schedule.valid) for (let r = 0; r < schedule.shards.length; r++) gemmTokens = Math.max(gemmTokens, tokenCount((schedule.shards[r] as RankShard).tokens));
   const megatron = params.strategy === 'megatron-sp';
   const gemmForward = schedule.valid ? gemmForwardFlops(params, megatron ? params.seq : gemmTokens, megatron ? schedule.ranks : params.tp) / gemmFlopsPerSecond(params, gpu) : 0;
   const gemmBackward = 2 * gemmForward;

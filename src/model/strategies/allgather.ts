@@ -8,18 +8,19 @@
 import type { Params } from '../params.ts';
 import type { Collective, Schedule, TokenSet, Transfer } from '../schedule.ts';
 import { chunk, nonEmpty, zigzagLayout } from '../layout.ts';
-import { allHeads, collective, ctxOf, finish, implReason, invalid, lossDrafts, nodeByPreset, pushXfer, range, rankCompute, type Ctx, type Draft, draft } from './common.ts';
+import { allHeads, collective, ctxOf, finish, fitted, implReason, invalid, lossDrafts, nodeByPreset, putXfer, range, rankCompute, transferList, type Ctx, type Draft, draft } from './common.ts';
 
 /** Every rank's K and V shard to every other rank (the same transfers in the forward and the backward gather). */
 function gatherKVTransfers(ctx: Ctx, shards: readonly TokenSet[]): Transfer[] {
-  const transfers: Transfer[] = [];
+  const transfers = transferList(2 * ctx.P * ctx.P);
+  let n = 0;
   const heads = allHeads(ctx.kvHeads);
   for (const t of ['K', 'V'] as const)
     for (let src = 0; src < ctx.P; src++) {
       const tokens = shards[src] ?? [];
-      for (let dst = 0; dst < ctx.P; dst++) pushXfer(transfers, ctx, src, dst, t, tokens, heads);
+      for (let dst = 0; dst < ctx.P; dst++) n = putXfer(transfers, n, ctx, src, dst, t, tokens, heads);
     }
-  return transfers;
+  return fitted(transfers, n);
 }
 
 export function buildAllgather(params: Params): Schedule {
@@ -72,10 +73,12 @@ export function buildAllgather(params: Params): Schedule {
         compute,
       ),
     );
-    const transfers: Transfer[] = [];
+    let transfers = transferList(2 * P * P);
+    let n = 0;
     const kvHeads = allHeads(ctx.kvHeads);
     for (const t of ['dK', 'dV'] as const)
-      for (let src = 0; src < P; src++) for (let dst = 0; dst < P; dst++) pushXfer(transfers, ctx, src, dst, t, shards[dst] ?? [], kvHeads);
+      for (let src = 0; src < P; src++) for (let dst = 0; dst < P; dst++) n = putXfer(transfers, n, ctx, src, dst, t, shards[dst] ?? [], kvHeads);
+    transfers = fitted(transfers, n);
     backward.push(
       draft(
         'backward',

@@ -104,11 +104,40 @@ export function xfer(ctx: Ctx, src: number, dst: number, tensor: TensorKind, tok
  * per transfer. `dtype` is the element type on the wire when it differs from the training dtype.
  */
 export function pushXfer(out: Transfer[], ctx: Ctx, src: number, dst: number, tensor: TensorKind, tokens: TokenSet, heads: HeadRange, dtype?: Dtype): void {
+  const t = makeXfer(ctx, src, dst, tensor, tokens, heads, dtype);
+  if (t !== null) out.push(t);
+}
+
+/**
+ * pushXfer() into slot `at` of an array sized up front (transferList); returns the next free slot.
+ * Collectives of up to 2·P² transfers are built this way without the copies a growing array makes.
+ */
+export function putXfer(out: Transfer[], at: number, ctx: Ctx, src: number, dst: number, tensor: TensorKind, tokens: TokenSet, heads: HeadRange, dtype?: Dtype): number {
+  const t = makeXfer(ctx, src, dst, tensor, tokens, heads, dtype);
+  if (t === null) return at;
+  out[at] = t;
+  return at + 1;
+}
+
+/** Room for `capacity` transfers, filled by putXfer and then cut to size by fitted(). */
+export function transferList(capacity: number): Transfer[] {
+  return new Array<Transfer>(capacity);
+}
+
+/** `out` cut to its first n slots (the transfers that carried tokens). */
+export function fitted(out: Transfer[], n: number): Transfer[] {
+  if (out.length !== n) out.length = n;
+  return out;
+}
+
+function makeXfer(ctx: Ctx, src: number, dst: number, tensor: TensorKind, tokens: TokenSet, heads: HeadRange, dtype?: Dtype): Transfer | null {
   const n = tokenCount(tokens);
-  if (src === dst || n === 0 || heads.end <= heads.start) return;
+  if (src === dst || n === 0 || heads.end <= heads.start) return null;
   const wire = dtype !== undefined && dtype !== ctx.dtype ? dtype : undefined;
-  const t: Transfer = { src, dst, tensor, tokens, heads, bytes: transferBytes(ctx, tensor, n, heads, wire) };
-  out.push(wire === undefined ? t : { ...t, dtype: wire });
+  const bytes = transferBytes(ctx, tensor, n, heads, wire);
+  // Written out, not spread ({ ...t, dtype }): the spread copies were a second object per transfer,
+  // and every pass over the schedule read them several times slower than plain literals.
+  return wire === undefined ? { src, dst, tensor, tokens, heads, bytes } : { src, dst, tensor, tokens, heads, bytes, dtype: wire };
 }
 
 export function collective(kind: CollectiveKind, group: readonly number[], label: string, transfers: Transfer[], overlapsCompute?: boolean): Collective {
@@ -139,7 +168,10 @@ const BACKWARD_PREFIX = 'backward: ';
 
 /** The one-line form of a step: what moves (the collectives' labels) and what the ranks compute meanwhile. */
 export function shortCaption(d: Pick<Draft, 'phase' | 'collectives' | 'compute'>): string {
-  const moving = [...new Set(d.collectives.filter((c) => c.transfers.length > 0 || c.kind === 'all-reduce').map((c) => c.label))];
+  // The distinct labels of the collectives that move something, in order (a loop: steps list up to
+  // P collectives of one label, and this runs for every step of every plan).
+  const moving: string[] = [];
+  for (const c of d.collectives) if ((c.transfers.length > 0 || c.kind === 'all-reduce') && !moving.includes(c.label)) moving.push(c.label);
   const computes = d.compute.some((rc) => rc.tiles.some((t) => t.pairs > 0));
   const work = d.phase === 'backward' ? 'each rank computes dQ, dK, dV' : d.phase === 'loss' ? 'each rank: cross-entropy on its own tokens' : 'each rank attends to the K/V it holds';
   const parts = moving.length ? (computes ? [moving.join(' + '), work] : [moving.join(' + ')]) : [d.phase === 'loss' ? 'each rank: cross-entropy on its own tokens, labels shifted before sharding' : work];
@@ -274,24 +306,26 @@ export function hybridDrafts(ctx: Ctx, spec: HybridSpec): { forward: Draft[]; ba
   // Sequence-sharded -> head-sharded: rank (g,u') sends its tokens of the heads of (g,u) to (g,u).
   const toHeads = (tensors: readonly TensorKind[], label: string): Collective[] =>
     groups.map((members, g) => {
-      const transfers: Transfer[] = [];
+      const transfers = transferList(tensors.length * U * U);
+      let n = 0;
       for (const t of tensors)
         for (let dst = 0; dst < U; dst++) {
           const h = isQuerySide(t) ? qHeads(dst) : kvHeads(dst);
-          for (let src = 0; src < U; src++) pushXfer(transfers, ctx, rankOf(g, src), rankOf(g, dst), t, shards[rankOf(g, src)] ?? [], h);
+          for (let src = 0; src < U; src++) n = putXfer(transfers, n, ctx, rankOf(g, src), rankOf(g, dst), t, shards[rankOf(g, src)] ?? [], h);
         }
-      return collective('all-to-all', members, label, transfers);
+      return collective('all-to-all', members, label, fitted(transfers, n));
     });
   // Head-sharded -> sequence-sharded: (g,u) sends the tokens of (g,u') for its heads back to (g,u').
   const toSeq = (tensors: readonly TensorKind[], label: string): Collective[] =>
     groups.map((members, g) => {
-      const transfers: Transfer[] = [];
+      const transfers = transferList(tensors.length * U * U);
+      let n = 0;
       for (const t of tensors)
         for (let src = 0; src < U; src++) {
           const h = isQuerySide(t) ? qHeads(src) : kvHeads(src);
-          for (let dst = 0; dst < U; dst++) pushXfer(transfers, ctx, rankOf(g, src), rankOf(g, dst), t, shards[rankOf(g, dst)] ?? [], h);
+          for (let dst = 0; dst < U; dst++) n = putXfer(transfers, n, ctx, rankOf(g, src), rankOf(g, dst), t, shards[rankOf(g, dst)] ?? [], h);
         }
-      return collective('all-to-all', members, label, transfers);
+      return collective('all-to-all', members, label, fitted(transfers, n));
     });
 
   // Ring step t: rank (g,u) holds K/V of ring position g−t. The U ranks of a group share q and kv,
@@ -317,22 +351,24 @@ export function hybridDrafts(ctx: Ctx, spec: HybridSpec): { forward: Draft[]; ba
     opts: { step?: 1 | -1; dtype?: Dtype; kind?: CollectiveKind } = {},
   ): Collective[] =>
     rings.map((members, u) => {
-      const transfers: Transfer[] = [];
+      const transfers = transferList(tensors.length * R);
+      let n = 0;
       const step = opts.step ?? 1;
       for (const t of tensors)
-        for (let g = 0; g < R; g++) pushXfer(transfers, ctx, rankOf(g, u), rankOf((((g + step) % R) + R) % R, u), t, blockOf(g), kvHeads(u), opts.dtype);
+        for (let g = 0; g < R; g++) n = putXfer(transfers, n, ctx, rankOf(g, u), rankOf((((g + step) % R) + R) % R, u), t, blockOf(g), kvHeads(u), opts.dtype);
       const kind = opts.kind ?? 'send-recv';
       // An all-to-all used as a ring hop (PyTorch's _AllToAllRotater) is asynchronous like a send.
-      return collective(kind, members, label, transfers, kind === 'send-recv' ? undefined : true);
+      return collective(kind, members, label, fitted(transfers, n), kind === 'send-recv' ? undefined : true);
     });
   // All-gather of every ring position's K/V over a ring (PyTorch's _AllGatherRotater), issued at
   // step 0 and overlapping its compute; the gathered blocks are usable from step 1.
   const ringGather = (label: string): Collective[] =>
     rings.map((members, u) => {
-      const transfers: Transfer[] = [];
+      const transfers = transferList(2 * R * R);
+      let n = 0;
       for (const t of ['K', 'V'] as const)
-        for (let g = 0; g < R; g++) for (let d = 0; d < R; d++) pushXfer(transfers, ctx, rankOf(g, u), rankOf(d, u), t, set(g), kvHeads(u));
-      return collective('all-gather', members, label, transfers, true);
+        for (let g = 0; g < R; g++) for (let d = 0; d < R; d++) n = putXfer(transfers, n, ctx, rankOf(g, u), rankOf(d, u), t, set(g), kvHeads(u));
+      return collective('all-gather', members, label, fitted(transfers, n), true);
     });
 
   // The forward K,V rotation of ring step t; ring-flash-attention's backward repeats it (built once,

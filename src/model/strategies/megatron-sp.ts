@@ -25,21 +25,24 @@ import {
   invalid,
   lossDrafts,
   nodeByPreset,
-  pushXfer,
+  fitted,
+  putXfer,
   queryHeadsOf,
   range,
   rankCompute,
+  transferList,
   type Ctx,
   type Draft,
 } from './common.ts';
 
 /** All-gather: rank r's shard to everyone. Reduce-scatter: everyone's partial sum of shard j to j. */
 function xTransfers(ctx: Ctx, shards: readonly TokenSet[], kind: 'all-gather' | 'reduce-scatter'): Transfer[] {
-  const transfers: Transfer[] = [];
+  const transfers = transferList(ctx.P * ctx.P);
+  let n = 0;
   const heads = allHeads(ctx.heads);
   for (let src = 0; src < ctx.P; src++)
-    for (let dst = 0; dst < ctx.P; dst++) pushXfer(transfers, ctx, src, dst, 'X', (kind === 'all-gather' ? shards[src] : shards[dst]) ?? [], heads);
-  return transfers;
+    for (let dst = 0; dst < ctx.P; dst++) n = putXfer(transfers, n, ctx, src, dst, 'X', (kind === 'all-gather' ? shards[src] : shards[dst]) ?? [], heads);
+  return fitted(transfers, n);
 }
 
 export function buildMegatronSp(params: Params): Schedule {

@@ -308,6 +308,19 @@ export interface PlanDims {
   readonly headDim: number;
 }
 
+/** Tensors looked up by token position (operands, collective sources, gradient partial sums). */
+const INDEXED: Partial<Record<PieceTensor, number>> = { Q: 0, K: 1, V: 2, O: 3, dO: 4, dQ: 5, dK: 6, dV: 7 };
+const INDEXED_COUNT = 8;
+
+/** A piece that holds a token position, at buffer index `index` (its first occurrence). */
+interface Holding {
+  readonly piece: Piece;
+  readonly index: number;
+}
+
+/** Newest first: the latest delivery of a block is the one a rank would read. */
+const newer = (a: Piece, b: Piece): boolean => a.readyStep > b.readyStep || (a.readyStep === b.readyStep && a.id > b.id);
+
 class Planner {
   readonly pieces: Piece[] = [];
   readonly steps: PlanStep[] = [];
@@ -315,19 +328,33 @@ class Planner {
   readonly #maps = new Map<number, Map<number, number>>();
   readonly states = new Map<string, StateEntry>();
   readonly #sourced = new Set<number>();
+  /**
+   * Per rank, per (tensor, token position): the pieces holding it, in creation order. Lookups touch
+   * only the few pieces that hold a token instead of every piece the rank ever held (at 64 ranks a
+   * rank holds ~500 pieces, and every operand, transfer and gradient send searched them all).
+   */
+  readonly #holders: Map<number, Holding[]>[];
+  /**
+   * Schedules reuse token-set objects (a block's tokens travel hop after hop), and pieces never
+   * modify their positions, so pieces share one positions array per token set and one segment list
+   * per positions array: typed-array allocation dominated the plan's cost at 64 ranks.
+   */
+  readonly #positions = new WeakMap<TokenSet, Int32Array>();
+  readonly #segments = new WeakMap<Int32Array, Segment[]>();
 
   constructor(
     readonly schedule: ValidSchedule,
     readonly dims: PlanDims,
   ) {
     this.byRank = Array.from({ length: schedule.ranks }, () => []);
+    this.#holders = Array.from({ length: schedule.ranks }, () => new Map());
   }
 
   add(piece: Omit<Piece, 'id' | 'tokens' | 'elements' | 'lastUse'>): Piece {
     const p: Piece = {
       ...piece,
       id: this.pieces.length,
-      tokens: segmentsOf(piece.positions),
+      tokens: this.#segmentsOf(piece.positions),
       elements: headCount(piece.heads) * piece.positions.length * piece.width,
       lastUse: piece.readyStep,
     };
@@ -335,7 +362,58 @@ class Planner {
     const list = this.byRank[p.rank];
     if (!list) throw new Error(`rank ${p.rank} is outside the ${this.schedule.ranks} ranks`);
     list.push(p);
+    const code = INDEXED[p.tensor];
+    if (code !== undefined) {
+      const holders = this.#holders[p.rank] as Map<number, Holding[]>;
+      for (let i = 0; i < p.positions.length; i++) {
+        const key = Planner.#key(p.positions[i] as number, code);
+        const at = holders.get(key);
+        if (!at) holders.set(key, [{ piece: p, index: i }]);
+        else if ((at[at.length - 1] as Holding).piece !== p) at.push({ piece: p, index: i }); // a repeated position: keep the first
+      }
+    }
     return p;
+  }
+
+  /** positionsOf(set), shared: do not modify. */
+  positions(set: TokenSet): Int32Array {
+    let p = this.#positions.get(set);
+    if (!p) {
+      p = positionsOf(set);
+      this.#positions.set(set, p);
+    }
+    return p;
+  }
+
+  #segmentsOf(positions: Int32Array): Segment[] {
+    let s = this.#segments.get(positions);
+    if (!s) {
+      s = segmentsOf(positions);
+      this.#segments.set(positions, s);
+    }
+    return s;
+  }
+
+  static #key(g: number, code: number): number {
+    return g * INDEXED_COUNT + code;
+  }
+
+  /** The pieces of `rank` holding (tensor, position g), in creation order (do not modify). */
+  holders(rank: number, tensor: PieceTensor, g: number): readonly Holding[] {
+    const code = INDEXED[tensor];
+    if (code === undefined) throw new Error(`internal: ${tensor} is not indexed by position`);
+    return this.#holders[rank]?.get(Planner.#key(g, code)) ?? [];
+  }
+
+  /** The newest piece of `rank` holding (tensor, g) for `heads`, readable at `step`, other than `exclude`. */
+  #newest(rank: number, tensor: PieceTensor, g: number, step: number, heads: HeadRange, exclude: number): Holding | undefined {
+    let best: Holding | undefined;
+    for (const h of this.holders(rank, tensor, g)) {
+      const p = h.piece;
+      if (p.id === exclude || p.readyStep > step || !covers(p.heads, heads)) continue;
+      if (!best || newer(p, best.piece)) best = h;
+    }
+    return best;
   }
 
   #map(p: Piece): Map<number, number> {
@@ -348,12 +426,6 @@ class Planner {
     return m;
   }
 
-  #candidates(rank: number, tensor: PieceTensor, step: number, heads: HeadRange | null): Piece[] {
-    const list = (this.byRank[rank] ?? []).filter((p) => p.tensor === tensor && p.readyStep <= step && (heads === null || covers(p.heads, heads)));
-    // Newest first: the latest delivery of a block is the one a rank would read.
-    return list.sort((a, b) => b.readyStep - a.readyStep || b.id - a.id);
-  }
-
   static touch(p: Piece, step: number): void {
     if (p.lastUse < step) p.lastUse = step;
   }
@@ -363,16 +435,14 @@ class Planner {
    * `dstToken` (dst's heads must cover `heads`). Throws when the rank does not hold something.
    */
   fill(ops: CopyOp[], rank: number, tensor: PieceTensor, positions: Int32Array, heads: HeadRange, step: number, dst: Piece, dstToken: number, why: string): void {
-    const wholeHeads = this.#candidates(rank, tensor, step, heads).filter((p) => p.id !== dst.id);
     const perToken: (Piece | undefined)[] = new Array(positions.length);
-    const perPos = new Int32Array(positions.length);
+    const perPos: number[] = new Array(positions.length);
     let missing = 0;
     for (let i = 0; i < positions.length; i++) {
-      const g = positions[i] as number;
-      const src = wholeHeads.find((p) => this.#map(p).has(g));
-      if (src) {
-        perToken[i] = src;
-        perPos[i] = this.#map(src).get(g) as number;
+      const found = this.#newest(rank, tensor, positions[i] as number, step, heads, dst.id);
+      if (found) {
+        perToken[i] = found.piece;
+        perPos[i] = found.index;
       } else missing++;
     }
     const emit = (h: number, srcPiece: Piece, srcPos: number, dstPos: number, n: number): void => {
@@ -405,20 +475,19 @@ class Planner {
     // Tokens no single buffer holds for all heads: look them up head by head.
     for (let h = heads.start; h < heads.end; h++) {
       const one = { start: h, end: h + 1 };
-      const cands = this.#candidates(rank, tensor, step, one).filter((p) => p.id !== dst.id);
       const pieceH: (Piece | undefined)[] = new Array(positions.length);
-      const posH = new Int32Array(positions.length);
+      const posH: number[] = new Array(positions.length);
       for (let i = 0; i < positions.length; i++) {
         if (perToken[i]) continue;
         const g = positions[i] as number;
-        const src = cands.find((p) => this.#map(p).has(g));
-        if (!src) {
+        const found = this.#newest(rank, tensor, g, step, one, dst.id);
+        if (!found) {
           throw new Error(
             `${this.schedule.strategy}: step ${step}: rank ${rank} must hold ${tensor} of token ${g}, head ${h} to ${why}, but no buffer it holds at that step has it.`,
           );
         }
-        pieceH[i] = src;
-        posH[i] = this.#map(src).get(g) as number;
+        pieceH[i] = found.piece;
+        posH[i] = found.index;
       }
       runs(h, (i) => pieceH[i], (i) => posH[i] as number);
     }
@@ -426,7 +495,13 @@ class Planner {
 
   /** A buffer on `rank` holding exactly (tensor, positions, heads ⊆ its heads) at `step`, assembling one if needed. */
   operand(step: { readonly index: number; readonly assemble: CopyOp[] }, rank: number, tensor: 'Q' | 'K' | 'V' | 'dO', positions: Int32Array, heads: HeadRange): Piece {
-    const exact = this.#candidates(rank, tensor, step.index, heads).find((p) => samePositions(p.positions, positions));
+    // An exact match holds positions[0] at index 0.
+    let exact: Piece | undefined;
+    for (const h of positions.length ? this.holders(rank, tensor, positions[0] as number) : []) {
+      const p = h.piece;
+      if (h.index !== 0 || p.readyStep > step.index || !covers(p.heads, heads) || !samePositions(p.positions, positions)) continue;
+      if (!exact || newer(p, exact)) exact = p;
+    }
     if (exact) {
       Planner.touch(exact, step.index);
       return exact;
@@ -459,12 +534,40 @@ class Planner {
    * Gradient pieces (dQ/dK/dV): 1 where the piece holds a contribution not yet passed on, per
    * [head − heads.start, buffer index]. Sending or gathering an entry clears it.
    */
-  readonly unsent = new Map<number, Uint8Array>();
+  // All gradient pieces' flags in one pool (one small typed array per piece was a large share of the
+  // plan's cost): piece id → offset of its flags in #unsentPool.
+  readonly #unsentAt = new Map<number, number>();
+  #unsentPool = new Uint8Array(1024);
+  #unsentUsed = 0;
 
   addGradient(piece: Omit<Piece, 'id' | 'tokens' | 'elements' | 'lastUse'>): Piece {
     const p = this.add(piece);
-    this.unsent.set(p.id, new Uint8Array(headCount(p.heads) * p.positions.length).fill(1));
+    const n = headCount(p.heads) * p.positions.length;
+    if (this.#unsentUsed + n > this.#unsentPool.length) {
+      const grown = new Uint8Array(Math.max(2 * this.#unsentPool.length, this.#unsentUsed + n));
+      grown.set(this.#unsentPool);
+      this.#unsentPool = grown;
+    }
+    this.#unsentPool.fill(1, this.#unsentUsed, this.#unsentUsed + n);
+    this.#unsentAt.set(p.id, this.#unsentUsed);
+    this.#unsentUsed += n;
     return p;
+  }
+
+  isGradient(p: Piece): boolean {
+    return this.#unsentAt.has(p.id);
+  }
+
+  /** The flags pool and the offset of p's flags ([head − heads.start, buffer index]); p must be a gradient piece. */
+  unsentFlags(p: Piece): { readonly flags: Uint8Array; readonly at: number } {
+    return { flags: this.#unsentPool, at: this.#unsentAt.get(p.id) as number };
+  }
+
+  /** Entries of all gradient pieces still flagged. */
+  unsentTotal(): number {
+    let n = 0;
+    for (let i = 0; i < this.#unsentUsed; i++) n += this.#unsentPool[i] as number;
+    return n;
   }
 }
 
@@ -492,7 +595,7 @@ export function buildExecPlan(schedule: Schedule, dims: PlanDims): ExecPlan {
   const fwd = forwardSteps(schedule);
 
   for (const shard of schedule.shards) {
-    const positions = positionsOf(shard.tokens);
+    const positions = planner.positions(shard.tokens);
     const r = shard.rank;
     for (const [tensor, heads] of [['Q', all], ['K', allKv], ['V', allKv]] as const) {
       planner.add({ rank: r, tensor, role: 'shard', label: `AttentionRunner.${tensor.toLowerCase()}Shard[${r}]`, positions, heads, width: D, allocStep: 0, readyStep: 0 });
@@ -563,7 +666,7 @@ export function buildExecPlan(schedule: Schedule, dims: PlanDims): ExecPlan {
     sstep.collectives.forEach((collective, ci) => {
       const deliveries: Delivery[] = [];
       for (const tr of collective.transfers) {
-        const positions = positionsOf(tr.tokens);
+        const positions = planner.positions(tr.tokens);
         if (positions.length === 0) continue;
         switch (tr.tensor) {
           case 'Q':
@@ -686,7 +789,7 @@ function planBackward(planner: Planner, schedule: ValidSchedule): BackwardPlan |
   const first = (bwd[0] as (typeof bwd)[number]).index;
 
   for (const shard of schedule.shards) {
-    const positions = positionsOf(shard.tokens);
+    const positions = planner.positions(shard.tokens);
     const r = shard.rank;
     planner.add({ rank: r, tensor: 'dO', role: 'shard', label: `AttentionRunner.dOShard[${r}]`, positions, heads: all, width: D, allocStep: first, readyStep: first });
   }
@@ -711,8 +814,8 @@ function planBackward(planner: Planner, schedule: ValidSchedule): BackwardPlan |
     steps.push(step);
     for (const rc of sstep.compute) {
       if (tokenCount(rc.q) === 0 || tokenCount(rc.kv) === 0) continue;
-      const qPos = positionsOf(rc.q);
-      const kvPos = positionsOf(rc.kv);
+      const qPos = planner.positions(rc.q);
+      const kvPos = planner.positions(rc.kv);
       const kvHeads = kvOf(rc.heads);
       const q = planner.operand(step, rc.rank, 'Q', qPos, rc.heads);
       const k = planner.operand(step, rc.rank, 'K', kvPos, kvHeads);
@@ -767,7 +870,7 @@ function planBackward(planner: Planner, schedule: ValidSchedule): BackwardPlan |
       const deliveries: Delivery[] = [];
       const sends: { src: number; dst: number; tensor: GradientTensor; positions: Int32Array; heads: HeadRange }[] = [];
       for (const tr of collective.transfers) {
-        const positions = positionsOf(tr.tokens);
+        const positions = planner.positions(tr.tokens);
         if (positions.length === 0) continue;
         switch (tr.tensor) {
           case 'Q':
@@ -820,7 +923,7 @@ function planBackward(planner: Planner, schedule: ValidSchedule): BackwardPlan |
   const gradients = { dq: [] as number[], dk: [] as number[], dv: [] as number[] };
   let missing = 0;
   for (const shard of schedule.shards) {
-    const positions = positionsOf(shard.tokens);
+    const positions = planner.positions(shard.tokens);
     if (positions.length === 0) continue;
     for (const tensor of GRADIENTS) {
       const heads = tensor === 'dQ' ? all : allKv;
@@ -831,7 +934,7 @@ function planBackward(planner: Planner, schedule: ValidSchedule): BackwardPlan |
     }
   }
   let stranded = 0;
-  for (const flags of planner.unsent.values()) for (const f of flags) stranded += f;
+  stranded += planner.unsentTotal();
   return { steps, gather, gradients, missing, stranded };
 }
 
@@ -844,16 +947,32 @@ function planBackward(planner: Planner, schedule: ValidSchedule): BackwardPlan |
  */
 function moveGradient(planner: Planner, schedule: ValidSchedule, adds: CopyOp[], copies: CopyOp[], src: number, tensor: GradientTensor, positions: Int32Array, heads: HeadRange, t: number, dst: Piece, mode: 'copy' | 'sum', why: string): number {
   const w = planner.dims.headDim;
-  const held = (planner.byRank[src] ?? []).filter((p) => p.tensor === tensor && p.id !== dst.id && p.readyStep <= t && planner.unsent.has(p.id)).sort((a, b) => a.id - b.id);
+  // The partial sums that can hold any of these entries: those holding one of the positions (a piece
+  // holding none of them would contribute nothing), in creation order.
+  const holdersAt = Array.from(positions, (g) => planner.holders(src, tensor, g));
+  const heldSet = new Set<Piece>();
+  for (const list of holdersAt) {
+    for (const { piece: p } of list) {
+      if (p.id !== dst.id && p.readyStep <= t && planner.isGradient(p)) heldSet.add(p);
+    }
+  }
+  const held = [...heldSet].sort((a, b) => a.id - b.id);
+  /** Buffer index of positions[i] in p, or −1 (p's few holder entries, not a per-piece Map). */
+  const indexIn = (p: Piece, i: number): number => {
+    for (const h of holdersAt[i] as readonly Holding[]) if (h.piece === p) return h.index;
+    return -1;
+  };
   // The latest op of each (list, src, dst): a run continues it even when other pairs' ops came in between.
-  const latest = new Map<string, number>();
+  const latest = new Map<number, number>();
+  const pairs = planner.pieces.length; // no piece is added during this call
   const push = (list: CopyOp[], a: Piece, aIndex: number, b: Piece, bIndex: number, h: number): void => {
     const srcOffset = ((h - a.heads.start) * a.positions.length + aIndex) * w;
     const dstOffset = ((h - b.heads.start) * b.positions.length + bIndex) * w;
-    const key = `${list === adds ? 'a' : 'c'}|${a.id}|${b.id}`;
+    const key = (a.id * 2 + (list === adds ? 1 : 0)) * pairs + b.id;
     const at = latest.get(key);
     const last = at === undefined ? undefined : list[at];
-    if (at !== undefined && last && last.srcOffset + last.count === srcOffset && last.dstOffset + last.count === dstOffset) list[at] = { ...last, count: last.count + w };
+    if (at !== undefined && last && last.srcOffset + last.count === srcOffset && last.dstOffset + last.count === dstOffset)
+      list[at] = { src: last.src, srcOffset: last.srcOffset, dst: last.dst, dstOffset: last.dstOffset, count: last.count + w };
     else {
       latest.set(key, list.length);
       list.push({ src: a.id, srcOffset, dst: b.id, dstOffset, count: w });
@@ -864,18 +983,18 @@ function moveGradient(planner: Planner, schedule: ValidSchedule, adds: CopyOp[],
   let missing = 0;
   const n = positions.length;
   const primary: (Piece | undefined)[] = new Array(n);
-  const primaryIndex = new Int32Array(n);
+  const primaryIndex: number[] = new Array(n).fill(0);
   for (let h = heads.start; h < heads.end; h++) {
     const cands = held.filter((p) => p.heads.start <= h && p.heads.end > h);
     primary.fill(undefined);
     const dstIndex = (i: number): number => (mode === 'copy' ? i : planner.indexOf(dst, positions[i] as number));
     // Piece by piece (runs stay contiguous): the first holder of an entry is its primary, later ones add to it.
     for (const p of cands) {
-      const flags = planner.unsent.get(p.id) as Uint8Array;
+      const { flags, at } = planner.unsentFlags(p);
       for (let i = 0; i < n; i++) {
-        const index = planner.indexOf(p, positions[i] as number);
+        const index = indexIn(p, i);
         if (index < 0) continue;
-        const f = (h - p.heads.start) * p.positions.length + index;
+        const f = at + (h - p.heads.start) * p.positions.length + index;
         if (!flags[f]) continue;
         flags[f] = 0;
         const first = primary[i];
@@ -938,15 +1057,17 @@ function land(planner: Planner, out: CopyOp[], t: number, ci: number, collective
       planner.add({ rank: dst, tensor, role: 'received', label: label(tensor), positions, heads, width, allocStep: t, readyStep: t + 1 });
     const why = `send it in "${collectiveLabel}"`;
     if (sameHeads) {
-      const total = group.reduce((n, d) => n + d.positions.length, 0);
-      const positions = new Int32Array(total);
-      let at = 0;
-      for (const d of group) {
-        positions.set(d.positions, at);
-        at += d.positions.length;
+      let positions = first.positions; // one delivery: share its (never modified) positions
+      if (group.length > 1) {
+        positions = new Int32Array(group.reduce((n, d) => n + d.positions.length, 0));
+        let at = 0;
+        for (const d of group) {
+          positions.set(d.positions, at);
+          at += d.positions.length;
+        }
       }
       const piece = landing(positions, first.heads, first.tensor);
-      at = 0;
+      let at = 0;
       for (const d of group) {
         planner.fill(out, d.transfer.src, d.tensor, d.positions, d.heads, t, piece, at, why);
         at += d.positions.length;
@@ -970,8 +1091,8 @@ function land(planner: Planner, out: CopyOp[], t: number, ci: number, collective
 
 function computeOp(planner: Planner, step: PlanStep, rc: RankCompute, kvHeads: HeadRange, firstCompute: Map<string, number>, lastCompute: Map<string, number>): void {
   const { headDim: D } = planner.dims;
-  const qPos = positionsOf(rc.q);
-  const kvPos = positionsOf(rc.kv);
+  const qPos = planner.positions(rc.q);
+  const kvPos = planner.positions(rc.kv);
   const q = planner.operand(step, rc.rank, 'Q', qPos, rc.heads);
   const k = planner.operand(step, rc.rank, 'K', kvPos, kvHeads);
   const v = planner.operand(step, rc.rank, 'V', kvPos, kvHeads);

@@ -312,11 +312,6 @@ export interface PlanDims {
 const INDEXED: Partial<Record<PieceTensor, number>> = { Q: 0, K: 1, V: 2, O: 3, dO: 4, dQ: 5, dK: 6, dV: 7 };
 const INDEXED_COUNT = 8;
 
-/** A piece that holds a token position, at buffer index `index` (its first occurrence). */
-interface Holding {
-  readonly piece: Piece;
-  readonly index: number;
-}
 
 /** Newest first: the latest delivery of a block is the one a rank would read. */
 const newer = (a: Piece, b: Piece): boolean => a.readyStep > b.readyStep || (a.readyStep === b.readyStep && a.id > b.id);
@@ -329,48 +324,51 @@ class Planner {
   readonly states = new Map<string, StateEntry>();
   readonly #sourced = new Set<number>();
   /**
-   * Per rank, per (tensor, token position): the pieces holding it, in creation order. Lookups touch
-   * only the few pieces that hold a token instead of every piece the rank ever held (at 64 ranks a
-   * rank holds ~500 pieces, and every operand, transfer and gradient send searched them all).
+   * Per (rank, tensor, token position): the pieces holding it, newest first. Lookups touch only the
+   * few pieces that hold a token instead of every piece the rank ever held (at 64 ranks a rank holds
+   * ~500 pieces, and every operand, transfer and gradient send searched them all). Linked lists in
+   * typed arrays, since the index has an entry per token of every piece: #heads[rank·INDEXED_COUNT +
+   * tensor][g] is 1 + the first entry (0: none); entry e holds piece #entryPiece[e] at buffer index
+   * #entryIndex[e] (the token's first occurrence), followed by entry #entryNext[e] (−1: end).
    */
-  readonly #holders: Map<number, Holding[]>[];
+  readonly #heads: (Int32Array | undefined)[];
+  /** Lists of positions outside [0, seq) (a broken schedule), keyed by rank, tensor and position. */
+  readonly #strayHeads = new Map<string, number>();
+  #entryPiece = new Int32Array(1024);
+  #entryIndex = new Int32Array(1024);
+  #entryNext = new Int32Array(1024);
+  #entries = 0;
   /**
    * Schedules reuse token-set objects (a block's tokens travel hop after hop), and pieces never
    * modify their positions, so pieces share one positions array per token set and one segment list
    * per positions array: typed-array allocation dominated the plan's cost at 64 ranks.
    */
-  readonly #positions = new WeakMap<TokenSet, Int32Array>();
-  readonly #segments = new WeakMap<Int32Array, Segment[]>();
+  readonly #positions = new Map<TokenSet, Int32Array>();
+  readonly #segments = new Map<Int32Array, Segment[]>();
 
   constructor(
     readonly schedule: ValidSchedule,
     readonly dims: PlanDims,
   ) {
     this.byRank = Array.from({ length: schedule.ranks }, () => []);
-    this.#holders = Array.from({ length: schedule.ranks }, () => new Map());
+    this.#heads = new Array(schedule.ranks * INDEXED_COUNT);
   }
 
+  /** `piece` must be a fresh object: it becomes the Piece (cloning it cost more than the rest of add). */
   add(piece: Omit<Piece, 'id' | 'tokens' | 'elements' | 'lastUse'>): Piece {
-    const p: Piece = {
-      ...piece,
-      id: this.pieces.length,
-      tokens: this.#segmentsOf(piece.positions),
-      elements: headCount(piece.heads) * piece.positions.length * piece.width,
-      lastUse: piece.readyStep,
-    };
+    // Same keys in the same order as { ...piece, id, tokens, elements, lastUse }.
+    const p = piece as { -readonly [K in keyof Piece]: Piece[K] };
+    p.id = this.pieces.length;
+    p.tokens = this.#segmentsOf(piece.positions);
+    p.elements = headCount(piece.heads) * piece.positions.length * piece.width;
+    p.lastUse = piece.readyStep;
     this.pieces.push(p);
     const list = this.byRank[p.rank];
     if (!list) throw new Error(`rank ${p.rank} is outside the ${this.schedule.ranks} ranks`);
     list.push(p);
     const code = INDEXED[p.tensor];
     if (code !== undefined) {
-      const holders = this.#holders[p.rank] as Map<number, Holding[]>;
-      for (let i = 0; i < p.positions.length; i++) {
-        const key = Planner.#key(p.positions[i] as number, code);
-        const at = holders.get(key);
-        if (!at) holders.set(key, [{ piece: p, index: i }]);
-        else if ((at[at.length - 1] as Holding).piece !== p) at.push({ piece: p, index: i }); // a repeated position: keep the first
-      }
+      for (let i = 0; i < p.positions.length; i++) this.#index(p, code, p.positions[i] as number, i);
     }
     return p;
   }
@@ -394,24 +392,68 @@ class Planner {
     return s;
   }
 
-  static #key(g: number, code: number): number {
-    return g * INDEXED_COUNT + code;
+  #index(p: Piece, code: number, g: number, i: number): void {
+    const seq = this.schedule.seq;
+    let heads: Int32Array | undefined;
+    let first: number;
+    if (g >= 0 && g < seq) {
+      const slot = p.rank * INDEXED_COUNT + code;
+      heads = this.#heads[slot];
+      if (!heads) this.#heads[slot] = heads = new Int32Array(seq);
+      first = (heads[g] as number) - 1;
+    } else first = this.#strayHeads.get(`${p.rank}|${code}|${g}`) ?? -1;
+    if (first >= 0 && this.#entryPiece[first] === p.id) return; // a repeated position: keep the first
+    const e = this.#entries++;
+    if (e === this.#entryPiece.length) {
+      const grow = (a: Int32Array<ArrayBuffer>): Int32Array<ArrayBuffer> => {
+        const b = new Int32Array(2 * a.length);
+        b.set(a);
+        return b;
+      };
+      this.#entryPiece = grow(this.#entryPiece);
+      this.#entryIndex = grow(this.#entryIndex);
+      this.#entryNext = grow(this.#entryNext);
+    }
+    this.#entryPiece[e] = p.id;
+    this.#entryIndex[e] = i;
+    this.#entryNext[e] = first;
+    if (heads) heads[g] = e + 1;
+    else this.#strayHeads.set(`${p.rank}|${code}|${g}`, e);
   }
 
-  /** The pieces of `rank` holding (tensor, position g), in creation order (do not modify). */
-  holders(rank: number, tensor: PieceTensor, g: number): readonly Holding[] {
+  /** The first entry of the pieces of `rank` holding (tensor, position g), or −1; see #heads. */
+  firstHolder(rank: number, tensor: PieceTensor, g: number): number {
     const code = INDEXED[tensor];
     if (code === undefined) throw new Error(`internal: ${tensor} is not indexed by position`);
-    return this.#holders[rank]?.get(Planner.#key(g, code)) ?? [];
+    if (g >= 0 && g < this.schedule.seq) return ((this.#heads[rank * INDEXED_COUNT + code]?.[g] ?? 0) as number) - 1;
+    return this.#strayHeads.get(`${rank}|${code}|${g}`) ?? -1;
   }
 
+  holderPiece(e: number): Piece {
+    return this.pieces[this.#entryPiece[e] as number] as Piece;
+  }
+
+  holderIndex(e: number): number {
+    return this.#entryIndex[e] as number;
+  }
+
+  nextHolder(e: number): number {
+    return this.#entryNext[e] as number;
+  }
+
+  /** Buffer index in the piece #newest returned last. */
+  #newestIndex = -1;
+
   /** The newest piece of `rank` holding (tensor, g) for `heads`, readable at `step`, other than `exclude`. */
-  #newest(rank: number, tensor: PieceTensor, g: number, step: number, heads: HeadRange, exclude: number): Holding | undefined {
-    let best: Holding | undefined;
-    for (const h of this.holders(rank, tensor, g)) {
-      const p = h.piece;
+  #newest(rank: number, tensor: PieceTensor, g: number, step: number, heads: HeadRange, exclude: number): Piece | undefined {
+    let best: Piece | undefined;
+    for (let e = this.firstHolder(rank, tensor, g); e >= 0; e = this.#entryNext[e] as number) {
+      const p = this.holderPiece(e);
       if (p.id === exclude || p.readyStep > step || !covers(p.heads, heads)) continue;
-      if (!best || newer(p, best.piece)) best = h;
+      if (!best || newer(p, best)) {
+        best = p;
+        this.#newestIndex = this.#entryIndex[e] as number;
+      }
     }
     return best;
   }
@@ -441,8 +483,8 @@ class Planner {
     for (let i = 0; i < positions.length; i++) {
       const found = this.#newest(rank, tensor, positions[i] as number, step, heads, dst.id);
       if (found) {
-        perToken[i] = found.piece;
-        perPos[i] = found.index;
+        perToken[i] = found;
+        perPos[i] = this.#newestIndex;
       } else missing++;
     }
     const emit = (h: number, srcPiece: Piece, srcPos: number, dstPos: number, n: number): void => {
@@ -451,7 +493,7 @@ class Planner {
       const dstOffset = ((h - dst.heads.start) * dst.positions.length + dstPos) * w;
       const last = ops[ops.length - 1];
       if (last && last.src === srcPiece.id && last.dst === dst.id && last.srcOffset + last.count === srcOffset && last.dstOffset + last.count === dstOffset) {
-        ops[ops.length - 1] = { ...last, count: last.count + n * w };
+        (last as { count: number }).count += n * w; // ops are this plan's own objects
       } else ops.push({ src: srcPiece.id, srcOffset, dst: dst.id, dstOffset, count: n * w });
       Planner.touch(srcPiece, step);
       this.#sourced.add(srcPiece.id);
@@ -486,8 +528,8 @@ class Planner {
             `${this.schedule.strategy}: step ${step}: rank ${rank} must hold ${tensor} of token ${g}, head ${h} to ${why}, but no buffer it holds at that step has it.`,
           );
         }
-        pieceH[i] = found.piece;
-        posH[i] = found.index;
+        pieceH[i] = found;
+        posH[i] = this.#newestIndex;
       }
       runs(h, (i) => pieceH[i], (i) => posH[i] as number);
     }
@@ -497,9 +539,9 @@ class Planner {
   operand(step: { readonly index: number; readonly assemble: CopyOp[] }, rank: number, tensor: 'Q' | 'K' | 'V' | 'dO', positions: Int32Array, heads: HeadRange): Piece {
     // An exact match holds positions[0] at index 0.
     let exact: Piece | undefined;
-    for (const h of positions.length ? this.holders(rank, tensor, positions[0] as number) : []) {
-      const p = h.piece;
-      if (h.index !== 0 || p.readyStep > step.index || !covers(p.heads, heads) || !samePositions(p.positions, positions)) continue;
+    for (let e = positions.length ? this.firstHolder(rank, tensor, positions[0] as number) : -1; e >= 0; e = this.nextHolder(e)) {
+      const p = this.holderPiece(e);
+      if (this.holderIndex(e) !== 0 || p.readyStep > step.index || !covers(p.heads, heads) || !samePositions(p.positions, positions)) continue;
       if (!exact || newer(p, exact)) exact = p;
     }
     if (exact) {
@@ -536,7 +578,7 @@ class Planner {
    */
   // All gradient pieces' flags in one pool (one small typed array per piece was a large share of the
   // plan's cost): piece id → offset of its flags in #unsentPool.
-  readonly #unsentAt = new Map<number, number>();
+  readonly #unsentAt: number[] = [];
   #unsentPool = new Uint8Array(1024);
   #unsentUsed = 0;
 
@@ -549,18 +591,19 @@ class Planner {
       this.#unsentPool = grown;
     }
     this.#unsentPool.fill(1, this.#unsentUsed, this.#unsentUsed + n);
-    this.#unsentAt.set(p.id, this.#unsentUsed);
+    while (this.#unsentAt.length < p.id) this.#unsentAt.push(-1);
+    this.#unsentAt.push(this.#unsentUsed);
     this.#unsentUsed += n;
     return p;
   }
 
   isGradient(p: Piece): boolean {
-    return this.#unsentAt.has(p.id);
+    return (this.#unsentAt[p.id] ?? -1) >= 0;
   }
 
   /** The flags pool and the offset of p's flags ([head − heads.start, buffer index]); p must be a gradient piece. */
   unsentFlags(p: Piece): { readonly flags: Uint8Array; readonly at: number } {
-    return { flags: this.#unsentPool, at: this.#unsentAt.get(p.id) as number };
+    return { flags: this.#unsentPool, at: this.#unsentAt[p.id] as number };
   }
 
   /** Entries of all gradient pieces still flagged. */
@@ -949,17 +992,18 @@ function moveGradient(planner: Planner, schedule: ValidSchedule, adds: CopyOp[],
   const w = planner.dims.headDim;
   // The partial sums that can hold any of these entries: those holding one of the positions (a piece
   // holding none of them would contribute nothing), in creation order.
-  const holdersAt = Array.from(positions, (g) => planner.holders(src, tensor, g));
+  const firstAt = Array.from(positions, (g) => planner.firstHolder(src, tensor, g));
   const heldSet = new Set<Piece>();
-  for (const list of holdersAt) {
-    for (const { piece: p } of list) {
+  for (const first of firstAt) {
+    for (let e = first; e >= 0; e = planner.nextHolder(e)) {
+      const p = planner.holderPiece(e);
       if (p.id !== dst.id && p.readyStep <= t && planner.isGradient(p)) heldSet.add(p);
     }
   }
   const held = [...heldSet].sort((a, b) => a.id - b.id);
   /** Buffer index of positions[i] in p, or −1 (p's few holder entries, not a per-piece Map). */
   const indexIn = (p: Piece, i: number): number => {
-    for (const h of holdersAt[i] as readonly Holding[]) if (h.piece === p) return h.index;
+    for (let e = firstAt[i] as number; e >= 0; e = planner.nextHolder(e)) if (planner.holderPiece(e) === p) return planner.holderIndex(e);
     return -1;
   };
   // The latest op of each (list, src, dst): a run continues it even when other pairs' ops came in between.
@@ -972,7 +1016,7 @@ function moveGradient(planner: Planner, schedule: ValidSchedule, adds: CopyOp[],
     const at = latest.get(key);
     const last = at === undefined ? undefined : list[at];
     if (at !== undefined && last && last.srcOffset + last.count === srcOffset && last.dstOffset + last.count === dstOffset)
-      list[at] = { src: last.src, srcOffset: last.srcOffset, dst: last.dst, dstOffset: last.dstOffset, count: last.count + w };
+      (last as { count: number }).count += w;
     else {
       latest.set(key, list.length);
       list.push({ src: a.id, srcOffset, dst: b.id, dstOffset, count: w });

@@ -316,6 +316,14 @@ const INDEXED_COUNT = 8;
 /** Newest first: the latest delivery of a block is the one a rank would read. */
 const newer = (a: Piece, b: Piece): boolean => a.readyStep > b.readyStep || (a.readyStep === b.readyStep && a.id > b.id);
 
+/**
+ * Key orders of the pieces' literals: 'plain' { rank, tensor, role, label, positions, heads, width,
+ * allocStep, readyStep }; 'output' { rank, positions, heads, allocStep, readyStep, tensor, role, label,
+ * width }; 'partial' { rank, role, positions, heads, width, allocStep, readyStep, tensor, label };
+ * 'state' { rank, role, positions, heads, allocStep, readyStep, tensor, label, width }.
+ */
+type PieceLayout = 'plain' | 'output' | 'partial' | 'state';
+
 class Planner {
   readonly pieces: Piece[] = [];
   readonly steps: PlanStep[] = [];
@@ -354,14 +362,32 @@ class Planner {
     this.#heads = new Array(schedule.ranks * INDEXED_COUNT);
   }
 
-  /** `piece` must be a fresh object: it becomes the Piece (cloning it cost more than the rest of add). */
-  add(piece: Omit<Piece, 'id' | 'tokens' | 'elements' | 'lastUse'>): Piece {
-    // Same keys in the same order as { ...piece, id, tokens, elements, lastUse }.
-    const p = piece as { -readonly [K in keyof Piece]: Piece[K] };
-    p.id = this.pieces.length;
-    p.tokens = this.#segmentsOf(piece.positions);
-    p.elements = headCount(piece.heads) * piece.positions.length * piece.width;
-    p.lastUse = piece.readyStep;
+  /**
+   * `layout` names the key order of the caller's literal, which the Piece keeps (plans are compared
+   * as JSON). One literal per order instead of { ...piece, id, … }: cloning and extending objects of
+   * several shapes cost more than the rest of the planning.
+   */
+  add(piece: Omit<Piece, 'id' | 'tokens' | 'elements' | 'lastUse'>, layout: PieceLayout = 'plain'): Piece {
+    const { rank, tensor, role, label, positions, heads, width, allocStep, readyStep } = piece;
+    const id = this.pieces.length;
+    const tokens = this.#segmentsOf(positions);
+    const elements = headCount(heads) * positions.length * width;
+    const lastUse = readyStep;
+    let p: Piece;
+    switch (layout) {
+      case 'plain':
+        p = { rank, tensor, role, label, positions, heads, width, allocStep, readyStep, id, tokens, elements, lastUse };
+        break;
+      case 'output':
+        p = { rank, positions, heads, allocStep, readyStep, tensor, role, label, width, id, tokens, elements, lastUse };
+        break;
+      case 'partial':
+        p = { rank, role, positions, heads, width, allocStep, readyStep, tensor, label, id, tokens, elements, lastUse };
+        break;
+      case 'state':
+        p = { rank, role, positions, heads, allocStep, readyStep, tensor, label, width, id, tokens, elements, lastUse };
+        break;
+    }
     this.pieces.push(p);
     const list = this.byRank[p.rank];
     if (!list) throw new Error(`rank ${p.rank} is outside the ${this.schedule.ranks} ranks`);
@@ -582,8 +608,8 @@ class Planner {
   #unsentPool = new Uint8Array(1024);
   #unsentUsed = 0;
 
-  addGradient(piece: Omit<Piece, 'id' | 'tokens' | 'elements' | 'lastUse'>): Piece {
-    const p = this.add(piece);
+  addGradient(piece: Omit<Piece, 'id' | 'tokens' | 'elements' | 'lastUse'>, layout: PieceLayout = 'plain'): Piece {
+    const p = this.add(piece, layout);
     const n = headCount(p.heads) * p.positions.length;
     if (this.#unsentUsed + n > this.#unsentPool.length) {
       const grown = new Uint8Array(Math.max(2 * this.#unsentPool.length, this.#unsentUsed + n));
@@ -695,8 +721,8 @@ export function buildExecPlan(schedule: Schedule, dims: PlanDims): ExecPlan {
       st.finalised = true;
       const rank = st.m.rank;
       const base = { rank, positions: st.m.positions, heads: st.heads, allocStep: t, readyStep: t } as const;
-      const o = planner.add({ ...base, tensor: 'O', role: 'output', label: `AttentionRunner.o[${rank}]`, width: D });
-      const lse = planner.add({ ...base, tensor: 'lse', role: 'output', label: `AttentionRunner.lse[${rank}]`, width: 1 });
+      const o = planner.add({ ...base, tensor: 'O', role: 'output', label: `AttentionRunner.o[${rank}]`, width: D }, 'output');
+      const lse = planner.add({ ...base, tensor: 'lse', role: 'output', label: `AttentionRunner.lse[${rank}]`, width: 1 }, 'output');
       for (const p of [st.m, st.l, st.acc]) Planner.touch(p, t);
       lse.lastUse = Infinity; // kept for the backward pass
       st.o = o;
@@ -874,8 +900,8 @@ function planBackward(planner: Planner, schedule: ValidSchedule): BackwardPlan |
       if (!st) {
         const base = { rank: rc.rank, positions: qPos, heads: rc.heads, allocStep: t, readyStep: t } as const;
         st = {
-          stats: planner.add({ ...base, tensor: 'stats', role: 'state', label: `AttentionRunner.stats[${rc.rank}]`, width: 2 }),
-          dq: planner.addGradient({ ...base, tensor: 'dQ', role: 'state', label: `AttentionRunner.dq[${rc.rank}]`, width: D }),
+          stats: planner.add({ ...base, tensor: 'stats', role: 'state', label: `AttentionRunner.stats[${rc.rank}]`, width: 2 }, 'output'),
+          dq: planner.addGradient({ ...base, tensor: 'dQ', role: 'state', label: `AttentionRunner.dq[${rc.rank}]`, width: D }, 'output'),
         };
         states.set(key, st);
         step.preprocess.push({ rank: rc.rank, dO: dO.id, o: fwd.o.id, lse: fwd.lse.id, stats: st.stats.id, tq: qPos.length, computeHeads: headCount(rc.heads), dOHeadOffset: rc.heads.start - dO.heads.start });
@@ -884,8 +910,8 @@ function planBackward(planner: Planner, schedule: ValidSchedule): BackwardPlan |
       }
       for (const p of [st.stats, st.dq]) Planner.touch(p, t);
       const part = { rank: rc.rank, role: 'partial', positions: kvPos, heads: kvHeads, width: D, allocStep: t, readyStep: t } as const;
-      const dk = planner.addGradient({ ...part, tensor: 'dK', label: `AttentionRunner.dkPartial[${rc.rank}]` });
-      const dv = planner.addGradient({ ...part, tensor: 'dV', label: `AttentionRunner.dvPartial[${rc.rank}]` });
+      const dk = planner.addGradient({ ...part, tensor: 'dK', label: `AttentionRunner.dkPartial[${rc.rank}]` }, 'partial');
+      const dv = planner.addGradient({ ...part, tensor: 'dV', label: `AttentionRunner.dvPartial[${rc.rank}]` }, 'partial');
       step.compute.push({
         rank: rc.rank,
         q: q.id,
@@ -1146,9 +1172,9 @@ function computeOp(planner: Planner, step: PlanStep, rc: RankCompute, kvHeads: H
   if (!st) {
     const base = { rank: rc.rank, role: 'state', positions: qPos, heads: rc.heads, allocStep: step.index, readyStep: step.index } as const;
     st = {
-      m: planner.add({ ...base, tensor: 'm', label: `AttentionRunner.m[${rc.rank}]`, width: 1 }),
-      l: planner.add({ ...base, tensor: 'l', label: `AttentionRunner.l[${rc.rank}]`, width: 1 }),
-      acc: planner.add({ ...base, tensor: 'acc', label: `AttentionRunner.acc[${rc.rank}]`, width: D }),
+      m: planner.add({ ...base, tensor: 'm', label: `AttentionRunner.m[${rc.rank}]`, width: 1 }, 'state'),
+      l: planner.add({ ...base, tensor: 'l', label: `AttentionRunner.l[${rc.rank}]`, width: 1 }, 'state'),
+      acc: planner.add({ ...base, tensor: 'acc', label: `AttentionRunner.acc[${rc.rank}]`, width: D }, 'state'),
       heads: rc.heads,
       firstCompute: firstCompute.get(key) ?? step.index,
       lastCompute: lastCompute.get(key) ?? step.index,

@@ -330,7 +330,8 @@ class Planner {
   readonly byRank: Piece[][];
   readonly #maps = new Map<number, Map<number, number>>();
   readonly states = new Map<string, StateEntry>();
-  readonly #sourced = new Set<number>();
+  /** Per piece id, 1 when a copy reads it (an array, not a Set: set per copied run). */
+  readonly #sourced: number[] = [];
   /**
    * Per (rank, tensor, token position): the pieces holding it, newest first. Lookups touch only the
    * few pieces that hold a token instead of every piece the rank ever held (at 64 ranks a rank holds
@@ -342,9 +343,9 @@ class Planner {
   readonly #heads: (Int32Array | undefined)[];
   /** Lists of positions outside [0, seq) (a broken schedule), keyed by rank, tensor and position. */
   readonly #strayHeads = new Map<string, number>();
-  #entryPiece = new Int32Array(1024);
-  #entryIndex = new Int32Array(1024);
-  #entryNext = new Int32Array(1024);
+  #entryPiece = new Int32Array(1 << 14);
+  #entryIndex = new Int32Array(1 << 14);
+  #entryNext = new Int32Array(1 << 14);
   #entries = 0;
   /**
    * Schedules reuse token-set objects (a block's tokens travel hop after hop), and pieces never
@@ -389,6 +390,7 @@ class Planner {
         break;
     }
     this.pieces.push(p);
+    this.#sourced.push(0);
     const list = this.byRank[p.rank];
     if (!list) throw new Error(`rank ${p.rank} is outside the ${this.schedule.ranks} ranks`);
     list.push(p);
@@ -522,7 +524,7 @@ class Planner {
         (last as { count: number }).count += n * w; // ops are this plan's own objects
       } else ops.push({ src: srcPiece.id, srcOffset, dst: dst.id, dstOffset, count: n * w });
       Planner.touch(srcPiece, step);
-      this.#sourced.add(srcPiece.id);
+      this.#sourced[srcPiece.id] = 1;
     };
     const runs = (h: number, pieceAt: (i: number) => Piece | undefined, posAt: (i: number) => number): void => {
       let i = 0;
@@ -590,7 +592,7 @@ class Planner {
   }
 
   sourced(id: number): boolean {
-    return this.#sourced.has(id);
+    return this.#sourced[id] === 1;
   }
 
   /** Buffer index of global position g in p, or −1. */

@@ -312,7 +312,6 @@ export interface PlanDims {
 const INDEXED: Partial<Record<PieceTensor, number>> = { Q: 0, K: 1, V: 2, O: 3, dO: 4, dQ: 5, dK: 6, dV: 7 };
 const INDEXED_COUNT = 8;
 
-
 /** Newest first: the latest delivery of a block is the one a rank would read. */
 const newer = (a: Piece, b: Piece): boolean => a.readyStep > b.readyStep || (a.readyStep === b.readyStep && a.id > b.id);
 

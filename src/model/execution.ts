@@ -308,34 +308,181 @@ export interface PlanDims {
   readonly headDim: number;
 }
 
+/** Tensors looked up by token position (operands, collective sources, gradient partial sums). */
+const INDEXED: Partial<Record<PieceTensor, number>> = { Q: 0, K: 1, V: 2, O: 3, dO: 4, dQ: 5, dK: 6, dV: 7 };
+const INDEXED_COUNT = 8;
+
+/** Newest first: the latest delivery of a block is the one a rank would read. */
+const newer = (a: Piece, b: Piece): boolean => a.readyStep > b.readyStep || (a.readyStep === b.readyStep && a.id > b.id);
+
+/**
+ * Key orders of the pieces' literals: 'plain' { rank, tensor, role, label, positions, heads, width,
+ * allocStep, readyStep }; 'output' { rank, positions, heads, allocStep, readyStep, tensor, role, label,
+ * width }; 'partial' { rank, role, positions, heads, width, allocStep, readyStep, tensor, label };
+ * 'state' { rank, role, positions, heads, allocStep, readyStep, tensor, label, width }.
+ */
+type PieceLayout = 'plain' | 'output' | 'partial' | 'state';
+
 class Planner {
   readonly pieces: Piece[] = [];
   readonly steps: PlanStep[] = [];
   readonly byRank: Piece[][];
   readonly #maps = new Map<number, Map<number, number>>();
   readonly states = new Map<string, StateEntry>();
-  readonly #sourced = new Set<number>();
+  /** Per piece id, 1 when a copy reads it (an array, not a Set: set per copied run). */
+  readonly #sourced: number[] = [];
+  /**
+   * Per (rank, tensor, token position): the pieces holding it, newest first. Lookups touch only the
+   * few pieces that hold a token instead of every piece the rank ever held (at 64 ranks a rank holds
+   * ~500 pieces, and every operand, transfer and gradient send searched them all). Linked lists in
+   * typed arrays, since the index has an entry per token of every piece: #heads[rank·INDEXED_COUNT +
+   * tensor][g] is 1 + the first entry (0: none); entry e holds piece #entryPiece[e] at buffer index
+   * #entryIndex[e] (the token's first occurrence), followed by entry #entryNext[e] (−1: end).
+   */
+  readonly #heads: (Int32Array | undefined)[];
+  /** Lists of positions outside [0, seq) (a broken schedule), keyed by rank, tensor and position. */
+  readonly #strayHeads = new Map<string, number>();
+  #entryPiece = new Int32Array(1 << 14);
+  #entryIndex = new Int32Array(1 << 14);
+  #entryNext = new Int32Array(1 << 14);
+  #entries = 0;
+  /**
+   * Schedules reuse token-set objects (a block's tokens travel hop after hop), and pieces never
+   * modify their positions, so pieces share one positions array per token set and one segment list
+   * per positions array: typed-array allocation dominated the plan's cost at 64 ranks.
+   */
+  readonly #positions = new Map<TokenSet, Int32Array>();
+  readonly #segments = new Map<Int32Array, Segment[]>();
 
   constructor(
     readonly schedule: ValidSchedule,
     readonly dims: PlanDims,
   ) {
     this.byRank = Array.from({ length: schedule.ranks }, () => []);
+    this.#heads = new Array(schedule.ranks * INDEXED_COUNT);
   }
 
-  add(piece: Omit<Piece, 'id' | 'tokens' | 'elements' | 'lastUse'>): Piece {
-    const p: Piece = {
-      ...piece,
-      id: this.pieces.length,
-      tokens: segmentsOf(piece.positions),
-      elements: headCount(piece.heads) * piece.positions.length * piece.width,
-      lastUse: piece.readyStep,
-    };
+  /**
+   * `layout` names the key order of the caller's literal, which the Piece keeps (plans are compared
+   * as JSON). One literal per order instead of { ...piece, id, … }: cloning and extending objects of
+   * several shapes cost more than the rest of the planning.
+   */
+  add(piece: Omit<Piece, 'id' | 'tokens' | 'elements' | 'lastUse'>, layout: PieceLayout = 'plain'): Piece {
+    const { rank, tensor, role, label, positions, heads, width, allocStep, readyStep } = piece;
+    const id = this.pieces.length;
+    const tokens = this.#segmentsOf(positions);
+    const elements = headCount(heads) * positions.length * width;
+    const lastUse = readyStep;
+    let p: Piece;
+    switch (layout) {
+      case 'plain':
+        p = { rank, tensor, role, label, positions, heads, width, allocStep, readyStep, id, tokens, elements, lastUse };
+        break;
+      case 'output':
+        p = { rank, positions, heads, allocStep, readyStep, tensor, role, label, width, id, tokens, elements, lastUse };
+        break;
+      case 'partial':
+        p = { rank, role, positions, heads, width, allocStep, readyStep, tensor, label, id, tokens, elements, lastUse };
+        break;
+      case 'state':
+        p = { rank, role, positions, heads, allocStep, readyStep, tensor, label, width, id, tokens, elements, lastUse };
+        break;
+    }
     this.pieces.push(p);
+    this.#sourced.push(0);
     const list = this.byRank[p.rank];
     if (!list) throw new Error(`rank ${p.rank} is outside the ${this.schedule.ranks} ranks`);
     list.push(p);
+    const code = INDEXED[p.tensor];
+    if (code !== undefined) {
+      for (let i = 0; i < p.positions.length; i++) this.#index(p, code, p.positions[i] as number, i);
+    }
     return p;
+  }
+
+  /** positionsOf(set), shared: do not modify. */
+  positions(set: TokenSet): Int32Array {
+    let p = this.#positions.get(set);
+    if (!p) {
+      p = positionsOf(set);
+      this.#positions.set(set, p);
+    }
+    return p;
+  }
+
+  #segmentsOf(positions: Int32Array): Segment[] {
+    let s = this.#segments.get(positions);
+    if (!s) {
+      s = segmentsOf(positions);
+      this.#segments.set(positions, s);
+    }
+    return s;
+  }
+
+  #index(p: Piece, code: number, g: number, i: number): void {
+    const seq = this.schedule.seq;
+    let heads: Int32Array | undefined;
+    let first: number;
+    if (g >= 0 && g < seq) {
+      const slot = p.rank * INDEXED_COUNT + code;
+      heads = this.#heads[slot];
+      if (!heads) this.#heads[slot] = heads = new Int32Array(seq);
+      first = (heads[g] as number) - 1;
+    } else first = this.#strayHeads.get(`${p.rank}|${code}|${g}`) ?? -1;
+    if (first >= 0 && this.#entryPiece[first] === p.id) return; // a repeated position: keep the first
+    const e = this.#entries++;
+    if (e === this.#entryPiece.length) {
+      const grow = (a: Int32Array<ArrayBuffer>): Int32Array<ArrayBuffer> => {
+        const b = new Int32Array(2 * a.length);
+        b.set(a);
+        return b;
+      };
+      this.#entryPiece = grow(this.#entryPiece);
+      this.#entryIndex = grow(this.#entryIndex);
+      this.#entryNext = grow(this.#entryNext);
+    }
+    this.#entryPiece[e] = p.id;
+    this.#entryIndex[e] = i;
+    this.#entryNext[e] = first;
+    if (heads) heads[g] = e + 1;
+    else this.#strayHeads.set(`${p.rank}|${code}|${g}`, e);
+  }
+
+  /** The first entry of the pieces of `rank` holding (tensor, position g), or −1; see #heads. */
+  firstHolder(rank: number, tensor: PieceTensor, g: number): number {
+    const code = INDEXED[tensor];
+    if (code === undefined) throw new Error(`internal: ${tensor} is not indexed by position`);
+    if (g >= 0 && g < this.schedule.seq) return ((this.#heads[rank * INDEXED_COUNT + code]?.[g] ?? 0) as number) - 1;
+    return this.#strayHeads.get(`${rank}|${code}|${g}`) ?? -1;
+  }
+
+  holderPiece(e: number): Piece {
+    return this.pieces[this.#entryPiece[e] as number] as Piece;
+  }
+
+  holderIndex(e: number): number {
+    return this.#entryIndex[e] as number;
+  }
+
+  nextHolder(e: number): number {
+    return this.#entryNext[e] as number;
+  }
+
+  /** Buffer index in the piece #newest returned last. */
+  #newestIndex = -1;
+
+  /** The newest piece of `rank` holding (tensor, g) for `heads`, readable at `step`, other than `exclude`. */
+  #newest(rank: number, tensor: PieceTensor, g: number, step: number, heads: HeadRange, exclude: number): Piece | undefined {
+    let best: Piece | undefined;
+    for (let e = this.firstHolder(rank, tensor, g); e >= 0; e = this.#entryNext[e] as number) {
+      const p = this.holderPiece(e);
+      if (p.id === exclude || p.readyStep > step || !covers(p.heads, heads)) continue;
+      if (!best || newer(p, best)) {
+        best = p;
+        this.#newestIndex = this.#entryIndex[e] as number;
+      }
+    }
+    return best;
   }
 
   #map(p: Piece): Map<number, number> {
@@ -348,12 +495,6 @@ class Planner {
     return m;
   }
 
-  #candidates(rank: number, tensor: PieceTensor, step: number, heads: HeadRange | null): Piece[] {
-    const list = (this.byRank[rank] ?? []).filter((p) => p.tensor === tensor && p.readyStep <= step && (heads === null || covers(p.heads, heads)));
-    // Newest first: the latest delivery of a block is the one a rank would read.
-    return list.sort((a, b) => b.readyStep - a.readyStep || b.id - a.id);
-  }
-
   static touch(p: Piece, step: number): void {
     if (p.lastUse < step) p.lastUse = step;
   }
@@ -363,16 +504,14 @@ class Planner {
    * `dstToken` (dst's heads must cover `heads`). Throws when the rank does not hold something.
    */
   fill(ops: CopyOp[], rank: number, tensor: PieceTensor, positions: Int32Array, heads: HeadRange, step: number, dst: Piece, dstToken: number, why: string): void {
-    const wholeHeads = this.#candidates(rank, tensor, step, heads).filter((p) => p.id !== dst.id);
     const perToken: (Piece | undefined)[] = new Array(positions.length);
-    const perPos = new Int32Array(positions.length);
+    const perPos: number[] = new Array(positions.length);
     let missing = 0;
     for (let i = 0; i < positions.length; i++) {
-      const g = positions[i] as number;
-      const src = wholeHeads.find((p) => this.#map(p).has(g));
-      if (src) {
-        perToken[i] = src;
-        perPos[i] = this.#map(src).get(g) as number;
+      const found = this.#newest(rank, tensor, positions[i] as number, step, heads, dst.id);
+      if (found) {
+        perToken[i] = found;
+        perPos[i] = this.#newestIndex;
       } else missing++;
     }
     const emit = (h: number, srcPiece: Piece, srcPos: number, dstPos: number, n: number): void => {
@@ -381,10 +520,10 @@ class Planner {
       const dstOffset = ((h - dst.heads.start) * dst.positions.length + dstPos) * w;
       const last = ops[ops.length - 1];
       if (last && last.src === srcPiece.id && last.dst === dst.id && last.srcOffset + last.count === srcOffset && last.dstOffset + last.count === dstOffset) {
-        ops[ops.length - 1] = { ...last, count: last.count + n * w };
+        (last as { count: number }).count += n * w; // ops are this plan's own objects
       } else ops.push({ src: srcPiece.id, srcOffset, dst: dst.id, dstOffset, count: n * w });
       Planner.touch(srcPiece, step);
-      this.#sourced.add(srcPiece.id);
+      this.#sourced[srcPiece.id] = 1;
     };
     const runs = (h: number, pieceAt: (i: number) => Piece | undefined, posAt: (i: number) => number): void => {
       let i = 0;
@@ -405,20 +544,19 @@ class Planner {
     // Tokens no single buffer holds for all heads: look them up head by head.
     for (let h = heads.start; h < heads.end; h++) {
       const one = { start: h, end: h + 1 };
-      const cands = this.#candidates(rank, tensor, step, one).filter((p) => p.id !== dst.id);
       const pieceH: (Piece | undefined)[] = new Array(positions.length);
-      const posH = new Int32Array(positions.length);
+      const posH: number[] = new Array(positions.length);
       for (let i = 0; i < positions.length; i++) {
         if (perToken[i]) continue;
         const g = positions[i] as number;
-        const src = cands.find((p) => this.#map(p).has(g));
-        if (!src) {
+        const found = this.#newest(rank, tensor, g, step, one, dst.id);
+        if (!found) {
           throw new Error(
             `${this.schedule.strategy}: step ${step}: rank ${rank} must hold ${tensor} of token ${g}, head ${h} to ${why}, but no buffer it holds at that step has it.`,
           );
         }
-        pieceH[i] = src;
-        posH[i] = this.#map(src).get(g) as number;
+        pieceH[i] = found;
+        posH[i] = this.#newestIndex;
       }
       runs(h, (i) => pieceH[i], (i) => posH[i] as number);
     }
@@ -426,7 +564,13 @@ class Planner {
 
   /** A buffer on `rank` holding exactly (tensor, positions, heads ⊆ its heads) at `step`, assembling one if needed. */
   operand(step: { readonly index: number; readonly assemble: CopyOp[] }, rank: number, tensor: 'Q' | 'K' | 'V' | 'dO', positions: Int32Array, heads: HeadRange): Piece {
-    const exact = this.#candidates(rank, tensor, step.index, heads).find((p) => samePositions(p.positions, positions));
+    // An exact match holds positions[0] at index 0.
+    let exact: Piece | undefined;
+    for (let e = positions.length ? this.firstHolder(rank, tensor, positions[0] as number) : -1; e >= 0; e = this.nextHolder(e)) {
+      const p = this.holderPiece(e);
+      if (this.holderIndex(e) !== 0 || p.readyStep > step.index || !covers(p.heads, heads) || !samePositions(p.positions, positions)) continue;
+      if (!exact || newer(p, exact)) exact = p;
+    }
     if (exact) {
       Planner.touch(exact, step.index);
       return exact;
@@ -447,7 +591,7 @@ class Planner {
   }
 
   sourced(id: number): boolean {
-    return this.#sourced.has(id);
+    return this.#sourced[id] === 1;
   }
 
   /** Buffer index of global position g in p, or −1. */
@@ -459,12 +603,41 @@ class Planner {
    * Gradient pieces (dQ/dK/dV): 1 where the piece holds a contribution not yet passed on, per
    * [head − heads.start, buffer index]. Sending or gathering an entry clears it.
    */
-  readonly unsent = new Map<number, Uint8Array>();
+  // All gradient pieces' flags in one pool (one small typed array per piece was a large share of the
+  // plan's cost): piece id → offset of its flags in #unsentPool.
+  readonly #unsentAt: number[] = [];
+  #unsentPool = new Uint8Array(1024);
+  #unsentUsed = 0;
 
-  addGradient(piece: Omit<Piece, 'id' | 'tokens' | 'elements' | 'lastUse'>): Piece {
-    const p = this.add(piece);
-    this.unsent.set(p.id, new Uint8Array(headCount(p.heads) * p.positions.length).fill(1));
+  addGradient(piece: Omit<Piece, 'id' | 'tokens' | 'elements' | 'lastUse'>, layout: PieceLayout = 'plain'): Piece {
+    const p = this.add(piece, layout);
+    const n = headCount(p.heads) * p.positions.length;
+    if (this.#unsentUsed + n > this.#unsentPool.length) {
+      const grown = new Uint8Array(Math.max(2 * this.#unsentPool.length, this.#unsentUsed + n));
+      grown.set(this.#unsentPool);
+      this.#unsentPool = grown;
+    }
+    this.#unsentPool.fill(1, this.#unsentUsed, this.#unsentUsed + n);
+    while (this.#unsentAt.length < p.id) this.#unsentAt.push(-1);
+    this.#unsentAt.push(this.#unsentUsed);
+    this.#unsentUsed += n;
     return p;
+  }
+
+  isGradient(p: Piece): boolean {
+    return (this.#unsentAt[p.id] ?? -1) >= 0;
+  }
+
+  /** The flags pool and the offset of p's flags ([head − heads.start, buffer index]); p must be a gradient piece. */
+  unsentFlags(p: Piece): { readonly flags: Uint8Array; readonly at: number } {
+    return { flags: this.#unsentPool, at: this.#unsentAt[p.id] as number };
+  }
+
+  /** Entries of all gradient pieces still flagged. */
+  unsentTotal(): number {
+    let n = 0;
+    for (let i = 0; i < this.#unsentUsed; i++) n += this.#unsentPool[i] as number;
+    return n;
   }
 }
 
@@ -492,7 +665,7 @@ export function buildExecPlan(schedule: Schedule, dims: PlanDims): ExecPlan {
   const fwd = forwardSteps(schedule);
 
   for (const shard of schedule.shards) {
-    const positions = positionsOf(shard.tokens);
+    const positions = planner.positions(shard.tokens);
     const r = shard.rank;
     for (const [tensor, heads] of [['Q', all], ['K', allKv], ['V', allKv]] as const) {
       planner.add({ rank: r, tensor, role: 'shard', label: `AttentionRunner.${tensor.toLowerCase()}Shard[${r}]`, positions, heads, width: D, allocStep: 0, readyStep: 0 });
@@ -549,8 +722,8 @@ export function buildExecPlan(schedule: Schedule, dims: PlanDims): ExecPlan {
       st.finalised = true;
       const rank = st.m.rank;
       const base = { rank, positions: st.m.positions, heads: st.heads, allocStep: t, readyStep: t } as const;
-      const o = planner.add({ ...base, tensor: 'O', role: 'output', label: `AttentionRunner.o[${rank}]`, width: D });
-      const lse = planner.add({ ...base, tensor: 'lse', role: 'output', label: `AttentionRunner.lse[${rank}]`, width: 1 });
+      const o = planner.add({ ...base, tensor: 'O', role: 'output', label: `AttentionRunner.o[${rank}]`, width: D }, 'output');
+      const lse = planner.add({ ...base, tensor: 'lse', role: 'output', label: `AttentionRunner.lse[${rank}]`, width: 1 }, 'output');
       for (const p of [st.m, st.l, st.acc]) Planner.touch(p, t);
       lse.lastUse = Infinity; // kept for the backward pass
       st.o = o;
@@ -563,7 +736,7 @@ export function buildExecPlan(schedule: Schedule, dims: PlanDims): ExecPlan {
     sstep.collectives.forEach((collective, ci) => {
       const deliveries: Delivery[] = [];
       for (const tr of collective.transfers) {
-        const positions = positionsOf(tr.tokens);
+        const positions = planner.positions(tr.tokens);
         if (positions.length === 0) continue;
         switch (tr.tensor) {
           case 'Q':
@@ -686,7 +859,7 @@ function planBackward(planner: Planner, schedule: ValidSchedule): BackwardPlan |
   const first = (bwd[0] as (typeof bwd)[number]).index;
 
   for (const shard of schedule.shards) {
-    const positions = positionsOf(shard.tokens);
+    const positions = planner.positions(shard.tokens);
     const r = shard.rank;
     planner.add({ rank: r, tensor: 'dO', role: 'shard', label: `AttentionRunner.dOShard[${r}]`, positions, heads: all, width: D, allocStep: first, readyStep: first });
   }
@@ -711,8 +884,8 @@ function planBackward(planner: Planner, schedule: ValidSchedule): BackwardPlan |
     steps.push(step);
     for (const rc of sstep.compute) {
       if (tokenCount(rc.q) === 0 || tokenCount(rc.kv) === 0) continue;
-      const qPos = positionsOf(rc.q);
-      const kvPos = positionsOf(rc.kv);
+      const qPos = planner.positions(rc.q);
+      const kvPos = planner.positions(rc.kv);
       const kvHeads = kvOf(rc.heads);
       const q = planner.operand(step, rc.rank, 'Q', qPos, rc.heads);
       const k = planner.operand(step, rc.rank, 'K', kvPos, kvHeads);
@@ -728,8 +901,8 @@ function planBackward(planner: Planner, schedule: ValidSchedule): BackwardPlan |
       if (!st) {
         const base = { rank: rc.rank, positions: qPos, heads: rc.heads, allocStep: t, readyStep: t } as const;
         st = {
-          stats: planner.add({ ...base, tensor: 'stats', role: 'state', label: `AttentionRunner.stats[${rc.rank}]`, width: 2 }),
-          dq: planner.addGradient({ ...base, tensor: 'dQ', role: 'state', label: `AttentionRunner.dq[${rc.rank}]`, width: D }),
+          stats: planner.add({ ...base, tensor: 'stats', role: 'state', label: `AttentionRunner.stats[${rc.rank}]`, width: 2 }, 'output'),
+          dq: planner.addGradient({ ...base, tensor: 'dQ', role: 'state', label: `AttentionRunner.dq[${rc.rank}]`, width: D }, 'output'),
         };
         states.set(key, st);
         step.preprocess.push({ rank: rc.rank, dO: dO.id, o: fwd.o.id, lse: fwd.lse.id, stats: st.stats.id, tq: qPos.length, computeHeads: headCount(rc.heads), dOHeadOffset: rc.heads.start - dO.heads.start });
@@ -738,8 +911,8 @@ function planBackward(planner: Planner, schedule: ValidSchedule): BackwardPlan |
       }
       for (const p of [st.stats, st.dq]) Planner.touch(p, t);
       const part = { rank: rc.rank, role: 'partial', positions: kvPos, heads: kvHeads, width: D, allocStep: t, readyStep: t } as const;
-      const dk = planner.addGradient({ ...part, tensor: 'dK', label: `AttentionRunner.dkPartial[${rc.rank}]` });
-      const dv = planner.addGradient({ ...part, tensor: 'dV', label: `AttentionRunner.dvPartial[${rc.rank}]` });
+      const dk = planner.addGradient({ ...part, tensor: 'dK', label: `AttentionRunner.dkPartial[${rc.rank}]` }, 'partial');
+      const dv = planner.addGradient({ ...part, tensor: 'dV', label: `AttentionRunner.dvPartial[${rc.rank}]` }, 'partial');
       step.compute.push({
         rank: rc.rank,
         q: q.id,
@@ -767,7 +940,7 @@ function planBackward(planner: Planner, schedule: ValidSchedule): BackwardPlan |
       const deliveries: Delivery[] = [];
       const sends: { src: number; dst: number; tensor: GradientTensor; positions: Int32Array; heads: HeadRange }[] = [];
       for (const tr of collective.transfers) {
-        const positions = positionsOf(tr.tokens);
+        const positions = planner.positions(tr.tokens);
         if (positions.length === 0) continue;
         switch (tr.tensor) {
           case 'Q':
@@ -820,7 +993,7 @@ function planBackward(planner: Planner, schedule: ValidSchedule): BackwardPlan |
   const gradients = { dq: [] as number[], dk: [] as number[], dv: [] as number[] };
   let missing = 0;
   for (const shard of schedule.shards) {
-    const positions = positionsOf(shard.tokens);
+    const positions = planner.positions(shard.tokens);
     if (positions.length === 0) continue;
     for (const tensor of GRADIENTS) {
       const heads = tensor === 'dQ' ? all : allKv;
@@ -831,7 +1004,7 @@ function planBackward(planner: Planner, schedule: ValidSchedule): BackwardPlan |
     }
   }
   let stranded = 0;
-  for (const flags of planner.unsent.values()) for (const f of flags) stranded += f;
+  stranded += planner.unsentTotal();
   return { steps, gather, gradients, missing, stranded };
 }
 
@@ -844,16 +1017,33 @@ function planBackward(planner: Planner, schedule: ValidSchedule): BackwardPlan |
  */
 function moveGradient(planner: Planner, schedule: ValidSchedule, adds: CopyOp[], copies: CopyOp[], src: number, tensor: GradientTensor, positions: Int32Array, heads: HeadRange, t: number, dst: Piece, mode: 'copy' | 'sum', why: string): number {
   const w = planner.dims.headDim;
-  const held = (planner.byRank[src] ?? []).filter((p) => p.tensor === tensor && p.id !== dst.id && p.readyStep <= t && planner.unsent.has(p.id)).sort((a, b) => a.id - b.id);
+  // The partial sums that can hold any of these entries: those holding one of the positions (a piece
+  // holding none of them would contribute nothing), in creation order.
+  const firstAt = Array.from(positions, (g) => planner.firstHolder(src, tensor, g));
+  const heldSet = new Set<Piece>();
+  for (const first of firstAt) {
+    for (let e = first; e >= 0; e = planner.nextHolder(e)) {
+      const p = planner.holderPiece(e);
+      if (p.id !== dst.id && p.readyStep <= t && planner.isGradient(p)) heldSet.add(p);
+    }
+  }
+  const held = [...heldSet].sort((a, b) => a.id - b.id);
+  /** Buffer index of positions[i] in p, or −1 (p's few holder entries, not a per-piece Map). */
+  const indexIn = (p: Piece, i: number): number => {
+    for (let e = firstAt[i] as number; e >= 0; e = planner.nextHolder(e)) if (planner.holderPiece(e) === p) return planner.holderIndex(e);
+    return -1;
+  };
   // The latest op of each (list, src, dst): a run continues it even when other pairs' ops came in between.
-  const latest = new Map<string, number>();
+  const latest = new Map<number, number>();
+  const pairs = planner.pieces.length; // no piece is added during this call
   const push = (list: CopyOp[], a: Piece, aIndex: number, b: Piece, bIndex: number, h: number): void => {
     const srcOffset = ((h - a.heads.start) * a.positions.length + aIndex) * w;
     const dstOffset = ((h - b.heads.start) * b.positions.length + bIndex) * w;
-    const key = `${list === adds ? 'a' : 'c'}|${a.id}|${b.id}`;
+    const key = (a.id * 2 + (list === adds ? 1 : 0)) * pairs + b.id;
     const at = latest.get(key);
     const last = at === undefined ? undefined : list[at];
-    if (at !== undefined && last && last.srcOffset + last.count === srcOffset && last.dstOffset + last.count === dstOffset) list[at] = { ...last, count: last.count + w };
+    if (at !== undefined && last && last.srcOffset + last.count === srcOffset && last.dstOffset + last.count === dstOffset)
+      (last as { count: number }).count += w;
     else {
       latest.set(key, list.length);
       list.push({ src: a.id, srcOffset, dst: b.id, dstOffset, count: w });
@@ -864,18 +1054,18 @@ function moveGradient(planner: Planner, schedule: ValidSchedule, adds: CopyOp[],
   let missing = 0;
   const n = positions.length;
   const primary: (Piece | undefined)[] = new Array(n);
-  const primaryIndex = new Int32Array(n);
+  const primaryIndex: number[] = new Array(n).fill(0);
   for (let h = heads.start; h < heads.end; h++) {
     const cands = held.filter((p) => p.heads.start <= h && p.heads.end > h);
     primary.fill(undefined);
     const dstIndex = (i: number): number => (mode === 'copy' ? i : planner.indexOf(dst, positions[i] as number));
     // Piece by piece (runs stay contiguous): the first holder of an entry is its primary, later ones add to it.
     for (const p of cands) {
-      const flags = planner.unsent.get(p.id) as Uint8Array;
+      const { flags, at } = planner.unsentFlags(p);
       for (let i = 0; i < n; i++) {
-        const index = planner.indexOf(p, positions[i] as number);
+        const index = indexIn(p, i);
         if (index < 0) continue;
-        const f = (h - p.heads.start) * p.positions.length + index;
+        const f = at + (h - p.heads.start) * p.positions.length + index;
         if (!flags[f]) continue;
         flags[f] = 0;
         const first = primary[i];
@@ -938,15 +1128,17 @@ function land(planner: Planner, out: CopyOp[], t: number, ci: number, collective
       planner.add({ rank: dst, tensor, role: 'received', label: label(tensor), positions, heads, width, allocStep: t, readyStep: t + 1 });
     const why = `send it in "${collectiveLabel}"`;
     if (sameHeads) {
-      const total = group.reduce((n, d) => n + d.positions.length, 0);
-      const positions = new Int32Array(total);
-      let at = 0;
-      for (const d of group) {
-        positions.set(d.positions, at);
-        at += d.positions.length;
+      let positions = first.positions; // one delivery: share its (never modified) positions
+      if (group.length > 1) {
+        positions = new Int32Array(group.reduce((n, d) => n + d.positions.length, 0));
+        let at = 0;
+        for (const d of group) {
+          positions.set(d.positions, at);
+          at += d.positions.length;
+        }
       }
       const piece = landing(positions, first.heads, first.tensor);
-      at = 0;
+      let at = 0;
       for (const d of group) {
         planner.fill(out, d.transfer.src, d.tensor, d.positions, d.heads, t, piece, at, why);
         at += d.positions.length;
@@ -970,8 +1162,8 @@ function land(planner: Planner, out: CopyOp[], t: number, ci: number, collective
 
 function computeOp(planner: Planner, step: PlanStep, rc: RankCompute, kvHeads: HeadRange, firstCompute: Map<string, number>, lastCompute: Map<string, number>): void {
   const { headDim: D } = planner.dims;
-  const qPos = positionsOf(rc.q);
-  const kvPos = positionsOf(rc.kv);
+  const qPos = planner.positions(rc.q);
+  const kvPos = planner.positions(rc.kv);
   const q = planner.operand(step, rc.rank, 'Q', qPos, rc.heads);
   const k = planner.operand(step, rc.rank, 'K', kvPos, kvHeads);
   const v = planner.operand(step, rc.rank, 'V', kvPos, kvHeads);
@@ -981,9 +1173,9 @@ function computeOp(planner: Planner, step: PlanStep, rc: RankCompute, kvHeads: H
   if (!st) {
     const base = { rank: rc.rank, role: 'state', positions: qPos, heads: rc.heads, allocStep: step.index, readyStep: step.index } as const;
     st = {
-      m: planner.add({ ...base, tensor: 'm', label: `AttentionRunner.m[${rc.rank}]`, width: 1 }),
-      l: planner.add({ ...base, tensor: 'l', label: `AttentionRunner.l[${rc.rank}]`, width: 1 }),
-      acc: planner.add({ ...base, tensor: 'acc', label: `AttentionRunner.acc[${rc.rank}]`, width: D }),
+      m: planner.add({ ...base, tensor: 'm', label: `AttentionRunner.m[${rc.rank}]`, width: 1 }, 'state'),
+      l: planner.add({ ...base, tensor: 'l', label: `AttentionRunner.l[${rc.rank}]`, width: 1 }, 'state'),
+      acc: planner.add({ ...base, tensor: 'acc', label: `AttentionRunner.acc[${rc.rank}]`, width: D }, 'state'),
       heads: rc.heads,
       firstCompute: firstCompute.get(key) ?? step.index,
       lastCompute: lastCompute.get(key) ?? step.index,

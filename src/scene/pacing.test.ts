@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { createFramePacer } from './pacing.ts';
+import { createFramePacer, SLOW_FRAME_MS } from './pacing.ts';
 
 /** The WebGL2 calls the pacer makes, with a fence the test signals by hand. */
 function fakeGl() {
@@ -43,6 +43,24 @@ describe('frame pacing', () => {
     t = 1999;
     expect(pacer.ready).toBe(false);
     t = 2001;
+    expect(pacer.ready).toBe(true);
+  });
+
+  it('after a slow frame (over SLOW_FRAME_MS) the GPU rests as long again; after a fast one it does not', () => {
+    const { gl, signalAll } = fakeGl();
+    let t = 0;
+    const pacer = createFramePacer({ isWebGPUBackend: false, gl }, () => t);
+    pacer.submitted();
+    t = 200; // a 200 ms frame, as on a software GPU at 64 ranks
+    signalAll();
+    expect(pacer.ready).toBe(false); // done, but resting until t = 400
+    t = 399;
+    expect(pacer.ready).toBe(false);
+    t = 400;
+    expect(pacer.ready).toBe(true);
+    pacer.submitted();
+    t = 400 + SLOW_FRAME_MS - 10;
+    signalAll();
     expect(pacer.ready).toBe(true);
   });
 

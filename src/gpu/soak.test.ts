@@ -55,39 +55,14 @@ describe.skipIf(!gpu)('soak', () => {
     expect(after.created - before.created).toBe(after.destroyed - before.destroyed);
   }, 600_000);
 
-  it('a cancelled run stops submitting at the next step, throws RunCancelled and frees its buffers', async () => {
-    // What the verification worker does when newer params arrive: cancelled() turns true after the
-    // third step's submission, so steps 4.. are never submitted.
+  /**
+   * What the verification worker does when newer params arrive: cancelled() turns true once
+   * `cancelAfter(step)` says so. Returns the submitted steps; checks the run threw RunCancelled,
+   * raised no WebGPU error and left no buffer alive.
+   */
+  async function cancelledRun(params: Params, cancelAfter: (step: number, submitted: readonly number[]) => boolean): Promise<number[]> {
     const device = gpu?.device as GPUDevice;
-    const params: Params = { ...DEFAULT_PARAMS, strategy: 'zigzag', ranks: 8, heads: 2, kvHeads: 2, headDim: 16, execSeq: 64, seq: 64 };
     const schedule = buildSchedule(params);
-    const before = bufferStats(device);
-    const submitted: number[] = [];
-    let stop = false;
-    const { errors } = await withErrorScopes(device, async () => {
-      await expect(
-        runVerification(device, params, schedule, SHADER_SOURCES, {
-          cancelled: () => stop,
-          afterSubmit: async (step) => {
-            submitted.push(step);
-            if (submitted.length === 3) stop = true;
-          },
-        }),
-      ).rejects.toBeInstanceOf(RunCancelled);
-    });
-    expect(errors).toEqual([]);
-    expect(submitted).toEqual([0, 1, 2]); // of the schedule's forward steps and backward steps
-    expect(schedule.valid && schedule.steps.length).toBeGreaterThan(10);
-    expect(bufferStats(device).live).toBe(before.live);
-  });
-
-  it('a run cancelled in its backward stops there too: nothing after the cancelling step is submitted', async () => {
-    const device = gpu?.device as GPUDevice;
-    const params: Params = { ...DEFAULT_PARAMS, strategy: 'ring', ranks: 4, heads: 2, kvHeads: 2, headDim: 16, execSeq: 64, seq: 64 };
-    const schedule = buildSchedule(params);
-    if (!schedule.valid) throw new Error(schedule.reason);
-    const backwardSteps = schedule.steps.filter((s) => s.phase === 'backward').map((s) => s.index);
-    const cancelAt = backwardSteps[1] as number;
     const before = bufferStats(device);
     const submitted: number[] = [];
     let stop = false;
@@ -98,16 +73,34 @@ describe.skipIf(!gpu)('soak', () => {
           cancelled: () => stop,
           afterSubmit: async (step) => {
             submitted.push(step);
-            if (step === cancelAt) stop = true;
+            if (cancelAfter(step, submitted)) stop = true;
           },
         }),
       ).rejects.toBeInstanceOf(RunCancelled);
     });
     expect(errors).toEqual([]);
+    expect(bufferStats(device).live).toBe(before.live);
+    return submitted;
+  }
+
+  it('a cancelled run stops submitting at the next step, throws RunCancelled and frees its buffers', async () => {
+    const params: Params = { ...DEFAULT_PARAMS, strategy: 'zigzag', ranks: 8, heads: 2, kvHeads: 2, headDim: 16, execSeq: 64, seq: 64 };
+    const schedule = buildSchedule(params);
+    expect(schedule.valid && schedule.steps.length).toBeGreaterThan(10);
+    // Cancelled after the third step's submission: steps 4.. are never submitted.
+    expect(await cancelledRun(params, (_, submitted) => submitted.length === 3)).toEqual([0, 1, 2]);
+  });
+
+  it('a run cancelled in its backward stops there too: nothing after the cancelling step is submitted', async () => {
+    const params: Params = { ...DEFAULT_PARAMS, strategy: 'ring', ranks: 4, heads: 2, kvHeads: 2, headDim: 16, execSeq: 64, seq: 64 };
+    const schedule = buildSchedule(params);
+    if (!schedule.valid) throw new Error(schedule.reason);
+    const backwardSteps = schedule.steps.filter((s) => s.phase === 'backward').map((s) => s.index);
     expect(backwardSteps.length).toBeGreaterThan(2);
+    const cancelAt = backwardSteps[1] as number;
+    const submitted = await cancelledRun(params, (step) => step === cancelAt);
     // Every forward step, then the backward up to the one after which the cancel came.
     expect(submitted.at(-1)).toBe(cancelAt);
     expect(submitted.filter((s) => backwardSteps.includes(s))).toEqual(backwardSteps.slice(0, 2));
-    expect(bufferStats(device).live).toBe(before.live);
   });
 });

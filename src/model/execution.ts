@@ -315,14 +315,6 @@ const INDEXED_COUNT = 8;
 /** Newest first: the latest delivery of a block is the one a rank would read. */
 const newer = (a: Piece, b: Piece): boolean => a.readyStep > b.readyStep || (a.readyStep === b.readyStep && a.id > b.id);
 
-/**
- * Key orders of the pieces' literals: 'plain' { rank, tensor, role, label, positions, heads, width,
- * allocStep, readyStep }; 'output' { rank, positions, heads, allocStep, readyStep, tensor, role, label,
- * width }; 'partial' { rank, role, positions, heads, width, allocStep, readyStep, tensor, label };
- * 'state' { rank, role, positions, heads, allocStep, readyStep, tensor, label, width }.
- */
-type PieceLayout = 'plain' | 'output' | 'partial' | 'state';
-
 class Planner {
   readonly pieces: Piece[] = [];
   readonly steps: PlanStep[] = [];
@@ -362,32 +354,14 @@ class Planner {
     this.#heads = new Array(schedule.ranks * INDEXED_COUNT);
   }
 
-  /**
-   * `layout` names the key order of the caller's literal, which the Piece keeps (plans are compared
-   * as JSON). One literal per order instead of { ...piece, id, … }: cloning and extending objects of
-   * several shapes cost more than the rest of the planning.
-   */
-  add(piece: Omit<Piece, 'id' | 'tokens' | 'elements' | 'lastUse'>, layout: PieceLayout = 'plain'): Piece {
+  /** One literal of one shape, not { ...piece, id, … }: cloning and extending objects of several shapes cost more than the rest of the planning. */
+  add(piece: Omit<Piece, 'id' | 'tokens' | 'elements' | 'lastUse'>): Piece {
     const { rank, tensor, role, label, positions, heads, width, allocStep, readyStep } = piece;
     const id = this.pieces.length;
     const tokens = this.#segmentsOf(positions);
     const elements = headCount(heads) * positions.length * width;
     const lastUse = readyStep;
-    let p: Piece;
-    switch (layout) {
-      case 'plain':
-        p = { rank, tensor, role, label, positions, heads, width, allocStep, readyStep, id, tokens, elements, lastUse };
-        break;
-      case 'output':
-        p = { rank, positions, heads, allocStep, readyStep, tensor, role, label, width, id, tokens, elements, lastUse };
-        break;
-      case 'partial':
-        p = { rank, role, positions, heads, width, allocStep, readyStep, tensor, label, id, tokens, elements, lastUse };
-        break;
-      case 'state':
-        p = { rank, role, positions, heads, allocStep, readyStep, tensor, label, width, id, tokens, elements, lastUse };
-        break;
-    }
+    const p: Piece = { rank, tensor, role, label, positions, heads, width, allocStep, readyStep, id, tokens, elements, lastUse };
     this.pieces.push(p);
     this.#sourced.push(0);
     const list = this.byRank[p.rank];
@@ -609,8 +583,8 @@ class Planner {
   #unsentPool = new Uint8Array(1024);
   #unsentUsed = 0;
 
-  addGradient(piece: Omit<Piece, 'id' | 'tokens' | 'elements' | 'lastUse'>, layout: PieceLayout = 'plain'): Piece {
-    const p = this.add(piece, layout);
+  addGradient(piece: Omit<Piece, 'id' | 'tokens' | 'elements' | 'lastUse'>): Piece {
+    const p = this.add(piece);
     const n = headCount(p.heads) * p.positions.length;
     if (this.#unsentUsed + n > this.#unsentPool.length) {
       const grown = new Uint8Array(Math.max(2 * this.#unsentPool.length, this.#unsentUsed + n));
@@ -722,8 +696,8 @@ export function buildExecPlan(schedule: Schedule, dims: PlanDims): ExecPlan {
       st.finalised = true;
       const rank = st.m.rank;
       const base = { rank, positions: st.m.positions, heads: st.heads, allocStep: t, readyStep: t } as const;
-      const o = planner.add({ ...base, tensor: 'O', role: 'output', label: `AttentionRunner.o[${rank}]`, width: D }, 'output');
-      const lse = planner.add({ ...base, tensor: 'lse', role: 'output', label: `AttentionRunner.lse[${rank}]`, width: 1 }, 'output');
+      const o = planner.add({ ...base, tensor: 'O', role: 'output', label: `AttentionRunner.o[${rank}]`, width: D });
+      const lse = planner.add({ ...base, tensor: 'lse', role: 'output', label: `AttentionRunner.lse[${rank}]`, width: 1 });
       for (const p of [st.m, st.l, st.acc]) Planner.touch(p, t);
       lse.lastUse = Infinity; // kept for the backward pass
       st.o = o;
@@ -901,8 +875,8 @@ function planBackward(planner: Planner, schedule: ValidSchedule): BackwardPlan |
       if (!st) {
         const base = { rank: rc.rank, positions: qPos, heads: rc.heads, allocStep: t, readyStep: t } as const;
         st = {
-          stats: planner.add({ ...base, tensor: 'stats', role: 'state', label: `AttentionRunner.stats[${rc.rank}]`, width: 2 }, 'output'),
-          dq: planner.addGradient({ ...base, tensor: 'dQ', role: 'state', label: `AttentionRunner.dq[${rc.rank}]`, width: D }, 'output'),
+          stats: planner.add({ ...base, tensor: 'stats', role: 'state', label: `AttentionRunner.stats[${rc.rank}]`, width: 2 }),
+          dq: planner.addGradient({ ...base, tensor: 'dQ', role: 'state', label: `AttentionRunner.dq[${rc.rank}]`, width: D }),
         };
         states.set(key, st);
         step.preprocess.push({ rank: rc.rank, dO: dO.id, o: fwd.o.id, lse: fwd.lse.id, stats: st.stats.id, tq: qPos.length, computeHeads: headCount(rc.heads), dOHeadOffset: rc.heads.start - dO.heads.start });
@@ -911,8 +885,8 @@ function planBackward(planner: Planner, schedule: ValidSchedule): BackwardPlan |
       }
       for (const p of [st.stats, st.dq]) Planner.touch(p, t);
       const part = { rank: rc.rank, role: 'partial', positions: kvPos, heads: kvHeads, width: D, allocStep: t, readyStep: t } as const;
-      const dk = planner.addGradient({ ...part, tensor: 'dK', label: `AttentionRunner.dkPartial[${rc.rank}]` }, 'partial');
-      const dv = planner.addGradient({ ...part, tensor: 'dV', label: `AttentionRunner.dvPartial[${rc.rank}]` }, 'partial');
+      const dk = planner.addGradient({ ...part, tensor: 'dK', label: `AttentionRunner.dkPartial[${rc.rank}]` });
+      const dv = planner.addGradient({ ...part, tensor: 'dV', label: `AttentionRunner.dvPartial[${rc.rank}]` });
       step.compute.push({
         rank: rc.rank,
         q: q.id,
@@ -1173,9 +1147,9 @@ function computeOp(planner: Planner, step: PlanStep, rc: RankCompute, kvHeads: H
   if (!st) {
     const base = { rank: rc.rank, role: 'state', positions: qPos, heads: rc.heads, allocStep: step.index, readyStep: step.index } as const;
     st = {
-      m: planner.add({ ...base, tensor: 'm', label: `AttentionRunner.m[${rc.rank}]`, width: 1 }, 'state'),
-      l: planner.add({ ...base, tensor: 'l', label: `AttentionRunner.l[${rc.rank}]`, width: 1 }, 'state'),
-      acc: planner.add({ ...base, tensor: 'acc', label: `AttentionRunner.acc[${rc.rank}]`, width: D }, 'state'),
+      m: planner.add({ ...base, tensor: 'm', label: `AttentionRunner.m[${rc.rank}]`, width: 1 }),
+      l: planner.add({ ...base, tensor: 'l', label: `AttentionRunner.l[${rc.rank}]`, width: 1 }),
+      acc: planner.add({ ...base, tensor: 'acc', label: `AttentionRunner.acc[${rc.rank}]`, width: D }),
       heads: rc.heads,
       firstCompute: firstCompute.get(key) ?? step.index,
       lastCompute: lastCompute.get(key) ?? step.index,

@@ -27,6 +27,7 @@ test('hashes set at random times during playback: 100 of 100 applied, none overw
       // URL_WRITE_DELAY_MS); a random delay of 0–300 ms lands before, inside and after that window,
       // and playback steps add writes of their own.
       await sleep(random() * 300);
+      steps.add(app().playback.step); // where playback got to since the last hash (each one restarts it at step 1)
       // Consecutive hashes always differ (the theme cycles), so a lost hash cannot pass for an applied
       // one; every fourth also changes the parameters (a new plan and scene), the rest only the view,
       // so that the test measures the URL rather than the cost of a parameter change.
@@ -38,7 +39,6 @@ test('hashes set at random times during playback: 100 of 100 applied, none overw
       while (performance.now() - t0 < 10_000 && !applied()) await sleep(2);
       applyMs.push(performance.now() - t0);
       if (!applied()) lost.push(`#${i}: set seq=${seq} theme=${theme}; page has seq=${app().params.seq} theme=${app().view.theme}, hash ${location.hash}`);
-      steps.add(app().playback.step);
     }
     // The last hash, in the app's form, is what the address bar ends with.
     const t0 = performance.now();

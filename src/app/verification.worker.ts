@@ -129,7 +129,6 @@ async function run(request: WorkerRequest): Promise<void> {
         // the run, and a cancelled run leaves at most that much work behind. Waiting after every
         // step instead cost a queue round trip per step (~0.4 s each on SwiftShader).
         afterSubmit: async (_step, dispatched) => {
-          if (dispatched < waitedAt) waitedAt = 0; // the backward counts its dispatches from zero again
           if (dispatched - waitedAt < PACE_DISPATCHES) return;
           waitedAt = dispatched;
           await dev.queue.onSubmittedWorkDone();

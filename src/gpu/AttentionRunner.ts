@@ -387,8 +387,11 @@ export class AttentionRunner {
         gpuMs = Number.isFinite(dt) && dt > 0 ? dt : null;
       }
       if (opts.outputGrad && opts.cancelled?.()) throw new RunCancelled(plan.steps.length);
+      // The backward's dispatch count continues the forward's (RunOptions.afterSubmit: "so far").
+      const forwardDispatches = dispatches;
+      const afterSubmit = opts.afterSubmit && ((step: number, backwardDispatches: number) => (opts.afterSubmit as NonNullable<RunOptions['afterSubmit']>)(step, forwardDispatches + backwardDispatches));
       const backward = opts.outputGrad
-        ? await this.#runBackward(plan, { tracker, allocate, bufferOf, buffers, piecesByAlloc, localMask, tiles: opts.tiles, timestamps: opts.timestamps, cancelled: opts.cancelled, afterSubmit: opts.afterSubmit })
+        ? await this.#runBackward(plan, { tracker, allocate, bufferOf, buffers, piecesByAlloc, localMask, tiles: opts.tiles, timestamps: opts.timestamps, cancelled: opts.cancelled, afterSubmit })
         : null;
       return { o, trace: trace ? { rank: trace.rank, token: trace.token, head: trace.head, points } : null, gpuMs, wallMs, dispatches, copies, tiles, backward };
     } finally {

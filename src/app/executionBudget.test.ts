@@ -93,7 +93,7 @@ describe('execution budget', () => {
   });
 
   it('a measured speed sets the work line: maxWork = speed × the GPU-ms cap', () => {
-    const b = gpuBudget(SWIFTSHADER, 1e6);
+    const b = gpuBudget(SWIFTSHADER, { flopPerMs: 1e6, msPerDispatch: 0.05 });
     expect(b.measured).toBe(true);
     expect(b.maxWork).toBe(1e6 * (b.maxGpuMs ?? 0));
   });

@@ -149,11 +149,11 @@ export interface TilePadding {
 /** The GPU budget from the adapter's limits and its rates: measured ones, else the assumptions for its kind. */
 export function gpuBudget(
   limits: Pick<GPUSupportedLimits, 'maxStorageBufferBindingSize' | 'maxBufferSize'>,
-  measured: number | (GpuTimeRates & { readonly timedParts?: number }) | null,
+  measured: (GpuTimeRates & { readonly timedParts?: number }) | null,
   softwareAdapter = false,
 ): ExecutionBudget {
   const binding = Math.min(limits.maxStorageBufferBindingSize, limits.maxBufferSize);
-  const rates = typeof measured === 'number' ? { flopPerMs: measured, msPerDispatch: assumedRates(softwareAdapter).msPerDispatch } : (measured ?? assumedRates(softwareAdapter));
+  const rates = measured ?? assumedRates(softwareAdapter);
   return {
     backend: 'gpu',
     maxDeviceBytes: Math.min(MAX_DEVICE_BYTES, 2 * binding),
@@ -164,7 +164,7 @@ export function gpuBudget(
     flopPerMs: rates.flopPerMs,
     msPerDispatch: rates.msPerDispatch,
     measured: measured !== null,
-    timedParts: measured !== null && typeof measured === 'object' ? (measured.timedParts ?? 0) : 0,
+    timedParts: measured?.timedParts ?? 0,
     softwareAdapter,
   };
 }

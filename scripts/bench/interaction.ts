@@ -30,13 +30,15 @@ import { traceMainThread } from './mainThreadCpu.ts';
 
 const BUDGET_MS = 16;
 const CHANGES = Number(process.env.INTERACTION_CHANGES ?? 30);
-const CASES = [
+const ALL_CASES = [
   { label: 'zigzag, 8 ranks', hash: 'strategy=zigzag&ranks=8' },
   { label: 'zigzag, 32 ranks', hash: 'strategy=zigzag&ranks=32' },
   { label: 'zigzag, 64 ranks', hash: 'strategy=zigzag&ranks=64' },
   { label: 'ring, 64 ranks', hash: 'strategy=ring&ranks=64' },
   { label: 'all-gather, 64 ranks', hash: 'strategy=allgather&ranks=64' },
 ];
+// INTERACTION_CASES=zigzag,ring keeps the cases whose label contains one of the words.
+const CASES = ALL_CASES.filter((c) => !process.env.INTERACTION_CASES || process.env.INTERACTION_CASES.split(',').some((w) => c.label.includes(w.trim())));
 
 function pct(xs: number[], p: number): number {
   const s = [...xs].sort((a, b) => a - b);

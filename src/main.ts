@@ -3,7 +3,7 @@
 // lil-gui's stylesheet as a file (its default <style> injection is an inline style the CSP refuses).
 import 'lil-gui/dist/lil-gui.css';
 import './style.css';
-import { Store } from './app/store.ts';
+import { createPlannerWorker, Store } from './app/store.ts';
 import { Playback } from './app/playback.ts';
 import { isBenignError, Messages } from './app/messages.ts';
 import { exposeField, installShardscope } from './app/expose.ts';
@@ -39,7 +39,8 @@ window.addEventListener('unhandledrejection', (event) => reportError(`Unexpected
 const url = readUrlState();
 // On a slide, messages never cover the picture: a small mark in the corner counts them and opens them.
 if (url.view.embed) attachMessageMark(messages, $('messages'));
-const store = new Store(url.params);
+// Plans (schedule, costs, the scene's work matrix) are computed in a worker (app/store.ts).
+const store = new Store(url.params, { planner: createPlannerWorker() });
 const playback = new Playback();
 playback.reducedMotion = matchMedia('(prefers-reduced-motion: reduce)').matches;
 
@@ -142,18 +143,19 @@ async function mountScene(on: GPUDevice | null): Promise<void> {
 const interaction = { sceneMs: 0, sceneUpdates: 0, verificationMs: 0 };
 function showSchedule(): void {
   const t0 = performance.now();
-  const schedule = store.state.plan.schedule;
-  scene.setPlan(store.state.plan);
-  scene.setSchedule(schedule, store.state.params);
-  playback.setStepCount(schedule.valid ? schedule.steps.length : 1);
+  const plan = store.pricedPlan;
+  scene.setPlan(plan);
+  scene.setSchedule(plan.schedule, plan.params, store.matrixOf(plan.schedule));
+  playback.setStepCount(plan.schedule.valid ? plan.schedule.steps.length : 1);
+  shownSchedule = plan.schedule;
   interaction.sceneMs += performance.now() - t0;
   interaction.sceneUpdates++;
 }
+let shownSchedule: unknown = null;
 await mountScene(device);
-store.subscribe((state, previous) => {
-  if (state.plan.schedule !== previous.plan.schedule) showSchedule();
-  else if (state.plan !== previous.plan) scene.setPlan(state.plan);
-});
+// The scene follows the newest plan (its schedule and numbers together), not the params: a change
+// is drawn when the planner worker answers, usually within a frame or two.
+store.onPlan((plan) => (plan.schedule !== shownSchedule ? showSchedule() : scene.setPlan(plan)));
 verification.subscribe((status) => {
   const t0 = performance.now();
   scene.setVerification(status.result);

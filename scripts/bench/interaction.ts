@@ -47,6 +47,7 @@ function pct(xs: number[], p: number): number {
 
 interface Sample {
   total: number;
+  /** The schedule built for the scene plus any plan priced on the main thread (the pricing worker's are not). */
   plan: number;
   scene: number;
   /** The readout charts, drawn in their own task after the frame (performance.measure 'shardscope.charts'). */
@@ -54,7 +55,7 @@ interface Sample {
 }
 
 interface Stats {
-  store: { plans: number; planMs: number; notifications: number; notifyMs: number };
+  store: { plans: number; planMs: number; schedules: number; scheduleMs: number; priced: number; notifications: number; notifyMs: number };
   sceneMs: number;
   verificationMs: number;
 }
@@ -79,7 +80,7 @@ async function measureChanges(page: Page, n: number): Promise<Sample[]> {
       const charts0 = chartMs();
       await frame();
       await frame();
-      out.push({ total, plan: after.store.planMs - before.store.planMs, scene: after.sceneMs - before.sceneMs, charts: chartMs() - charts0 });
+      out.push({ total, plan: after.store.planMs - before.store.planMs + after.store.scheduleMs - before.store.scheduleMs, scene: after.sceneMs - before.sceneMs, charts: chartMs() - charts0 });
     }
     performance.mark('changeend');
     return out;

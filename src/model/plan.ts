@@ -620,17 +620,26 @@ export const VERIFICATION_FIELDS = ['execSeq', 'seed', 'localMask'] as const sat
 const sameFields = (a: Readonly<Params>, b: Readonly<Params>, keys: readonly (keyof Params)[]): boolean => keys.every((k) => a[k] === b[k]);
 
 /**
+ * The schedule of `params`, reusing `previous`'s when no field buildSchedule reads changed (a
+ * pricing or verification field): keeping its identity lets the scene skip its rebuild.
+ */
+export function reschedule(params: Params, previous: { readonly params: Readonly<Params>; readonly schedule: Schedule } | null): Schedule {
+  return previous && sameFields(params, previous.params, SCHEDULE_FIELDS) ? previous.schedule : buildSchedule(params);
+}
+
+/**
  * plan(params), reusing what `previous` (the plan of other params) already holds: the whole plan when
  * only verification fields changed, its schedule when only pricing fields changed (model size,
- * ZeRO, recompute, hardware efficiency, …). At 64 ranks the schedule is most of plan()'s time, and
- * keeping its identity lets the scene skip its rebuild.
+ * ZeRO, recompute, hardware efficiency, …). At 64 ranks the schedule is most of plan()'s time.
+ * `schedule`, when given, is this params' schedule already built (the page builds it for the scene
+ * while the pricing worker prices its own copy).
  */
-export function replan(params: Params, previous: Plan | null): Plan {
-  if (!previous) return plan(params);
-  const changed = (Object.keys(params) as (keyof Params)[]).filter((k) => params[k] !== previous.params[k]);
-  if (changed.every((k) => (VERIFICATION_FIELDS as readonly string[]).includes(k))) return { ...previous, params };
-  if (sameFields(params, previous.params, SCHEDULE_FIELDS)) return priceSchedule(params, previous.schedule);
-  return plan(params);
+export function replan(params: Params, previous: Plan | null, schedule?: Schedule): Plan {
+  if (previous) {
+    const changed = (Object.keys(params) as (keyof Params)[]).filter((k) => params[k] !== previous.params[k]);
+    if (changed.every((k) => (VERIFICATION_FIELDS as readonly string[]).includes(k))) return { ...previous, params };
+  }
+  return priceSchedule(params, schedule ?? reschedule(params, previous));
 }
 
 /** The CLI's --json contract (issue 2); extra fields beyond the contract are allowed. */

@@ -92,9 +92,8 @@ export interface PieceList {
 }
 
 /** Everything a step change needs, computed once per schedule rather than on every step. Pure. */
-export function buildModel(schedule: ValidSchedule, params: Params): Model {
-  const n = matrixCells(schedule.seq, schedule.ranks);
-  const matrix = buildWorkMatrix(schedule, n);
+/** `matrix`: the schedule's work matrix when already built (by the planner worker, app/planner.ts). */
+export function buildModel(schedule: ValidSchedule, params: Params, matrix = buildWorkMatrix(schedule, matrixCells(schedule.seq, schedule.ranks))): Model {
   const F = Math.max(1, matrix.steps.length);
   const P = schedule.ranks;
   let maxWork = 0;

@@ -19,6 +19,7 @@ import { WebGPURenderer } from 'three/webgpu';
 import type { Params } from '../model/params.ts';
 import type { Schedule } from '../model/schedule.ts';
 import { PALETTES, type Palette, type Theme } from './colors.ts';
+import { unpackWorkMatrix, type PackedWorkMatrix } from './matrixTransport.ts';
 import { buildModel, createContext, poolList, type SceneVerification } from './context.ts';
 import { computeLayout } from './layout.ts';
 import { OverlayDom, setTextScale, type Label } from './overlay.ts';
@@ -178,7 +179,7 @@ export async function createScene({ canvas, overlay, device }: { canvas: HTMLCan
     inspector.refresh(stepIndex);
   }
 
-  function setSchedule(schedule: Schedule, params: Params): void {
+  function setSchedule(schedule: Schedule, params: Params, matrix: PackedWorkMatrix | null = null): void {
     ctx.builtStep = -1;
     lastKey = '';
     softmaxPanel.invalidate();
@@ -195,7 +196,7 @@ export async function createScene({ canvas, overlay, device }: { canvas: HTMLCan
     } else {
       ctx.invalidReason = null;
       dom.invalid.hidden = true;
-      ctx.model = buildModel(schedule, params);
+      ctx.model = buildModel(schedule, params, matrix ? unpackWorkMatrix(matrix) : undefined);
     }
     // The size does not change with the schedule (the ResizeObserver reports changes): reading it
     // here would force a layout of the page on every parameter change.

@@ -1,5 +1,6 @@
 // What the app sees of the scene: the interface createScene() returns (see ./index.ts).
 
+import type { PackedWorkMatrix } from './matrixTransport.ts';
 import type { Params } from '../model/params.ts';
 import type { Schedule } from '../model/schedule.ts';
 import type { Theme } from './colors.ts';
@@ -18,7 +19,8 @@ export interface SceneInfo {
 }
 
 export interface SceneView {
-  setSchedule(schedule: Schedule, params: Params): void;
+  /** `matrix`: the schedule's work matrix built by the planner worker (built here when absent). */
+  setSchedule(schedule: Schedule, params: Params, matrix?: PackedWorkMatrix | null): void;
   setVerification(v: SceneVerification | null): void;
   /** The plan priced for the schedule (the rank inspector reads each rank's memory per step from it). */
   setPlan(plan: ScenePlan | null): void;

@@ -5,7 +5,7 @@ import type { Store } from '../app/store.ts';
 import type { Playback } from '../app/playback.ts';
 import type { Messages } from '../app/messages.ts';
 import { exposeField } from '../app/expose.ts';
-import type { Plan } from '../model/plan.ts';
+import type { Schedule } from '../model/schedule.ts';
 import type { ParamIssue, Params } from '../model/params.ts';
 import { clampStep, DEFAULT_VIEW, parseUrlState, serializeUrlState, type Theme, type UrlState, type ViewState } from './urlState.ts';
 import { Panel } from './panel.ts';
@@ -57,8 +57,8 @@ export function readUrlState(location: Location = window.location): UrlState {
   return parseUrlState(location.search, location.hash);
 }
 
-function stepCountOf(plan: Plan): number {
-  return plan.schedule.valid ? Math.max(1, plan.schedule.steps.length) : 1;
+function stepCountOf(schedule: Schedule): number {
+  return schedule.valid ? Math.max(1, schedule.steps.length) : 1;
 }
 
 function byId<T extends HTMLElement>(id: string): T | null {
@@ -117,12 +117,19 @@ export function createUi(options: UiOptions): Ui {
 
   // ---- Playback from the URL --------------------------------------------------------------
   playback.loop = view.loop;
-  playback.setStepCount(stepCountOf(store.state.plan));
+  playback.setStepCount(stepCountOf(store.pricedPlan.schedule));
+  /** A URL's step, kept until the plan of the URL's params arrives (its step count bounds the step). */
+  let pendingSeek: number | null = null;
   const seekFromUrl = (step: number): void => {
-    const count = stepCountOf(store.state.plan);
-    const c = clampStep(step, count);
+    if (store.pricedVersion !== store.state.version) {
+      pendingSeek = step;
+      return;
+    }
+    pendingSeek = null;
+    const schedule = store.pricedPlan.schedule;
+    const c = clampStep(step, stepCountOf(schedule));
     playback.seek(c.step);
-    if (c.issue && store.state.plan.valid) showUrlIssue(c.issue);
+    if (c.issue && schedule.valid) showUrlIssue(c.issue);
   };
   seekFromUrl(view.step);
 
@@ -131,14 +138,14 @@ export function createUi(options: UiOptions): Ui {
   const readouts = new Readouts(readoutsRoot);
   const openLink = el('a', { id: 'ui-open-full', class: 'ui-open-full', target: '_blank', rel: 'noopener' }, 'Open in Shardscope ↗');
   if (view.embed) readoutsRoot.append(openLink);
-  const renderReadouts = (): void => readouts.update({ plan: store.state.plan, step: playback.step, theme: view.theme });
+  // The newest priced plan (the pricing worker answers a frame or two after a change; model/store.ts).
+  const renderReadouts = (): void => readouts.update({ plan: store.pricedPlan, step: playback.step, theme: view.theme });
 
   // ---- URL sync: urlSync.ts owns the hash ------------------------------------------------------
   const currentHash = (): string => serializeUrlState(store.state.params, { ...view, step: playback.step }, embedFromQuery ? ['embed'] : []);
   const applyUrl = (hash: string): void => {
     const next = parseUrlState(location.search, hash);
     store.setParams(next.params);
-    playback.setStepCount(stepCountOf(store.state.plan));
     view.theme = next.view.theme;
     view.ink = next.view.ink;
     view.loop = next.view.loop;
@@ -199,6 +206,8 @@ export function createUi(options: UiOptions): Ui {
     const canvas = byId<HTMLCanvasElement>('scene-canvas') ?? el('canvas');
     const plan = store.state.plan;
     const step = playback.step;
+    // The export states this params' numbers even when the pricing worker has not answered yet.
+    if (store.pricedPlan !== plan) readouts.update({ plan, step, theme: view.theme });
     const { canvas: png, layout } = await composePng({
       canvas,
       scene,
@@ -258,7 +267,10 @@ export function createUi(options: UiOptions): Ui {
         copy: (title, text) => void copyText(text).then((ok) => shareDialog.open(title, text, ok)),
       });
   if (compareView) (byId('layout') ?? body).append(compareView.root);
-  const renderCompare = (): void => compareView?.update({ ...store.state.params }, store.state.plan, view.theme);
+  const renderCompare = (): void => {
+    const plan = store.pricedPlan;
+    compareView?.update({ ...store.state.params }, plan.params === store.state.params ? plan : null, view.theme);
+  };
 
   // ---- First-visit hint -------------------------------------------------------------------------------
   if (!view.embed) {
@@ -286,11 +298,14 @@ export function createUi(options: UiOptions): Ui {
   // ---- Subscriptions --------------------------------------------------------------------------------
   let lastStep = playback.step;
   store.subscribe(() => {
-    playback.setStepCount(stepCountOf(store.state.plan));
     retireStaleUrlIssues();
-    renderReadouts();
     renderCompare();
     writeUrl();
+  });
+  store.onPlan((plan) => {
+    playback.setStepCount(stepCountOf(plan.schedule));
+    if (pendingSeek !== null) seekFromUrl(pendingSeek);
+    renderReadouts();
   });
   playback.subscribe((s) => {
     if (s.step !== lastStep) {

@@ -21,6 +21,7 @@ import {
 import { STRATEGIES } from '../model/strategies/index.ts';
 import { DEFAULT_IMPL, IMPL_NAMES, implKnobs, resolveImpl } from '../model/strategies/impl.ts';
 import { countOf, formatBandwidth, formatBytes, formatFlopRate } from '../model/format.ts';
+import { zeroGroupSize } from '../model/memory.ts';
 import type { Store } from '../app/store.ts';
 import type { Playback } from '../app/playback.ts';
 import type { Messages } from '../app/messages.ts';
@@ -216,6 +217,7 @@ export class Panel {
     ver.close();
 
     this.#store.subscribe(() => this.refresh());
+    this.#store.onPlan(() => this.refresh());
     this.#playback.subscribe(() => this.#refreshPlayback());
     if (options.closed) gui.close();
     this.refresh();
@@ -283,7 +285,9 @@ export class Panel {
 
   /** Shows the store's params and the plan's verdict in the controls. */
   refresh(): void {
-    const { params, plan } = this.#store.state;
+    const { params } = this.#store.state;
+    // The verdict of the newest plan (the planner worker answers a frame or two after a change).
+    const { schedule } = this.#store.pricedPlan;
     this.#refreshControls();
     for (const b of this.#rankButtons) b.setAttribute('aria-pressed', String(Number(b.dataset.ranks) === params.ranks));
     this.#controllers.get('ulysses')?.show(params.strategy === 'usp');
@@ -291,9 +295,9 @@ export class Panel {
     const tp = this.#controllers.get('tp');
     if (tp) tp.name(params.strategy === 'megatron-sp' ? 'TP degree (= ranks)' : 'TP degree');
 
-    const invalid = !plan.valid;
+    const invalid = !schedule.valid;
     this.#reason.hidden = !invalid;
-    setText(this.#reason, invalid ? `⚠ ${plan.reason ?? 'This combination cannot run.'}` : '');
+    setText(this.#reason, schedule.valid ? '' : `⚠ ${schedule.reason || 'This combination cannot run.'}`);
     for (const key of ['strategy', 'ranks', 'ulysses', 'tp', 'impl'] as const) {
       const c = this.#controllers.get(key);
       c?.domElement.classList.toggle('ui-invalid', invalid);
@@ -321,7 +325,7 @@ export class Panel {
       this.#gpuInfo,
       `${formatBytes(g.memoryBytes)} memory · ${formatFlopRate(g.flops)} dense bf16 · ${formatBandwidth(g.intraNodeBandwidth)} within a node · ${formatBandwidth(g.interNodeBandwidth)} across nodes · ${g.gpusPerNode} GPUs per node`,
     );
-    setText(this.#zeroInfo, params.zero === 0 ? 'Weights, grads and optimizer state are replicated on every rank.' : `ZeRO-${params.zero} shards over ${countOf(plan.zeroGroup, 'GPU')} (data-parallel × CP ranks).`);
+    setText(this.#zeroInfo, params.zero === 0 ? 'Weights, grads and optimizer state are replicated on every rank.' : `ZeRO-${params.zero} shards over ${countOf(zeroGroupSize(params), 'GPU')} (data-parallel × CP ranks).`);
     this.#refreshPlayback();
   }
 

@@ -95,6 +95,7 @@ export class Readouts {
   readonly #sections: HTMLElement[] = [];
   /** Canvases known to be off screen (absent: not yet reported, drawn). */
   readonly #visible = new WeakMap<Element, boolean>();
+  readonly #widths = new WeakMap<Element, number>();
   /** The inputs each canvas was last drawn for, so a redraw happens only when they changed. */
   readonly #drawnFor = new WeakMap<Element, string>();
   #chartsPending = false;
@@ -137,7 +138,13 @@ export class Readouts {
 
     this.#sections.push(memory.root, comm.root, timeline.root, balance.root, verify.root);
     root.replaceChildren(...this.#sections);
-    new ResizeObserver(() => this.#scheduleCharts()).observe(root);
+    // Each canvas's width as its ResizeObserver reports it: reading clientWidth when drawing forced a
+    // layout of the page after every change (the text readouts had just been rewritten).
+    const sizes = new ResizeObserver((entries) => {
+      for (const e of entries) this.#widths.set(e.target, e.contentRect.width);
+      this.#scheduleCharts();
+    });
+    for (const c of [this.#memCanvas, this.#tlCanvas, this.#balCanvas]) sizes.observe(c);
     // Charts off screen (the readouts column scrolled, an embed without them) are not drawn until
     // they come into view: at 64 ranks the timeline alone is thousands of cells.
     if (typeof IntersectionObserver === 'function') {
@@ -328,7 +335,7 @@ export class Readouts {
         this.#drawnFor.delete(canvas); // drawn when it comes into view
         return;
       }
-      const w = canvas.clientWidth || canvas.parentElement?.clientWidth || 300;
+      const w = this.#widths.get(canvas) || canvas.clientWidth || canvas.parentElement?.clientWidth || 300;
       const key = `${w}×${h}×${dpr}|${valid}`;
       if (!all && this.#drawnFor.get(canvas) === key && this.#drawnPlan.get(canvas) === input) return;
       this.#drawnFor.set(canvas, key);

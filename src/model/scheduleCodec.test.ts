@@ -1,0 +1,49 @@
+import { describe, expect, it } from 'vitest';
+import { DEFAULT_PARAMS, IMPL_IDS, STRATEGY_IDS, type Params } from './params.ts';
+import { buildSchedule } from './strategies/index.ts';
+import { decodeSchedule, encodeSchedule, transferablesOf } from './scheduleCodec.ts';
+import type { Schedule } from './schedule.ts';
+
+/** The schedule as plain data (decoded steps serialise through toJSON). */
+const plain = (s: Schedule): unknown => JSON.parse(JSON.stringify(s));
+
+describe('schedule codec', () => {
+  const cases: Params[] = [];
+  for (const strategy of STRATEGY_IDS)
+    for (const ranks of [1, 2, 3, 4, 6, 8, 16])
+      for (const impl of IMPL_IDS) cases.push({ ...DEFAULT_PARAMS, strategy, ranks, impl, seq: 4096 * ranks + (ranks % 3), ulysses: ranks % 2 === 0 ? 2 : 1 });
+
+  it(`decode(encode(s)) equals s for every strategy, rank count and implementation profile (${cases.length} schedules)`, () => {
+    let valid = 0;
+    for (const params of cases) {
+      const schedule = buildSchedule(params);
+      const back = decodeSchedule(structuredClone(encodeSchedule(schedule)));
+      expect(plain(back), `${params.strategy} ${params.ranks} ${params.impl}`).toEqual(plain(schedule));
+      if (schedule.valid) valid++;
+    }
+    expect(valid).toBeGreaterThan(cases.length / 2);
+  });
+
+  it('decodes a step only when it is read, and shares token sets as the builders do', () => {
+    const schedule = buildSchedule({ ...DEFAULT_PARAMS, strategy: 'ring', ranks: 8 });
+    const transport = encodeSchedule(schedule);
+    expect(transferablesOf(transport).length).toBe(3);
+    const back = decodeSchedule(transport);
+    if (!back.valid || !schedule.valid) throw new Error('ring at 8 ranks is valid');
+    const step = back.steps[1];
+    if (!step) throw new Error('no step 1');
+    const [hop] = step.collectives[0]?.transfers ?? [];
+    const rc = step.compute.find((c) => c.rank === hop?.dst);
+    // Ring: the K/V a rank receives is the sender's shard, the very set it attends to next step.
+    expect(hop && rc).toBeTruthy();
+    expect(step.compute).toBe(step.compute); // decoded once
+    expect(back.steps.length).toBe(schedule.steps.length);
+    expect(back.shards).toEqual(schedule.shards);
+  });
+
+  it('passes an invalid schedule through as it is', () => {
+    const invalid = buildSchedule({ ...DEFAULT_PARAMS, strategy: 'ulysses', ranks: 7 });
+    expect(invalid.valid).toBe(false);
+    expect(decodeSchedule(encodeSchedule(invalid))).toEqual(invalid);
+  });
+});

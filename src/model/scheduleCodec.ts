@@ -1,0 +1,273 @@
+// A Schedule as flat numbers, so a worker can hand it to the page by transfer instead of by
+// structured clone. At 64 ranks a schedule is ~50,000 small objects (1–3 MB serialised), and
+// cloning it back cost the page 15–40 ms; its encoding moves in one transferred buffer, and the page
+// decodes each step's collectives and compute only when something reads them (the scene reads the
+// step it shows). Decoded steps are plain Schedule objects: the same shapes every consumer reads,
+// with token sets shared by identity as the builders share them.
+//
+// Layout of `EncodedSchedule.numbers` (Float64: byte counts and pair counts exceed 2³²):
+//   token set t at tokenSetAt[t]: nSegments, then (start, count, stride) per segment;
+//   step s at stepAt[s]: nCollectives, per collective: kind, label, overlapsCompute (0, 1, or 2 =
+//     unset), group size, the group's ranks, nTransfers, per transfer: src, dst, tensor, tokens (a
+//     token set), heads start, heads end, bytes, dtype (−1 = unset);
+//   then nCompute, per rank compute: rank, q, kv (token sets), heads start, heads end, nTiles, per
+//     tile: q segment, kv segment (index into q / kv, or −1 followed by start, count, stride), mask,
+//     pairs.
+
+import { DTYPES, type Dtype } from './params.ts';
+import type { Collective, CollectiveKind, ComputeTile, MaskKind, RankCompute, Schedule, Segment, Step, TensorKind, TokenSet, Transfer, ValidSchedule } from './schedule.ts';
+
+const KINDS: readonly CollectiveKind[] = ['all-gather', 'reduce-scatter', 'all-to-all', 'send-recv', 'all-reduce'];
+const TENSORS: readonly TensorKind[] = ['X', 'Q', 'K', 'V', 'O', 'dO', 'dQ', 'dK', 'dV', 'loss'];
+const MASKS: readonly MaskKind[] = ['full', 'causal', 'skipped'];
+
+/** A step without its collectives and compute (those are in the numbers). */
+type StepShell = Omit<Step, 'collectives' | 'compute'>;
+
+export interface EncodedSchedule {
+  /** Everything but the steps' collectives and compute, as plain data (small: shards, loss labels, captions). */
+  readonly head: Omit<ValidSchedule, 'steps'> & { readonly steps: readonly StepShell[] };
+  /** Collective labels, by index. */
+  readonly labels: readonly string[];
+  readonly numbers: Float64Array;
+  readonly tokenSetAt: Uint32Array;
+  readonly stepAt: Uint32Array;
+}
+
+export type ScheduleTransport = { readonly valid: false; readonly schedule: Schedule } | { readonly valid: true; readonly encoded: EncodedSchedule };
+
+class Writer {
+  buffer = new Float64Array(1 << 16);
+  length = 0;
+  push(x: number): void {
+    if (this.length === this.buffer.length) {
+      const grown = new Float64Array(this.buffer.length * 2);
+      grown.set(this.buffer);
+      this.buffer = grown;
+    }
+    this.buffer[this.length++] = x;
+  }
+}
+
+export function encodeSchedule(schedule: Schedule): ScheduleTransport {
+  if (!schedule.valid) return { valid: false, schedule };
+  const w = new Writer();
+  const sets = new Map<TokenSet, number>();
+  const setAt: number[] = [];
+  const labels = new Map<string, number>();
+  const tokenSet = (set: TokenSet): number => {
+    let id = sets.get(set);
+    if (id === undefined) {
+      id = setAt.length;
+      sets.set(set, id);
+      setAt.push(-1); // written after the steps, into their own region
+    }
+    return id;
+  };
+  const label = (text: string): number => {
+    let id = labels.get(text);
+    if (id === undefined) labels.set(text, (id = labels.size));
+    return id;
+  };
+  const segment = (set: TokenSet, seg: Segment): void => {
+    const i = set.indexOf(seg);
+    w.push(i);
+    if (i < 0) {
+      w.push(seg.start);
+      w.push(seg.count);
+      w.push(seg.stride);
+    }
+  };
+  const stepAt = new Uint32Array(schedule.steps.length);
+  schedule.steps.forEach((step, s) => {
+    stepAt[s] = w.length;
+    w.push(step.collectives.length);
+    for (const c of step.collectives) {
+      w.push(KINDS.indexOf(c.kind));
+      w.push(label(c.label));
+      w.push(c.overlapsCompute === undefined ? 2 : c.overlapsCompute ? 1 : 0);
+      w.push(c.group.length);
+      for (const r of c.group) w.push(r);
+      w.push(c.transfers.length);
+      for (const t of c.transfers) {
+        w.push(t.src);
+        w.push(t.dst);
+        w.push(TENSORS.indexOf(t.tensor));
+        w.push(tokenSet(t.tokens));
+        w.push(t.heads.start);
+        w.push(t.heads.end);
+        w.push(t.bytes);
+        w.push(t.dtype === undefined ? -1 : DTYPES.indexOf(t.dtype));
+      }
+    }
+    w.push(step.compute.length);
+    for (const rc of step.compute) {
+      w.push(rc.rank);
+      w.push(tokenSet(rc.q));
+      w.push(tokenSet(rc.kv));
+      w.push(rc.heads.start);
+      w.push(rc.heads.end);
+      w.push(rc.tiles.length);
+      for (const tile of rc.tiles) {
+        segment(rc.q, tile.q);
+        segment(rc.kv, tile.kv);
+        w.push(MASKS.indexOf(tile.mask));
+        w.push(tile.pairs);
+      }
+    }
+  });
+  const tokenSetAt = new Uint32Array(setAt.length);
+  for (const [set, id] of sets) {
+    tokenSetAt[id] = w.length;
+    w.push(set.length);
+    for (const seg of set) {
+      w.push(seg.start);
+      w.push(seg.count);
+      w.push(seg.stride);
+    }
+  }
+  const { steps, ...rest } = schedule;
+  const shells = steps.map(({ collectives: _c, compute: _r, ...shell }) => shell);
+  return { valid: true, encoded: { head: { ...rest, steps: shells }, labels: [...labels.keys()], numbers: w.buffer.slice(0, w.length), tokenSetAt, stepAt } };
+}
+
+/** The buffers `transport` can hand over by transfer (postMessage's second argument). */
+export function transferablesOf(transport: ScheduleTransport): ArrayBuffer[] {
+  if (!transport.valid) return [];
+  const e = transport.encoded;
+  return [e.numbers.buffer as ArrayBuffer, e.tokenSetAt.buffer as ArrayBuffer, e.stepAt.buffer as ArrayBuffer];
+}
+
+/** The schedule back, its steps' collectives and compute decoded on first read. */
+export function decodeSchedule(transport: ScheduleTransport): Schedule {
+  if (!transport.valid) return transport.schedule;
+  const { head, labels, numbers: n, tokenSetAt, stepAt } = transport.encoded;
+  const sets: (TokenSet | undefined)[] = new Array(tokenSetAt.length);
+  const setOf = (id: number): TokenSet => {
+    let set = sets[id];
+    if (!set) {
+      let p = tokenSetAt[id] as number;
+      const segs: Segment[] = new Array(n[p++] as number);
+      for (let i = 0; i < segs.length; i++, p += 3) segs[i] = { start: n[p] as number, count: n[p + 1] as number, stride: n[p + 2] as number };
+      sets[id] = set = segs;
+    }
+    return set;
+  };
+  const decodeTransfers = (p: number, count: number): Transfer[] => {
+    const transfers: Transfer[] = new Array(count);
+    for (let t = 0; t < count; t++, p += 8) {
+      const dtype = n[p + 7] as number;
+      const transfer = { src: n[p] as number, dst: n[p + 1] as number, tensor: TENSORS[n[p + 2] as number] as TensorKind, tokens: setOf(n[p + 3] as number), heads: { start: n[p + 4] as number, end: n[p + 5] as number }, bytes: n[p + 6] as number };
+      transfers[t] = dtype < 0 ? transfer : { ...transfer, dtype: DTYPES[dtype] as Dtype };
+    }
+    return transfers;
+  };
+  /** The step's collectives (their transfers decoded on first read) and where its compute starts. */
+  const decodeCollectives = (s: number): { collectives: Collective[]; computeAt: number } => {
+    let p = stepAt[s] as number;
+    const collectives: Collective[] = new Array(n[p++] as number);
+    for (let c = 0; c < collectives.length; c++) {
+      const kind = KINDS[n[p++] as number] as CollectiveKind;
+      const text = labels[n[p++] as number] as string;
+      const overlaps = n[p++] as number;
+      const group: number[] = new Array(n[p++] as number);
+      for (let g = 0; g < group.length; g++) group[g] = n[p++] as number;
+      const count = n[p++] as number;
+      collectives[c] = new LazyCollective(kind, group, text, overlaps === 2 ? undefined : overlaps === 1, decodeTransfers.bind(null, p, count));
+      p += 8 * count;
+    }
+    return { collectives, computeAt: p };
+  };
+  const decodeCompute = (at: number): RankCompute[] => {
+    let p = at;
+    const segment = (set: TokenSet): Segment => {
+      const i = n[p++] as number;
+      if (i >= 0) return set[i] as Segment;
+      const seg = { start: n[p] as number, count: n[p + 1] as number, stride: n[p + 2] as number };
+      p += 3;
+      return seg;
+    };
+    const compute: RankCompute[] = new Array(n[p++] as number);
+    for (let r = 0; r < compute.length; r++) {
+      const rank = n[p++] as number;
+      const q = setOf(n[p++] as number);
+      const kv = setOf(n[p++] as number);
+      const heads = { start: n[p] as number, end: n[p + 1] as number };
+      p += 2;
+      const tiles: ComputeTile[] = new Array(n[p++] as number);
+      for (let t = 0; t < tiles.length; t++) {
+        const qs = segment(q);
+        const ks = segment(kv);
+        tiles[t] = { q: qs, kv: ks, mask: MASKS[n[p] as number] as MaskKind, pairs: n[p + 1] as number };
+        p += 2;
+      }
+      compute[r] = { rank, q, kv, heads, tiles };
+    }
+    return compute;
+  };
+  const steps: Step[] = head.steps.map((shell, s) => new LazyStep(shell, () => decodeCollectives(s), decodeCompute));
+  return { ...head, steps };
+}
+
+/** A step whose collectives and compute are decoded when first read. */
+class LazyStep implements Step {
+  readonly index: number;
+  readonly phase: Step['phase'];
+  readonly caption: string;
+  readonly short?: string;
+  #collectives: { collectives: Collective[]; computeAt: number } | null = null;
+  #compute: RankCompute[] | null = null;
+  readonly #decodeCollectives: () => { collectives: Collective[]; computeAt: number };
+  readonly #decodeCompute: (at: number) => RankCompute[];
+
+  constructor(shell: StepShell, decodeCollectives: () => { collectives: Collective[]; computeAt: number }, decodeCompute: (at: number) => RankCompute[]) {
+    this.index = shell.index;
+    this.phase = shell.phase;
+    this.caption = shell.caption;
+    if (shell.short !== undefined) this.short = shell.short;
+    this.#decodeCollectives = decodeCollectives;
+    this.#decodeCompute = decodeCompute;
+  }
+
+  get collectives(): readonly Collective[] {
+    this.#collectives ??= this.#decodeCollectives();
+    return this.#collectives.collectives;
+  }
+
+  get compute(): readonly RankCompute[] {
+    if (!this.#compute) {
+      this.#collectives ??= this.#decodeCollectives();
+      this.#compute = this.#decodeCompute(this.#collectives.computeAt);
+    }
+    return this.#compute;
+  }
+
+  /** Plain data for JSON (getters are not own properties). */
+  toJSON(): Step {
+    return { index: this.index, phase: this.phase, caption: this.caption, ...(this.short !== undefined ? { short: this.short } : {}), collectives: this.collectives, compute: this.compute };
+  }
+}
+
+/** A collective whose transfers are decoded when first read (a step's badge reads only its label). */
+class LazyCollective implements Collective {
+  readonly overlapsCompute?: boolean;
+  #transfers: Transfer[] | null = null;
+  constructor(
+    readonly kind: CollectiveKind,
+    readonly group: readonly number[],
+    readonly label: string,
+    overlapsCompute: boolean | undefined,
+    private readonly decode: () => Transfer[],
+  ) {
+    if (overlapsCompute !== undefined) this.overlapsCompute = overlapsCompute;
+  }
+
+  get transfers(): readonly Transfer[] {
+    this.#transfers ??= this.decode();
+    return this.#transfers;
+  }
+
+  toJSON(): Collective {
+    return { kind: this.kind, group: this.group, transfers: this.transfers, label: this.label, ...(this.overlapsCompute !== undefined ? { overlapsCompute: this.overlapsCompute } : {}) };
+  }
+}

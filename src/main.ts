@@ -170,7 +170,7 @@ Object.defineProperty(window, '__shardscopeTest', {
     setParams: (change: Partial<Params>) => store.setParams(change),
     /** Runs the pending change's subscribers now (the interaction bench times one change at a time). */
     flush: () => store.flush(),
-    stats: () => ({ store: { ...store.stats }, ...interaction, staleDropped: verification.stale, cancelled: verification.cancelled, version: store.state.version, verificationVersion: verification.status.version }),
+    stats: () => ({ store: { ...store.stats }, ...interaction, staleDropped: verification.stale, cancelled: verification.cancelled, version: store.state.version, planVersion: store.pricedVersion, verificationVersion: verification.status.version }),
     loseDevice: () => device?.destroy(),
   },
 });

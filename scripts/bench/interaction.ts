@@ -6,12 +6,14 @@
 // workers (src/app/verification.worker.ts, src/ui/compare.worker.ts).
 //
 // A change = __shardscopeTest.setParams(...) then flush() (the store otherwise notifies once per
-// frame), then two animation frames. Two measures:
+// frame), then the planner worker's answer (the page draws the new schedule and numbers when it
+// arrives), then two animation frames. Measures:
 // - main-thread CPU per change (the budget's measure): the renderer main thread's thread time from
-//   a Chromium trace, over the change, its two frames (the scene's rebuild and first draw) and the
-//   charts' task; scripts/bench/mainThreadCpu.ts says why thread time and not wall time;
-// - wall time of setParams + flush, with its parts from the app's own counters (plan ms in the
-//   store, scene.setSchedule ms in main.ts): inflated on a loaded machine, useful to see the split.
+//   a Chromium trace, over the change, the answer, its two frames (the scene's rebuild and first
+//   draw) and the charts' task; scripts/bench/mainThreadCpu.ts says why thread time and not wall time;
+// - the longest main-thread task of each change: what holds back a frame;
+// - wall time of setParams + flush, with its parts from the app's own counters (schedule and plan ms
+//   computed on the main thread, scene.setSchedule ms in main.ts): inflated on a loaded machine.
 // Changes alternate the modelled sequence length (a slider drag) and, every fourth, the head count
 // (which also reruns the verification). A second pass makes 20 changes in 2 s and reports the
 // longest gap between animation frames.
@@ -58,6 +60,9 @@ interface Stats {
   store: { plans: number; planMs: number; schedules: number; scheduleMs: number; priced: number; notifications: number; notifyMs: number };
   sceneMs: number;
   verificationMs: number;
+  /** The params version, and the version of the plan the page shows. */
+  version: number;
+  planVersion: number;
 }
 
 async function measureChanges(page: Page, n: number): Promise<Sample[]> {
@@ -76,8 +81,10 @@ async function measureChanges(page: Page, n: number): Promise<Sample[]> {
       test.setParams(change);
       test.flush();
       const total = performance.now() - t0;
-      const after = test.stats();
       const charts0 = chartMs();
+      // Every change is drawn (the planner answers each one before the next), so each window holds one whole change.
+      while (test.stats().planVersion !== test.stats().version) await frame();
+      const after = test.stats();
       await frame();
       await frame();
       out.push({ total, plan: after.store.planMs - before.store.planMs + after.store.scheduleMs - before.store.scheduleMs, scene: after.sceneMs - before.sceneMs, charts: chartMs() - charts0 });
@@ -105,8 +112,8 @@ export async function run(): Promise<void> {
     await page.addInitScript('window.__name = (f) => f;');
     console.log(`main-thread ms per parameter change, 1280×720, headless Chromium (SwiftShader WebGPU), ${CHANGES} changes per case`);
     console.log(`budget: one change ≤ ${BUDGET_MS} ms of main thread at 64 ranks (plan() + readouts + scene update); the verification runs in a worker`);
-    console.log('                       main-thread CPU/change        | wall ms of setParams+flush (p50 unless stated)                  | 20 changes in 2 s');
-    console.log('case                         p50       p95  budget | total p50 total p95   plan    scene readouts+rest charts | max frame gap');
+    console.log('                       main-thread CPU/change        | longest task | wall ms of setParams+flush (p50 unless stated)                  | 20 changes in 2 s');
+    console.log('case                         p50       p95  budget |   p50    p95 | total p50 total p95   plan    scene readouts+rest charts | max frame gap');
     for (const c of CASES) {
       // A query string, so each case is a fresh page load (a hash change would reuse the page).
       await page.goto(`${base}/?case=${encodeURIComponent(c.label)}#${c.hash}`, { waitUntil: 'domcontentloaded', timeout: 180_000 });
@@ -114,7 +121,7 @@ export async function run(): Promise<void> {
       await measureChanges(page, 4); // warm-up: JIT, first layout
       const trace = await traceMainThread(browser, page);
       const samples = await measureChanges(page, CHANGES);
-      const cpu = await trace.stop('change');
+      const { cpu, longestTask } = await trace.stop('change');
       const gaps = await frameGapsDuring(page, Array.from({ length: 20 }, (_, i) => ({ heads: i % 2 ? 16 : 32, seq: 65536 * (1 + (i % 5)) })), 500);
       const total = samples.map((s) => s.total);
       const rest = samples.map((s) => s.total - s.plan - s.scene);
@@ -122,12 +129,13 @@ export async function run(): Promise<void> {
       const p95 = pct(cpu, 95);
       const verdict = p95 <= BUDGET_MS ? 'within' : 'OVER';
       console.log(
-        `${c.label.padEnd(22)} ${f(pct(cpu, 50))} ${f(p95)}  ${verdict.padEnd(6)} | ${f(pct(total, 50))} ${f(pct(total, 95))} ${f(pct(samples.map((s) => s.plan), 50))} ${f(pct(samples.map((s) => s.scene), 50))} ${f(pct(rest, 50))} ${f(pct(samples.map((s) => s.charts), 50))} | ${gaps.maxGapMs.toFixed(0)} ms over ${gaps.frames} frames`,
+        `${c.label.padEnd(22)} ${f(pct(cpu, 50))} ${f(p95)}  ${verdict.padEnd(6)} | ${pct(longestTask, 50).toFixed(1).padStart(5)} ${pct(longestTask, 95).toFixed(1).padStart(6)} | ${f(pct(total, 50))} ${f(pct(total, 95))} ${f(pct(samples.map((s) => s.plan), 50))} ${f(pct(samples.map((s) => s.scene), 50))} ${f(pct(rest, 50))} ${f(pct(samples.map((s) => s.charts), 50))} | ${gaps.maxGapMs.toFixed(0)} ms over ${gaps.frames} frames`,
       );
     }
-    console.log('main-thread CPU = thread time of the renderer main thread from the change to the next change: the change, its two frames (scene rebuild and draw) and the charts.');
-    console.log('total = setParams + the store notification (plan, scene, text readouts, panel, URL, verification post), one task; charts are drawn in the next task, after a frame.');
-    console.log('scene = scene.setSchedule (src/scene, rebuilt on every schedule change); readouts+rest = the readouts, the panel, the URL write and the verification post.');
+    console.log('main-thread CPU = thread time of the renderer main thread from the change to the next change: the change, the planner\'s answer (decode, scene rebuild, readouts), two frames and the charts.');
+    console.log('longest task = the longest main-thread task in that window (a frame cannot be shown while one runs).');
+    console.log('total = setParams + the store notification (panel, URL, comparison, the planner and verification posts), one task; plan = schedule or plan computed on the main thread (0 with the planner worker).');
+    console.log('scene = scene.setSchedule (src/scene, rebuilt on every schedule change, when the answer arrives); charts are drawn in their own task, after a frame.');
     console.log('Wall-clock in the page on a shared 2-core machine: expect noise; the CPU columns are the budget\'s measure.');
   } finally {
     await browser.close();

@@ -18,8 +18,14 @@ interface TraceEvent {
 
 const CATEGORIES = ['devtools.timeline', 'disabled-by-default-devtools.timeline', 'blink.user_timing'];
 
+/** Main-thread CPU per window: the total, and the longest single task (what delays a frame). */
+export interface WindowCpu {
+  readonly cpu: number[];
+  readonly longestTask: number[];
+}
+
 /** Starts tracing `page`; `stop()` returns the renderer main thread's CPU ms in each window between the marks named `${prefix}0`, `${prefix}1`, …, `${prefix}end`. */
-export async function traceMainThread(browser: Browser, page: Page): Promise<{ stop(prefix: string): Promise<number[]> }> {
+export async function traceMainThread(browser: Browser, page: Page): Promise<{ stop(prefix: string): Promise<WindowCpu> }> {
   await browser.startTracing(page, { categories: CATEGORIES });
   return {
     async stop(prefix) {
@@ -33,10 +39,12 @@ export async function traceMainThread(browser: Browser, page: Page): Promise<{ s
         .sort((a, b) => a.ts - b.ts);
       const tasks = events.filter((e) => e.pid === main.pid && e.tid === main.tid && e.ph === 'X' && (e.name === 'RunTask' || e.name === 'ThreadControllerImpl::RunTask'));
       const windows: number[] = [];
+      const longestTask: number[] = [];
       for (let i = 0; i + 1 < marks.length; i++) {
         const from = (marks[i] as TraceEvent).ts;
         const to = (marks[i + 1] as TraceEvent).ts;
         let us = 0;
+        let longest = 0;
         for (const t of tasks) {
           // A task is counted in the window it started in; the marking task itself starts before the first mark.
           const start = t.ts;
@@ -45,10 +53,12 @@ export async function traceMainThread(browser: Browser, page: Page): Promise<{ s
           // Thread time, pro rata for a task that straddles a mark (the change's own task does: the mark is inside it).
           const overlap = (Math.min(end, to) - Math.max(start, from)) / Math.max(1, t.dur ?? 1);
           us += (t.tdur ?? t.dur ?? 0) * overlap;
+          longest = Math.max(longest, (t.tdur ?? t.dur ?? 0) * overlap);
         }
         windows.push(us / 1000);
+        longestTask.push(longest / 1000);
       }
-      return windows;
+      return { cpu: windows, longestTask };
     },
   };
 }

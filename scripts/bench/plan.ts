@@ -10,6 +10,8 @@
 import { applyModelPreset, DEFAULT_PARAMS, STRATEGY_IDS, type Params } from '../../src/model/params.ts';
 import { plan } from '../../src/model/plan.ts';
 import { buildSchedule } from '../../src/model/strategies/index.ts';
+import { Planner } from '../../src/app/planner.ts';
+import { decodeSchedule } from '../../src/model/scheduleCodec.ts';
 import { formatSeconds, formatTokens } from '../../src/model/format.ts';
 
 const SEQS = [1024, 131072, 10 * 1024 * 1024];
@@ -112,4 +114,31 @@ export async function run(): Promise<void> {
     dragRows.push([strategy, formatSeconds(quantile(times, 0.5)), formatSeconds(quantile(times, 0.95)), `${formatSeconds(Math.max(...times))}${plan(params).valid ? '' : ' (invalid)'}`]);
   }
   printTable(dragRows);
+
+  // The page's share: the planner worker (src/app/planner.ts) plans, encodes the schedule and builds
+  // the work matrix; the page clones the answer (transferring its buffers), decodes the step shells,
+  // and decodes the step it draws.
+  console.log(`\nthe page's side of a planner answer at ${RANKS} ranks (worker: plan + encode + work matrix; page: clone + decode the shown step)`);
+  const answerRows: string[][] = [['strategy', 'worker', 'page']];
+  for (const strategy of STRATEGY_IDS) {
+    const planner = new Planner();
+    const worker: number[] = [];
+    const page: number[] = [];
+    for (let i = 0; i < WARMUP + RUNS; i++) {
+      const params: Params = { ...base, strategy, ranks: RANKS, seq: DRAG_SEQS[i % 2] as number };
+      const t0 = performance.now();
+      const { reply, transfer } = planner.answer({ version: i, params });
+      const t1 = performance.now();
+      const data = structuredClone(reply, { transfer });
+      const schedule = 'priced' in data && data.schedule ? decodeSchedule(data.schedule) : null;
+      if (schedule?.valid) void schedule.steps[0]?.compute[0]?.tiles;
+      const t2 = performance.now();
+      if (i >= WARMUP) {
+        worker.push((t1 - t0) / 1000);
+        page.push((t2 - t1) / 1000);
+      }
+    }
+    answerRows.push([strategy, cell(worker), cell(page)]);
+  }
+  printTable(answerRows);
 }

@@ -76,6 +76,20 @@ describe('Store planning off the main thread', () => {
     expect(store.pricedPlan.perRank).toBe(before.perRank);
   });
 
+  it('a verification-only change made while a plan is in flight follows that plan, with nothing planned here', () => {
+    const planner = new FakePlanner();
+    const store = new Store(base, { sync: true, planner });
+    store.setParams({ seq: 65536 });
+    store.setParams({ seed: 11 });
+    planner.answer();
+    expect(planner.requests).toEqual([]);
+    expect(store.pricedVersion).toBe(store.state.version);
+    expect(store.pricedPlan.params.seed).toBe(11);
+    expect(store.pricedPlan.params.seq).toBe(65536);
+    expect(store.state.schedule).toBe(store.pricedPlan.schedule);
+    expect(store.stats.schedules).toBe(0); // its plan is the answer's, with the new seed: no schedule built here
+  });
+
   it('state.plan is exact before the worker answers, and the answer does not replace it', () => {
     const pricing = new FakePlanner();
     const store = new Store(base, { sync: true, planner: pricing });

@@ -17,7 +17,7 @@
 //   (window.shardscope's numbers, the PNG export, node tests and scripts without a worker).
 
 import { checkConsistency, type ParamIssue, type Params } from '../model/params.ts';
-import { replan, reschedule, VERIFICATION_FIELDS, type Plan } from '../model/plan.ts';
+import { onlyVerificationDiffers, priceSchedule, reschedule, sameSchedule, type Plan } from '../model/plan.ts';
 import type { Schedule } from '../model/schedule.ts';
 import { decodeSchedule, type ScheduleTransport } from '../model/scheduleCodec.ts';
 import type { PackedWorkMatrix } from '../scene/matrixTransport.ts';
@@ -76,7 +76,7 @@ class State implements AppState {
   }
 
   get plan(): Plan {
-    this.#plan ??= this.store.priceHere(this.params, this.schedule);
+    this.#plan ??= this.store.planHere(this);
     return this.#plan;
   }
 
@@ -162,20 +162,22 @@ export class Store {
     return this.#pricedVersion;
   }
 
-  /** @internal State's builder: the schedule of `params`, reusing the last one where it can. */
+  /** @internal State's builder: the schedule of `params`, reusing the shown or the last built one where it can. */
   scheduleOf(params: Readonly<Params>): Schedule {
     const t0 = performance.now();
-    const schedule = reschedule(params as Params, this.#lastSchedule);
+    const shown = this.#priced;
+    const schedule = reschedule(params as Params, shown && sameSchedule(params, shown.params) ? shown : this.#lastSchedule);
     this.#lastSchedule = { params, schedule };
     this.stats.schedules++;
     this.stats.scheduleMs += performance.now() - t0;
     return schedule;
   }
 
-  /** @internal State's pricer when nobody else has priced it. */
-  priceHere(params: Readonly<Params>, schedule: Schedule): Plan {
+  /** @internal State's planner when the worker has not answered (or there is none). */
+  planHere(state: AppState): Plan {
     const t0 = performance.now();
-    const result = replan(params as Params, this.#priced, schedule);
+    const shown = this.#priced;
+    const result = shown && onlyVerificationDiffers(state.params, shown.params) ? { ...shown, params: state.params } : priceSchedule(state.params as Params, state.schedule);
     this.stats.plans++;
     this.stats.planMs += performance.now() - t0;
     return result;
@@ -222,8 +224,7 @@ export class Store {
   /** Gets `state` priced: here when that is cheap or there is no worker, else by the worker. */
   #price(state: State): void {
     const shown = this.#priced;
-    const onlyVerification = shown !== null && (Object.keys(state.params) as (keyof Params)[]).every((k) => state.params[k] === shown.params[k] || (VERIFICATION_FIELDS as readonly string[]).includes(k));
-    if (state.priced || onlyVerification || !this.#planner) return this.#publish(state);
+    if (state.priced || (shown && onlyVerificationDiffers(state.params, shown.params)) || !this.#planner) return this.#publish(state);
     if (this.#inFlight) return; // its answer asks for the newest state
     this.#inFlight = state;
     this.#planner.postMessage({ version: state.version, params: { ...state.params } });

@@ -624,7 +624,12 @@ const sameFields = (a: Readonly<Params>, b: Readonly<Params>, keys: readonly (ke
  * pricing or verification field): keeping its identity lets the scene skip its rebuild.
  */
 export function reschedule(params: Params, previous: { readonly params: Readonly<Params>; readonly schedule: Schedule } | null): Schedule {
-  return previous && sameFields(params, previous.params, SCHEDULE_FIELDS) ? previous.schedule : buildSchedule(params);
+  return previous && sameSchedule(params, previous.params) ? previous.schedule : buildSchedule(params);
+}
+
+/** Whether a and b have the same schedule (they agree on every field buildSchedule reads). */
+export function sameSchedule(a: Readonly<Params>, b: Readonly<Params>): boolean {
+  return sameFields(a, b, SCHEDULE_FIELDS);
 }
 
 /**
@@ -635,11 +640,14 @@ export function reschedule(params: Params, previous: { readonly params: Readonly
  * while the pricing worker prices its own copy).
  */
 export function replan(params: Params, previous: Plan | null, schedule?: Schedule): Plan {
-  if (previous) {
-    const changed = (Object.keys(params) as (keyof Params)[]).filter((k) => params[k] !== previous.params[k]);
-    if (changed.every((k) => (VERIFICATION_FIELDS as readonly string[]).includes(k))) return { ...previous, params };
-  }
+  if (previous && onlyVerificationDiffers(params, previous.params)) return { ...previous, params };
   return priceSchedule(params, schedule ?? reschedule(params, previous));
+}
+
+/** Whether a and b differ in verification fields only (so one's plan is the other's, with its params). */
+export function onlyVerificationDiffers(a: Readonly<Params>, b: Readonly<Params>): boolean {
+  for (const k of Object.keys(a) as (keyof Params)[]) if (a[k] !== b[k] && !(VERIFICATION_FIELDS as readonly string[]).includes(k)) return false;
+  return true;
 }
 
 /** The CLI's --json contract (issue 2); extra fields beyond the contract are allowed. */

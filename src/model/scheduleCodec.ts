@@ -10,9 +10,9 @@
 //   step s at stepAt[s]: nCollectives, per collective: kind, label, overlapsCompute (0, 1, or 2 =
 //     unset), group size, the group's ranks, nTransfers, per transfer: src, dst, tensor, tokens (a
 //     token set), heads start, heads end, bytes, dtype (−1 = unset);
-//   then nCompute, per rank compute: rank, q, kv (token sets), heads start, heads end, nTiles, per
-//     tile: q segment, kv segment (index into q / kv, or −1 followed by start, count, stride), mask,
-//     pairs.
+//   then nCompute, per rank compute: rank, q, kv (token sets), heads start, heads end, nTiles, the
+//     tiles' length in numbers, per tile: q segment, kv segment (index into q / kv, or −1 followed by
+//     start, count, stride), mask, pairs.
 
 import { DTYPES, type Dtype } from './params.ts';
 import type { Collective, CollectiveKind, ComputeTile, MaskKind, RankCompute, Schedule, Segment, Step, TensorKind, TokenSet, Transfer, ValidSchedule } from './schedule.ts';
@@ -108,12 +108,15 @@ export function encodeSchedule(schedule: Schedule): ScheduleTransport {
       w.push(rc.heads.start);
       w.push(rc.heads.end);
       w.push(rc.tiles.length);
+      const lengthAt = w.length;
+      w.push(0);
       for (const tile of rc.tiles) {
         segment(rc.q, tile.q);
         segment(rc.kv, tile.kv);
         w.push(MASKS.indexOf(tile.mask));
         w.push(tile.pairs);
       }
+      w.buffer[lengthAt] = w.length - lengthAt - 1;
     }
   });
   const tokenSetAt = new Uint32Array(setAt.length);
@@ -178,7 +181,7 @@ export function decodeSchedule(transport: ScheduleTransport): Schedule {
     }
     return { collectives, computeAt: p };
   };
-  const decodeCompute = (at: number): RankCompute[] => {
+  const decodeTiles = (q: TokenSet, kv: TokenSet, at: number, count: number): ComputeTile[] => {
     let p = at;
     const segment = (set: TokenSet): Segment => {
       const i = n[p++] as number;
@@ -187,21 +190,22 @@ export function decodeSchedule(transport: ScheduleTransport): Schedule {
       p += 3;
       return seg;
     };
-    const compute: RankCompute[] = new Array(n[p++] as number);
-    for (let r = 0; r < compute.length; r++) {
-      const rank = n[p++] as number;
-      const q = setOf(n[p++] as number);
-      const kv = setOf(n[p++] as number);
-      const heads = { start: n[p] as number, end: n[p + 1] as number };
+    const tiles: ComputeTile[] = new Array(count);
+    for (let t = 0; t < count; t++) {
+      const qs = segment(q);
+      const ks = segment(kv);
+      tiles[t] = { q: qs, kv: ks, mask: MASKS[n[p] as number] as MaskKind, pairs: n[p + 1] as number };
       p += 2;
-      const tiles: ComputeTile[] = new Array(n[p++] as number);
-      for (let t = 0; t < tiles.length; t++) {
-        const qs = segment(q);
-        const ks = segment(kv);
-        tiles[t] = { q: qs, kv: ks, mask: MASKS[n[p] as number] as MaskKind, pairs: n[p + 1] as number };
-        p += 2;
-      }
-      compute[r] = { rank, q, kv, heads, tiles };
+    }
+    return tiles;
+  };
+  const decodeCompute = (at: number): RankCompute[] => {
+    let p = at;
+    const compute: RankCompute[] = new Array(n[p++] as number);
+    for (let r = 0; r < compute.length; r++, p += 7 + (n[p + 6] as number)) {
+      const q = setOf(n[p + 1] as number);
+      const kv = setOf(n[p + 2] as number);
+      compute[r] = new LazyRankCompute(n[p] as number, q, kv, { start: n[p + 3] as number, end: n[p + 4] as number }, decodeTiles.bind(null, q, kv, p + 7, n[p + 5] as number));
     }
     return compute;
   };
@@ -245,6 +249,27 @@ class LazyStep implements Step {
   /** Plain data for JSON (getters are not own properties). */
   toJSON(): Step {
     return { index: this.index, phase: this.phase, caption: this.caption, ...(this.short !== undefined ? { short: this.short } : {}), collectives: this.collectives, compute: this.compute };
+  }
+}
+
+/** A rank's compute whose tiles are decoded when first read (the softmax panel reads one rank's of every step). */
+class LazyRankCompute implements RankCompute {
+  #tiles: ComputeTile[] | null = null;
+  constructor(
+    readonly rank: number,
+    readonly q: TokenSet,
+    readonly kv: TokenSet,
+    readonly heads: { readonly start: number; readonly end: number },
+    private readonly decode: () => ComputeTile[],
+  ) {}
+
+  get tiles(): readonly ComputeTile[] {
+    this.#tiles ??= this.decode();
+    return this.#tiles;
+  }
+
+  toJSON(): RankCompute {
+    return { rank: this.rank, q: this.q, kv: this.kv, heads: this.heads, tiles: this.tiles };
   }
 }
 

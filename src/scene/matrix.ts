@@ -80,6 +80,12 @@ interface SegCells {
   readonly hi: number;
   readonly count: Float64Array;
   readonly off: Float64Array;
+  /**
+   * Runs of cells with the same count and offset: run r is cells runAt[r] .. runAt[r+1] − 1. A
+   * strided segment is one run over every cell, a contiguous one at most three, so the per-cell
+   * work of a tile (its diagonal pairs, its keys) is done once per run.
+   */
+  readonly runAt: Int32Array;
 }
 
 /**
@@ -145,8 +151,14 @@ export function buildWorkMatrix(schedule: ValidSchedule, n: number): WorkMatrix 
         count[i - lo] = c;
         if (c > 0) off[i - lo] = clipStart(seg, bound[i] as number) - (bound[i] as number);
       }
+      let runs = 1;
+      for (let i = 1; i < count.length; i++) if (count[i] !== count[i - 1] || off[i] !== off[i - 1]) runs++;
+      const runAt = new Int32Array(runs + 1);
+      for (let i = 1, r = 1; i < count.length; i++) if (count[i] !== count[i - 1] || off[i] !== off[i - 1]) runAt[r++] = lo + i;
+      runAt[0] = lo;
+      runAt[runs] = hi + 1;
       id = segs.length;
-      segs.push({ lo, hi, count, off });
+      segs.push({ lo, hi, count, off, runAt });
       segByValue.set(key, id);
       const pkey = `${lo}:${count.join(',')}`;
       let pat = patternByValue.get(pkey);
@@ -197,58 +209,50 @@ export function buildWorkMatrix(schedule: ValidSchedule, n: number): WorkMatrix 
     const dLo: number[] = [];
     const dHi: number[] = [];
     const dVal: number[] = [];
-    const diag = (i: number, v: number): void => {
-      const last = dVal.length - 1;
-      if (last >= (dStart[t] as number) && dVal[last] === v && dHi[last] === i - 1) dHi[last] = i;
-      else {
-        dLo.push(i);
-        dHi.push(i);
-        dVal.push(v);
-      }
-    };
     const groupOf = new Map<string, number>();
     const groupRank: number[] = [];
     const groupSeg: number[] = [];
-    const rankSegs: ({ segs: Segment[]; groups: number[] } | undefined)[] = new Array<{ segs: Segment[]; groups: number[] } | undefined>(P);
+    // Each rank's query segments and their groups: tiles refer to them by identity, and a rank
+    // keeps the same few segment objects across steps (at most 16 remembered per rank).
+    const knownSegs: (Segment[] | undefined)[] = new Array<Segment[] | undefined>(P);
+    const knownGroups: (number[] | undefined)[] = new Array<number[] | undefined>(P);
+    const groupFor = (rank: number, q: Segment): number => {
+      const segsOfRank = knownSegs[rank] ?? (knownSegs[rank] = []);
+      const groupsOfRank = knownGroups[rank] ?? (knownGroups[rank] = []);
+      for (let a = 0; a < segsOfRank.length; a++) if (segsOfRank[a] === q) return groupsOfRank[a] as number;
+      const key = `${rank}:${q.start},${q.count},${q.stride}`;
+      let g = groupOf.get(key);
+      if (g === undefined) {
+        g = groupRank.length;
+        groupOf.set(key, g);
+        groupRank.push(rank);
+        groupSeg.push(segOf(q));
+      }
+      if (segsOfRank.length < 16) {
+        segsOfRank.push(q);
+        groupsOfRank.push(g);
+      }
+      return g;
+    };
     let t = 0;
     for (let f = 0; f < steps.length; f++) {
       stepStart[f] = t;
       for (const rc of schedule.steps[steps[f] as number]?.compute ?? []) {
         const hs = Math.max(1, rc.heads.end - rc.heads.start) / allHeads;
-        // The rank's query segments and their groups: tiles refer to them by identity, and a
-        // rank keeps the same few segment objects across steps.
-        const known = rankSegs[rc.rank] ?? (rankSegs[rc.rank] = { segs: [], groups: [] });
-        const groupFor = (q: Segment): number => {
-          const i = known.segs.indexOf(q);
-          if (i >= 0) return known.groups[i] as number;
-          const key = `${rc.rank}:${q.start},${q.count},${q.stride}`;
-          let g = groupOf.get(key);
-          if (g === undefined) {
-            g = groupRank.length;
-            groupOf.set(key, g);
-            groupRank.push(rc.rank);
-            groupSeg.push(segOf(q));
-          }
-          if (known.segs.length < 16) {
-            known.segs.push(q);
-            known.groups.push(g);
-          }
-          return g;
-        };
         for (const tile of rc.tiles) {
-          dStart[t] = dVal.length;
+          const firstRun = dVal.length;
+          dStart[t] = firstRun;
+          const q = tile.q;
+          const g = groupFor(rc.rank, q);
+          group[t] = g;
           if (tile.pairs <= 0) {
             // Skipped: contributes nothing (kept so the table has one row per tile).
-            group[t] = groupFor(tile.q);
             share[t] = 0;
             kSeg[t] = -1;
             t++;
             continue;
           }
-          const q = tile.q;
           const kv = tile.kv;
-          const g = groupFor(q);
-          group[t] = g;
           share[t] = hs;
           const i0 = cellAt(q.start);
           const i1 = cellAt(segmentLast(q));
@@ -261,35 +265,49 @@ export function buildWorkMatrix(schedule: ValidSchedule, n: number): WorkMatrix 
           } else kSeg[t] = segOf(kv);
           if (i0 === i1 && j0 === j1) {
             // One cell each (the common case): on the diagonal, every pair of the tile is in that cell.
-            if (i0 === j0) diag(i0, hs * tile.pairs);
-          } else {
-            // Diagonal cells one by one; cells with the same counts and offsets (a strided segment
-            // repeats its pattern in every cell) reuse the previous count.
-            const Q = segs[groupSeg[g] as number] as SegCells;
-            const K = j0 === j1 ? null : (segs[kSeg[t] as number] as SegCells);
-            const kLo = K ? K.lo : j0;
-            const kHi = K ? K.hi : j0;
-            let pqc = -1;
-            let pkc = -1;
-            let pqo = -1;
-            let pko = -1;
-            let pp = 0;
-            for (let i = Math.max(Q.lo, kLo); i <= Math.min(Q.hi, kHi); i++) {
-              const qc = Q.count[i - Q.lo] as number;
-              const kc = K ? (K.count[i - K.lo] as number) : kv.count;
-              if (qc <= 0 || kc <= 0) continue;
-              const qo = Q.off[i - Q.lo] as number;
-              const ko = K ? (K.off[i - K.lo] as number) : kv.start - (bound[i] as number);
-              if (qc !== pqc || kc !== pkc || qo !== pqo || ko !== pko) {
-                const b = bound[i] as number;
-                pp = safePairs({ start: b + qo, count: qc, stride: q.stride }, { start: b + ko, count: kc, stride: kv.stride });
-                pqc = qc;
-                pkc = kc;
-                pqo = qo;
-                pko = ko;
-              }
-              if (pp > 0) diag(i, hs * pp);
+            if (i0 === j0) {
+              dLo.push(i0);
+              dHi.push(i0);
+              dVal.push(hs * tile.pairs);
             }
+            t++;
+            continue;
+          }
+          // The diagonal cells both segments reach, one run of equal (count, offset) pairs at a
+          // time: the pairs of a cell depend on those only.
+          const Q = segs[groupSeg[g] as number] as SegCells;
+          const K = j0 === j1 ? null : (segs[kSeg[t] as number] as SegCells);
+          const lo = Math.max(Q.lo, K ? K.lo : j0);
+          const hi = Math.min(Q.hi, K ? K.hi : j0);
+          let qr = 0;
+          let kr = 0;
+          for (let i = lo; i <= hi; ) {
+            while ((Q.runAt[qr + 1] as number) <= i) qr++;
+            let end = Math.min(hi, (Q.runAt[qr + 1] as number) - 1);
+            let kc = kv.count;
+            let ko = kv.start - (bound[i] as number);
+            if (K) {
+              while ((K.runAt[kr + 1] as number) <= i) kr++;
+              end = Math.min(end, (K.runAt[kr + 1] as number) - 1);
+              kc = K.count[i - K.lo] as number;
+              ko = K.off[i - K.lo] as number;
+            }
+            const qc = Q.count[i - Q.lo] as number;
+            if (qc > 0 && kc > 0) {
+              const b = bound[i] as number;
+              const pp = safePairs({ start: b + (Q.off[i - Q.lo] as number), count: qc, stride: q.stride }, { start: b + ko, count: kc, stride: kv.stride });
+              if (pp > 0) {
+                const v = hs * pp;
+                const last = dVal.length - 1;
+                if (last >= firstRun && dVal[last] === v && dHi[last] === i - 1) dHi[last] = end;
+                else {
+                  dLo.push(i);
+                  dHi.push(end);
+                  dVal.push(v);
+                }
+              }
+            }
+            i = end + 1;
           }
           t++;
         }
@@ -350,7 +368,11 @@ export function buildWorkMatrix(schedule: ValidSchedule, n: number): WorkMatrix 
         sumK[j] = (sumK[j] as number) + hs * (T.kCount[t] as number);
       } else {
         const K = segs[ks] as SegCells;
-        for (let j = K.lo; j <= K.hi; j++) sumK[base + j] = (sumK[base + j] as number) + hs * (K.count[j - K.lo] as number);
+        for (let r = 0; r + 1 < K.runAt.length; r++) {
+          const a = K.runAt[r] as number;
+          const v = hs * (K.count[a - K.lo] as number);
+          for (let j = base + a, e = base + (K.runAt[r + 1] as number); j < e; j++) sumK[j] = (sumK[j] as number) + v;
+        }
       }
       const dEnd = T.dStart[t + 1] as number;
       for (let d = T.dStart[t] as number; d < dEnd; d++) {
@@ -394,7 +416,13 @@ export function buildWorkMatrix(schedule: ValidSchedule, n: number): WorkMatrix 
   };
 
   let owners: { owner: Int16Array; sharers: Int16Array } | null = null;
-  /** The rank that did most of each cell (≥ 60%, else −2 and up to four sharers), one rank at a time over the cells it touched. */
+  /**
+   * The rank that did most of each cell (≥ 60%, else −2 and up to four sharers). A rank's work in
+   * cell (i, j < i) is Σ over its groups of q[i]·ΣK[j] (its diagonal: ΣD[i]), computed where it is
+   * folded into the per-cell maximum, sum and sharers: one pass per rank over the cells it reaches,
+   * with no n² scratch row. Ranks in ascending order and each rank's groups in the order the tiles
+   * first reach them, so every sum is added in the same order as the cumulative rows.
+   */
   const ownersOf = (): { owner: Int16Array; sharers: Int16Array } => {
     if (owners) return owners;
     const owner = new Int16Array(n2).fill(-1);
@@ -402,38 +430,82 @@ export function buildWorkMatrix(schedule: ValidSchedule, n: number): WorkMatrix 
     const nShare = new Uint8Array(n2);
     const sum = new Float64Array(n2);
     const bestW = new Float64Array(n2);
-    const cur = new Float64Array(n2);
     const T = tiles();
-    const { slots, segOfSlot } = sumSteps(-1, steps.length - 1, true);
-    const order = slots.map((_, a) => a).sort((x, y) => (T.groupRank[slots[x] as number] as number) - (T.groupRank[slots[y] as number] as number));
-    // The rows the current rank's groups wrote (each from its first key cell up to the diagonal).
-    const boxes: { lo: number; hi: number; kLo: number }[] = [];
-    for (let o = 0; o < order.length; o++) {
-      const a = order[o] as number;
-      const rank = T.groupRank[slots[a] as number] as number;
-      boxes.push(spreadSlot(slots[a] as number, segOfSlot[a] as number, cur));
-      const next = order[o + 1];
-      if (next !== undefined && T.groupRank[slots[next] as number] === rank) continue;
-      // This rank's groups are in `cur`: fold them into the per-cell maximum, sum and sharers
-      // (a cell written by two of its groups is folded once: it is zeroed when folded).
+    const { slots } = sumSteps(-1, steps.length - 1, true);
+    // The groups touched, by rank (a counting sort keeps the first-touch order within a rank).
+    const rankStart = new Int32Array(P + 1);
+    for (const g of slots) rankStart[(T.groupRank[g] as number) + 1] = (rankStart[(T.groupRank[g] as number) + 1] as number) + 1;
+    for (let r = 0; r < P; r++) rankStart[r + 1] = (rankStart[r + 1] as number) + (rankStart[r] as number);
+    const byRank = new Int32Array(slots.length);
+    const fill = rankStart.slice(0, P);
+    for (const g of slots) {
+      const r = T.groupRank[g] as number;
+      byRank[fill[r] as number] = g;
+      fill[r] = (fill[r] as number) + 1;
+    }
+    // Per group: its query segment, its first nonzero key cell; per row, the groups with queries there.
+    const kFirst = new Int32Array(slots.length);
+    const rowGroups = new Int32Array(slots.length);
+    const rowQ = new Float64Array(slots.length);
+    for (let r = 0; r < P; r++) {
+      const a0 = rankStart[r] as number;
+      const a1 = rankStart[r + 1] as number;
+      if (a1 === a0) continue;
+      let rowLo = n;
+      let rowHi = -1;
       let kLo = n;
-      for (const b of boxes) kLo = Math.min(kLo, b.kLo);
-      for (const b of boxes) {
-        for (let i = b.lo; i <= b.hi; i++) {
-          for (let c = i * n + kLo, end = i * n + i; c <= end; c++) {
-            const w = cur[c] as number;
-            if (w <= 0) continue;
-            cur[c] = 0;
-            sum[c] = (sum[c] as number) + w;
-            if (w > (bestW[c] as number)) {
-              bestW[c] = w;
-              owner[c] = rank;
+      for (let a = a0; a < a1; a++) {
+        const g = byRank[a] as number;
+        const Q = segs[T.groupSeg[g] as number] as SegCells;
+        rowLo = Math.min(rowLo, Q.lo);
+        rowHi = Math.max(rowHi, Q.hi);
+        let k = 0;
+        while (k < n && sumK[g * n + k] === 0) k++;
+        kFirst[a] = k;
+        kLo = Math.min(kLo, k);
+      }
+      for (let i = rowLo; i <= rowHi; i++) {
+        // The rank's groups with queries in row i (below the diagonal) and its diagonal cell.
+        let m = 0;
+        let d = 0;
+        for (let a = a0; a < a1; a++) {
+          const g = byRank[a] as number;
+          const Q = segs[T.groupSeg[g] as number] as SegCells;
+          if (i < Q.lo || i > Q.hi) continue;
+          const q = Q.count[i - Q.lo] as number;
+          if (q > 0 && (kFirst[a] as number) < i) {
+            rowGroups[m] = g * n;
+            rowQ[m++] = q;
+          }
+          const dv = sumD[g * n + i] as number;
+          if (dv !== 0) d += dv;
+        }
+        const rowAt = i * n;
+        if (m > 0) {
+          for (let j = kLo; j < i; j++) {
+            let w = 0;
+            for (let x = 0; x < m; x++) {
+              const k = sumK[(rowGroups[x] as number) + j] as number;
+              if (k !== 0) w += (rowQ[x] as number) * k;
             }
-            if ((nShare[c] as number) < 4) sharers[c * 4 + (nShare[c] as number)++] = rank;
+            if (w > 0) fold(rowAt + j, w, r);
           }
         }
+        if (d > 0) fold(rowAt + i, d, r);
       }
-      boxes.length = 0;
+      for (let a = a0; a < a1; a++) {
+        const base = (byRank[a] as number) * n;
+        sumK.fill(0, base, base + n);
+        sumD.fill(0, base, base + n);
+      }
+    }
+    function fold(c: number, w: number, rank: number): void {
+      sum[c] = (sum[c] as number) + w;
+      if (w > (bestW[c] as number)) {
+        bestW[c] = w;
+        owner[c] = rank;
+      }
+      if ((nShare[c] as number) < 4) sharers[c * 4 + (nShare[c] as number)++] = rank;
     }
     for (let c = 0; c < n2; c++) {
       if ((sum[c] as number) <= 0) continue;

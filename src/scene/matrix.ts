@@ -170,9 +170,9 @@ export function buildWorkMatrix(schedule: ValidSchedule, n: number): WorkMatrix 
   };
 
   /**
-   * Every forward tile once, flat: its group (a rank and one of its query segments), its head share,
-   * its keys per cell (one cell: kCell/kCount; several: the segment kSeg) and its exact diagonal
-   * pairs (dCell/dVal, head-weighted). Below the diagonal, cell (i, j) of a group gains
+   * Every computed forward tile once, flat (skipped ones add nothing): its group (a rank and one of
+   * its query segments), its head share, its keys per cell (kRef: one cell, with kCount keys, or
+   * ~segment) and its exact diagonal pairs (runs dLo..dHi of dVal, head-weighted). Below the diagonal, cell (i, j) of a group gains
    * q[i]·ΣK[j], since every key of a lower cell precedes every query: so sums over steps are
    * per-group vectors, and the n×n outer products happen once per group, not once per tile.
    */
@@ -180,9 +180,9 @@ export function buildWorkMatrix(schedule: ValidSchedule, n: number): WorkMatrix 
     readonly stepStart: Int32Array;
     readonly group: Int32Array;
     readonly share: Float64Array;
-    readonly kCell: Int32Array;
+    /** Key cell (≥ 0), or ~id of the key segment when the keys span several cells. */
+    readonly kRef: Int32Array;
     readonly kCount: Float64Array;
-    readonly kSeg: Int32Array;
     /** Diagonal runs of tile t: dStart[t] .. dStart[t+1], each cells dLo..dHi with dVal pairs per cell. */
     readonly dStart: Int32Array;
     readonly dLo: Int32Array;
@@ -197,13 +197,12 @@ export function buildWorkMatrix(schedule: ValidSchedule, n: number): WorkMatrix 
   const tiles = (): Tiles => {
     if (tilesCache) return tilesCache;
     let count = 0;
-    for (const f of steps) for (const rc of schedule.steps[f]?.compute ?? []) count += rc.tiles.length;
+    for (const f of steps) for (const rc of schedule.steps[f]?.compute ?? []) for (const tile of rc.tiles) if (tile.pairs > 0) count++;
     const stepStart = new Int32Array(F + 1);
     const group = new Int32Array(count);
     const share = new Float64Array(count);
-    const kCell = new Int32Array(count);
+    const kRef = new Int32Array(count);
     const kCount = new Float64Array(count);
-    const kSeg = new Int32Array(count);
     const dStart = new Int32Array(count + 1);
     // Runs of equal diagonal values (a striped tile has one run over every cell, not 64 entries).
     const dLo: number[] = [];
@@ -240,18 +239,12 @@ export function buildWorkMatrix(schedule: ValidSchedule, n: number): WorkMatrix 
       for (const rc of schedule.steps[steps[f] as number]?.compute ?? []) {
         const hs = Math.max(1, rc.heads.end - rc.heads.start) / allHeads;
         for (const tile of rc.tiles) {
+          if (tile.pairs <= 0) continue;
           const firstRun = dVal.length;
           dStart[t] = firstRun;
           const q = tile.q;
           const g = groupFor(rc.rank, q);
           group[t] = g;
-          if (tile.pairs <= 0) {
-            // Skipped: contributes nothing (kept so the table has one row per tile).
-            share[t] = 0;
-            kSeg[t] = -1;
-            t++;
-            continue;
-          }
           const kv = tile.kv;
           share[t] = hs;
           const i0 = cellAt(q.start);
@@ -259,10 +252,9 @@ export function buildWorkMatrix(schedule: ValidSchedule, n: number): WorkMatrix 
           const j0 = cellAt(kv.start);
           const j1 = cellAt(segmentLast(kv));
           if (j0 === j1) {
-            kSeg[t] = -1;
-            kCell[t] = j0;
+            kRef[t] = j0;
             kCount[t] = kv.count;
-          } else kSeg[t] = segOf(kv);
+          } else kRef[t] = ~segOf(kv);
           if (i0 === i1 && j0 === j1) {
             // One cell each (the common case): on the diagonal, every pair of the tile is in that cell.
             if (i0 === j0) {
@@ -276,7 +268,7 @@ export function buildWorkMatrix(schedule: ValidSchedule, n: number): WorkMatrix 
           // The diagonal cells both segments reach, one run of equal (count, offset) pairs at a
           // time: the pairs of a cell depend on those only.
           const Q = segs[groupSeg[g] as number] as SegCells;
-          const K = j0 === j1 ? null : (segs[kSeg[t] as number] as SegCells);
+          const K = j0 === j1 ? null : (segs[~(kRef[t] as number)] as SegCells);
           const lo = Math.max(Q.lo, K ? K.lo : j0);
           const hi = Math.min(Q.hi, K ? K.hi : j0);
           let qr = 0;
@@ -320,9 +312,8 @@ export function buildWorkMatrix(schedule: ValidSchedule, n: number): WorkMatrix 
       stepStart,
       group,
       share,
-      kCell,
+      kRef,
       kCount,
-      kSeg,
       dStart,
       dLo: Int32Array.from(dLo),
       dHi: Int32Array.from(dHi),
@@ -353,7 +344,6 @@ export function buildWorkMatrix(schedule: ValidSchedule, n: number): WorkMatrix 
     const end = T.stepStart[to + 1] as number;
     for (let t = T.stepStart[from + 1] as number; t < end; t++) {
       const hs = T.share[t] as number;
-      if (hs === 0) continue;
       const g = T.group[t] as number;
       const sl = byGroup ? g : (T.groupPattern[g] as number);
       if (used[sl] === 0) {
@@ -362,12 +352,12 @@ export function buildWorkMatrix(schedule: ValidSchedule, n: number): WorkMatrix 
         segOfSlot.push(T.groupSeg[g] as number);
       }
       const base = sl * n;
-      const ks = T.kSeg[t] as number;
-      if (ks < 0) {
-        const j = base + (T.kCell[t] as number);
+      const kr = T.kRef[t] as number;
+      if (kr >= 0) {
+        const j = base + kr;
         sumK[j] = (sumK[j] as number) + hs * (T.kCount[t] as number);
       } else {
-        const K = segs[ks] as SegCells;
+        const K = segs[~kr] as SegCells;
         for (let r = 0; r + 1 < K.runAt.length; r++) {
           const a = K.runAt[r] as number;
           const v = hs * (K.count[a - K.lo] as number);
@@ -418,99 +408,157 @@ export function buildWorkMatrix(schedule: ValidSchedule, n: number): WorkMatrix 
   let owners: { owner: Int16Array; sharers: Int16Array } | null = null;
   /**
    * The rank that did most of each cell (≥ 60%, else −2 and up to four sharers). A rank's work in
-   * cell (i, j < i) is Σ over its groups of q[i]·ΣK[j] (its diagonal: ΣD[i]), computed where it is
-   * folded into the per-cell maximum, sum and sharers: one pass per rank over the cells it reaches,
-   * with no n² scratch row. Ranks in ascending order and each rank's groups in the order the tiles
-   * first reach them, so every sum is added in the same order as the cumulative rows.
+   * cell (i, j < i) is Σ over its groups of q[i]·ΣK[j] (on the diagonal: ΣD[i]). Rows with the same
+   * query counts in every group and columns with the same ΣK in every group have the same work
+   * per rank, so below the diagonal the owners are found once per block of such rows × columns (a
+   * striped or Ulysses matrix is one block; a ring one is cell by cell), then copied to its cells.
+   * Ranks in ascending order, each rank's groups in the order the tiles first reach them: every
+   * sum is added in the order the straightforward per-cell fold adds it.
    */
   const ownersOf = (): { owner: Int16Array; sharers: Int16Array } => {
     if (owners) return owners;
     const owner = new Int16Array(n2).fill(-1);
     const sharers = new Int16Array(n2 * 4).fill(-1);
-    const nShare = new Uint8Array(n2);
-    const sum = new Float64Array(n2);
-    const bestW = new Float64Array(n2);
     const T = tiles();
     const { slots } = sumSteps(-1, steps.length - 1, true);
+    const G = slots.length;
     // The groups touched, by rank (a counting sort keeps the first-touch order within a rank).
     const rankStart = new Int32Array(P + 1);
     for (const g of slots) rankStart[(T.groupRank[g] as number) + 1] = (rankStart[(T.groupRank[g] as number) + 1] as number) + 1;
     for (let r = 0; r < P; r++) rankStart[r + 1] = (rankStart[r + 1] as number) + (rankStart[r] as number);
-    const byRank = new Int32Array(slots.length);
-    const fill = rankStart.slice(0, P);
+    const byRank = new Int32Array(G);
     for (const g of slots) {
       const r = T.groupRank[g] as number;
-      byRank[fill[r] as number] = g;
-      fill[r] = (fill[r] as number) + 1;
+      byRank[rankStart[r] as number] = g;
+      rankStart[r] = (rankStart[r] as number) + 1;
     }
-    // Per group: its query segment, its first nonzero key cell; per row, the groups with queries there.
-    const kFirst = new Int32Array(slots.length);
-    const rowGroups = new Int32Array(slots.length);
-    const rowQ = new Float64Array(slots.length);
-    for (let r = 0; r < P; r++) {
-      const a0 = rankStart[r] as number;
-      const a1 = rankStart[r + 1] as number;
-      if (a1 === a0) continue;
-      let rowLo = n;
-      let rowHi = -1;
-      let kLo = n;
-      for (let a = a0; a < a1; a++) {
+
+    // Row runs: consecutive rows whose groups with queries there (in byRank order) and query counts
+    // are the same. Run u is rows rowAt[u] .. rowAt[u+1] − 1, its groups act[actAt[u] .. actAt[u+1]).
+    const rowAt: number[] = [];
+    const actAt: number[] = [0];
+    const actGroup: number[] = [];
+    const actQ: number[] = [];
+    for (let i = 0; i < n; i++) {
+      const from = actGroup.length;
+      for (let a = 0; a < G; a++) {
         const g = byRank[a] as number;
         const Q = segs[T.groupSeg[g] as number] as SegCells;
-        rowLo = Math.min(rowLo, Q.lo);
-        rowHi = Math.max(rowHi, Q.hi);
-        let k = 0;
-        while (k < n && sumK[g * n + k] === 0) k++;
-        kFirst[a] = k;
-        kLo = Math.min(kLo, k);
+        const q = i < Q.lo || i > Q.hi ? 0 : (Q.count[i - Q.lo] as number);
+        if (q > 0) {
+          actGroup.push(g);
+          actQ.push(q);
+        }
       }
-      for (let i = rowLo; i <= rowHi; i++) {
-        // The rank's groups with queries in row i (below the diagonal) and its diagonal cell.
-        let m = 0;
+      const prev = actAt.length >= 2 ? (actAt[actAt.length - 2] as number) : -1;
+      let same = prev >= 0 && actGroup.length - from === from - prev;
+      for (let x = 0; same && x < from - prev; x++) same = actGroup[prev + x] === actGroup[from + x] && actQ[prev + x] === actQ[from + x];
+      if (same) {
+        actGroup.length = from;
+        actQ.length = from;
+      } else {
+        rowAt.push(i);
+        actAt.push(actGroup.length);
+      }
+    }
+    rowAt.push(n);
+    // Column runs: consecutive columns where every group's ΣK is the same.
+    const colAt: number[] = [0];
+    for (let j = 1; j < n; j++) {
+      let same = true;
+      for (let a = 0; a < G && same; a++) {
+        const at = (byRank[a] as number) * n + j;
+        same = sumK[at] === sumK[at - 1];
+      }
+      if (!same) colAt.push(j);
+    }
+    colAt.push(n);
+
+    // Folds per-rank work w into the owner of a cell (or block): the running sum, the largest share
+    // (ties keep the lower rank) and the first four ranks with work.
+    let fSum = 0;
+    let fBest = 0;
+    let fOwner = -1;
+    let fShared = 0;
+    const fSharers = [-1, -1, -1, -1];
+    const foldStart = (): void => {
+      fSum = 0;
+      fBest = 0;
+      fOwner = -1;
+      fShared = 0;
+      fSharers.fill(-1);
+    };
+    const fold = (w: number, rank: number): void => {
+      if (w <= 0) return;
+      fSum += w;
+      if (w > fBest) {
+        fBest = w;
+        fOwner = rank;
+      }
+      if (fShared < 4) fSharers[fShared++] = rank;
+    };
+    /** Writes the folded owner to cell c; false when nobody worked there. */
+    const foldEnd = (): boolean => {
+      if (fSum <= 0) return false;
+      if (fBest < 0.6 * fSum) fOwner = -2;
+      return true;
+    };
+    const write = (c: number): void => {
+      owner[c] = fOwner;
+      if (fOwner === -2) for (let k = 0; k < 4; k++) sharers[c * 4 + k] = fSharers[k] as number;
+    };
+
+    for (let u = 0; u + 1 < rowAt.length; u++) {
+      const r0 = rowAt[u] as number;
+      const r1 = (rowAt[u + 1] as number) - 1;
+      const a0 = actAt[u] as number;
+      const a1 = actAt[u + 1] as number;
+      if (a1 === a0) continue;
+      // Below the diagonal: one fold per column run (its first column stands for all).
+      for (let v = 0; v + 1 < colAt.length && (colAt[v] as number) < r1; v++) {
+        const c0 = colAt[v] as number;
+        const c1 = Math.min((colAt[v + 1] as number) - 1, r1 - 1);
+        foldStart();
+        let rank = T.groupRank[actGroup[a0] as number] as number;
+        let w = 0;
+        for (let a = a0; a < a1; a++) {
+          const g = actGroup[a] as number;
+          const r = T.groupRank[g] as number;
+          if (r !== rank) {
+            fold(w, rank);
+            rank = r;
+            w = 0;
+          }
+          const k = sumK[g * n + c0] as number;
+          if (k !== 0) w += (actQ[a] as number) * k;
+        }
+        fold(w, rank);
+        if (!foldEnd()) continue;
+        for (let i = Math.max(r0, c0 + 1); i <= r1; i++) for (let j = c0, end = Math.min(c1, i - 1); j <= end; j++) write(i * n + j);
+      }
+      // The diagonal, cell by cell (its pairs differ from row to row).
+      for (let i = r0; i <= r1; i++) {
+        foldStart();
+        let rank = T.groupRank[actGroup[a0] as number] as number;
         let d = 0;
         for (let a = a0; a < a1; a++) {
-          const g = byRank[a] as number;
-          const Q = segs[T.groupSeg[g] as number] as SegCells;
-          if (i < Q.lo || i > Q.hi) continue;
-          const q = Q.count[i - Q.lo] as number;
-          if (q > 0 && (kFirst[a] as number) < i) {
-            rowGroups[m] = g * n;
-            rowQ[m++] = q;
+          const g = actGroup[a] as number;
+          const r = T.groupRank[g] as number;
+          if (r !== rank) {
+            fold(d, rank);
+            rank = r;
+            d = 0;
           }
           const dv = sumD[g * n + i] as number;
           if (dv !== 0) d += dv;
         }
-        const rowAt = i * n;
-        if (m > 0) {
-          for (let j = kLo; j < i; j++) {
-            let w = 0;
-            for (let x = 0; x < m; x++) {
-              const k = sumK[(rowGroups[x] as number) + j] as number;
-              if (k !== 0) w += (rowQ[x] as number) * k;
-            }
-            if (w > 0) fold(rowAt + j, w, r);
-          }
-        }
-        if (d > 0) fold(rowAt + i, d, r);
-      }
-      for (let a = a0; a < a1; a++) {
-        const base = (byRank[a] as number) * n;
-        sumK.fill(0, base, base + n);
-        sumD.fill(0, base, base + n);
+        fold(d, rank);
+        if (foldEnd()) write(i * n + i);
       }
     }
-    function fold(c: number, w: number, rank: number): void {
-      sum[c] = (sum[c] as number) + w;
-      if (w > (bestW[c] as number)) {
-        bestW[c] = w;
-        owner[c] = rank;
-      }
-      if ((nShare[c] as number) < 4) sharers[c * 4 + (nShare[c] as number)++] = rank;
-    }
-    for (let c = 0; c < n2; c++) {
-      if ((sum[c] as number) <= 0) continue;
-      if ((bestW[c] as number) < 0.6 * (sum[c] as number)) owner[c] = -2;
-      else for (let k = 0; k < 4; k++) sharers[c * 4 + k] = -1;
+    for (const g of slots) {
+      sumK.fill(0, g * n, g * n + n);
+      sumD.fill(0, g * n, g * n + n);
     }
     owners = { owner, sharers };
     return owners;

@@ -112,13 +112,20 @@ export function buildWorkMatrix(schedule: ValidSchedule, n: number): WorkMatrix 
   }
   const allHeads = totalHeadsOf(schedule);
   const perRank = new Float64Array(P * F);
+  // Tiles with pairs (the rows of the tile table), counted here to walk the tiles once less.
+  let computedTiles = 0;
   for (let f = 0; f < steps.length; f++) {
     const step = schedule.steps[steps[f] as number];
     if (step) {
       for (const rc of step.compute) {
         const heads = Math.max(1, rc.heads.end - rc.heads.start);
         let w = 0;
-        for (const tile of rc.tiles) if (tile.pairs > 0) w += tile.pairs * heads;
+        for (const tile of rc.tiles) {
+          if (tile.pairs > 0) {
+            w += tile.pairs * heads;
+            computedTiles++;
+          }
+        }
         perRank[f * P + rc.rank] = (perRank[f * P + rc.rank] ?? 0) + w;
       }
     }
@@ -196,8 +203,7 @@ export function buildWorkMatrix(schedule: ValidSchedule, n: number): WorkMatrix 
   let tilesCache: Tiles | null = null;
   const tiles = (): Tiles => {
     if (tilesCache) return tilesCache;
-    let count = 0;
-    for (const f of steps) for (const rc of schedule.steps[f]?.compute ?? []) for (const tile of rc.tiles) if (tile.pairs > 0) count++;
+    const count = computedTiles;
     const stepStart = new Int32Array(F + 1);
     const group = new Int32Array(count);
     const share = new Float64Array(count);
@@ -315,12 +321,13 @@ export function buildWorkMatrix(schedule: ValidSchedule, n: number): WorkMatrix 
       kRef,
       kCount,
       dStart,
-      dLo: Int32Array.from(dLo),
-      dHi: Int32Array.from(dHi),
-      dVal: Float64Array.from(dVal),
-      groupRank: Int32Array.from(groupRank),
-      groupSeg: Int32Array.from(groupSeg),
-      groupPattern: Int32Array.from(groupSeg, (sg) => segPattern[sg] as number),
+      // The constructors, not TypedArray.from: from() took more time than the whole tile loop.
+      dLo: new Int32Array(dLo),
+      dHi: new Int32Array(dHi),
+      dVal: new Float64Array(dVal),
+      groupRank: new Int32Array(groupRank),
+      groupSeg: new Int32Array(groupSeg),
+      groupPattern: new Int32Array(groupSeg.map((sg) => segPattern[sg] as number)),
     };
     return tilesCache;
   };
@@ -330,6 +337,10 @@ export function buildWorkMatrix(schedule: ValidSchedule, n: number): WorkMatrix 
   /**
    * Sums steps (from, to]'s tiles into per-slot key and diagonal vectors (sumK, sumD at slot·n):
    * a slot per group (byGroup) or per query pattern. Returns the slots touched, with their query segment.
+   *
+   * Cells between two consecutive ends of the slot's runs receive the same values in the same order,
+   * so only the first cell of each such stretch is summed (a striped slot: 1 cell, not 64 per tile)
+   * and the others copy it: the same sums, added in the same order, as cell by cell.
    */
   const sumSteps = (from: number, to: number, byGroup: boolean): { slots: number[]; segOfSlot: number[] } => {
     const T = tiles();
@@ -341,9 +352,13 @@ export function buildWorkMatrix(schedule: ValidSchedule, n: number): WorkMatrix 
     const used = new Uint8Array(nSlots);
     const slots: number[] = [];
     const segOfSlot: number[] = [];
+    const begin = T.stepStart[from + 1] as number;
     const end = T.stepStart[to + 1] as number;
-    for (let t = T.stepStart[from + 1] as number; t < end; t++) {
-      const hs = T.share[t] as number;
+    // Pass 1: where each slot's key runs and diagonal runs start and end (cuts, per slot n + 1).
+    const w = n + 1;
+    const kCut = new Uint8Array(nSlots * w);
+    const dCut = new Uint8Array(nSlots * w);
+    for (let t = begin; t < end; t++) {
       const g = T.group[t] as number;
       const sl = byGroup ? g : (T.groupPattern[g] as number);
       if (used[sl] === 0) {
@@ -351,7 +366,37 @@ export function buildWorkMatrix(schedule: ValidSchedule, n: number): WorkMatrix 
         slots.push(sl);
         segOfSlot.push(T.groupSeg[g] as number);
       }
-      const base = sl * n;
+      const cut = sl * w;
+      const kr = T.kRef[t] as number;
+      if (kr >= 0) {
+        kCut[cut + kr] = 1;
+        kCut[cut + kr + 1] = 1;
+      } else {
+        const runAt = (segs[~kr] as SegCells).runAt;
+        for (let r = 0; r < runAt.length; r++) kCut[cut + (runAt[r] as number)] = 1;
+      }
+      const dEnd = T.dStart[t + 1] as number;
+      for (let d = T.dStart[t] as number; d < dEnd; d++) {
+        dCut[cut + (T.dLo[d] as number)] = 1;
+        dCut[cut + (T.dHi[d] as number) + 1] = 1;
+      }
+    }
+    // The next cut after each cell, per slot touched.
+    const kNext = new Int32Array(nSlots * n);
+    const dNext = new Int32Array(nSlots * n);
+    for (const sl of slots) {
+      for (let j = n - 1, kn = n, dn = n; j >= 0; j--) {
+        kNext[sl * n + j] = kn;
+        dNext[sl * n + j] = dn;
+        if (kCut[sl * w + j] === 1) kn = j;
+        if (dCut[sl * w + j] === 1) dn = j;
+      }
+    }
+    // Pass 2: add each tile to the first cell of every stretch it covers.
+    for (let t = begin; t < end; t++) {
+      const hs = T.share[t] as number;
+      const g = T.group[t] as number;
+      const base = (byGroup ? g : (T.groupPattern[g] as number)) * n;
       const kr = T.kRef[t] as number;
       if (kr >= 0) {
         const j = base + kr;
@@ -361,14 +406,22 @@ export function buildWorkMatrix(schedule: ValidSchedule, n: number): WorkMatrix 
         for (let r = 0; r + 1 < K.runAt.length; r++) {
           const a = K.runAt[r] as number;
           const v = hs * (K.count[a - K.lo] as number);
-          for (let j = base + a, e = base + (K.runAt[r + 1] as number); j < e; j++) sumK[j] = (sumK[j] as number) + v;
+          for (let j = a, e = K.runAt[r + 1] as number; j < e; j = kNext[base + j] as number) sumK[base + j] = (sumK[base + j] as number) + v;
         }
       }
       const dEnd = T.dStart[t + 1] as number;
       for (let d = T.dStart[t] as number; d < dEnd; d++) {
         const v = T.dVal[d] as number;
-        const hi = base + (T.dHi[d] as number);
-        for (let i = base + (T.dLo[d] as number); i <= hi; i++) sumD[i] = (sumD[i] as number) + v;
+        const hi = T.dHi[d] as number;
+        for (let i = T.dLo[d] as number; i <= hi; i = dNext[base + i] as number) sumD[base + i] = (sumD[base + i] as number) + v;
+      }
+    }
+    // Pass 3: the other cells of each stretch copy its first.
+    for (const sl of slots) {
+      const base = sl * n;
+      for (let j = 1; j < n; j++) {
+        if (kCut[sl * w + j] === 0) sumK[base + j] = sumK[base + j - 1] as number;
+        if (dCut[sl * w + j] === 0) sumD[base + j] = sumD[base + j - 1] as number;
       }
     }
     return { slots, segOfSlot };
@@ -480,13 +533,13 @@ export function buildWorkMatrix(schedule: ValidSchedule, n: number): WorkMatrix 
     let fBest = 0;
     let fOwner = -1;
     let fShared = 0;
-    const fSharers = [-1, -1, -1, -1];
+    const fSharers = new Int16Array(4);
     const foldStart = (): void => {
       fSum = 0;
       fBest = 0;
       fOwner = -1;
       fShared = 0;
-      fSharers.fill(-1);
+      fSharers[0] = fSharers[1] = fSharers[2] = fSharers[3] = -1;
     };
     const fold = (w: number, rank: number): void => {
       if (w <= 0) return;

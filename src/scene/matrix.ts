@@ -167,7 +167,12 @@ export function buildWorkMatrix(schedule: ValidSchedule, n: number): WorkMatrix 
       id = segs.length;
       segs.push({ lo, hi, count, off, runAt });
       segByValue.set(key, id);
-      const pkey = `${lo}:${count.join(',')}`;
+      // The pattern: lo and the counts, run-length coded (a strided segment's key is one run).
+      let pkey = `${lo}:`;
+      for (let i = 0, j = 0; i < count.length; i = j) {
+        while (j < count.length && count[j] === count[i]) j++;
+        pkey += `${count[i] as number}*${j - i},`;
+      }
       let pat = patternByValue.get(pkey);
       if (pat === undefined) patternByValue.set(pkey, (pat = patternByValue.size));
       segPattern.push(pat);

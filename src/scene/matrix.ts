@@ -337,8 +337,18 @@ export function buildWorkMatrix(schedule: ValidSchedule, n: number): WorkMatrix 
     return tilesCache;
   };
 
+  // Views of the shared per-slot scratch (see Scratch), taken by sumSteps.
   let sumK = new Float64Array(0);
   let sumD = new Float64Array(0);
+  let kNext = new Int32Array(0);
+  let dNext = new Int32Array(0);
+  let kCut = new Uint8Array(0);
+  let dCut = new Uint8Array(0);
+  let used = new Uint8Array(0);
+  const reserve = (nSlots: number): void => {
+    const v = scratchViews(nSlots, n);
+    ({ sumK, sumD, kNext, dNext, kCut, dCut, used } = v);
+  };
   /**
    * Sums steps (from, to]'s tiles into per-slot key and diagonal vectors (sumK, sumD at slot·n):
    * a slot per group (byGroup) or per query pattern. Returns the slots touched, with their query segment.
@@ -350,19 +360,13 @@ export function buildWorkMatrix(schedule: ValidSchedule, n: number): WorkMatrix 
   const sumSteps = (from: number, to: number, byGroup: boolean): { slots: number[]; segOfSlot: number[] } => {
     const T = tiles();
     const nSlots = byGroup ? T.groupRank.length : patternByValue.size;
-    if (sumK.length < nSlots * n) {
-      sumK = new Float64Array(nSlots * n);
-      sumD = new Float64Array(nSlots * n);
-    }
-    const used = new Uint8Array(nSlots);
+    reserve(nSlots);
     const slots: number[] = [];
     const segOfSlot: number[] = [];
     const begin = T.stepStart[from + 1] as number;
     const end = T.stepStart[to + 1] as number;
     // Pass 1: where each slot's key runs and diagonal runs start and end (cuts, per slot n + 1).
     const w = n + 1;
-    const kCut = new Uint8Array(nSlots * w);
-    const dCut = new Uint8Array(nSlots * w);
     for (let t = begin; t < end; t++) {
       const g = T.group[t] as number;
       const sl = byGroup ? g : (T.groupPattern[g] as number);
@@ -387,8 +391,6 @@ export function buildWorkMatrix(schedule: ValidSchedule, n: number): WorkMatrix 
       }
     }
     // The next cut after each cell, per slot touched.
-    const kNext = new Int32Array(nSlots * n);
-    const dNext = new Int32Array(nSlots * n);
     for (const sl of slots) {
       for (let j = n - 1, kn = n, dn = n; j >= 0; j--) {
         kNext[sl * n + j] = kn;
@@ -428,6 +430,11 @@ export function buildWorkMatrix(schedule: ValidSchedule, n: number): WorkMatrix 
         if (kCut[sl * w + j] === 0) sumK[base + j] = sumK[base + j - 1] as number;
         if (dCut[sl * w + j] === 0) sumD[base + j] = sumD[base + j - 1] as number;
       }
+      kCut.fill(0, sl * w, sl * w + w);
+      dCut.fill(0, sl * w, sl * w + w);
+      kNext.fill(0, base, base + n);
+      dNext.fill(0, base, base + n);
+      used[sl] = 0;
     }
     return { slots, segOfSlot };
   };
@@ -461,6 +468,7 @@ export function buildWorkMatrix(schedule: ValidSchedule, n: number): WorkMatrix 
     if (to <= from) return;
     const { slots, segOfSlot } = sumSteps(from, to, false);
     for (let a = 0; a < slots.length; a++) spreadSlot(slots[a] as number, segOfSlot[a] as number, row);
+    scratch.clean = true;
   };
 
   let owners: { owner: Int16Array; sharers: Int16Array } | null = null;
@@ -618,6 +626,7 @@ export function buildWorkMatrix(schedule: ValidSchedule, n: number): WorkMatrix 
       sumK.fill(0, g * n, g * n + n);
       sumD.fill(0, g * n, g * n + n);
     }
+    scratch.clean = true;
     owners = { owner, sharers };
     return owners;
   };
@@ -652,6 +661,51 @@ export function buildWorkMatrix(schedule: ValidSchedule, n: number): WorkMatrix 
     get sharers() {
       return ownersOf().sharers;
     },
+  };
+}
+
+/**
+ * Per-slot scratch of every work matrix's sums, one buffer for all: a parameter change builds a new
+ * matrix, and a new buffer each time (hundreds of KB at 64 ranks) cost more than the sums. It is
+ * all zero between sums (the layout depends on the slot count): sumSteps zeroes its cuts and links,
+ * the reader the sums of the slots it used, then sets `clean`; a reader that threw leaves it dirty
+ * and the next sum zeroes it all.
+ */
+const scratch = { buf: new ArrayBuffer(0), clean: true };
+
+interface ScratchViews {
+  /** Sums per slot (n each): keys per cell, diagonal pairs per cell. */
+  sumK: Float64Array<ArrayBuffer>;
+  sumD: Float64Array<ArrayBuffer>;
+  /** Per slot, per cell: the next cut after it (n each). */
+  kNext: Int32Array<ArrayBuffer>;
+  dNext: Int32Array<ArrayBuffer>;
+  /** Per slot: the cells where a run starts or ends (n + 1 each). */
+  kCut: Uint8Array<ArrayBuffer>;
+  dCut: Uint8Array<ArrayBuffer>;
+  /** Per slot: touched by the current sum. */
+  used: Uint8Array<ArrayBuffer>;
+}
+
+function scratchViews(nSlots: number, n: number): ScratchViews {
+  const f64 = nSlots * n * 8;
+  const i32 = nSlots * n * 4;
+  const cuts = nSlots * (n + 1);
+  const bytes = 2 * f64 + 2 * i32 + 2 * cuts + nSlots;
+  if (scratch.buf.byteLength < bytes) {
+    scratch.buf = new ArrayBuffer(Math.max(bytes, 2 * scratch.buf.byteLength));
+    scratch.clean = true;
+  } else if (!scratch.clean) new Uint8Array(scratch.buf).fill(0);
+  scratch.clean = false;
+  const buf = scratch.buf;
+  return {
+    sumK: new Float64Array(buf, 0, nSlots * n),
+    sumD: new Float64Array(buf, f64, nSlots * n),
+    kNext: new Int32Array(buf, 2 * f64, nSlots * n),
+    dNext: new Int32Array(buf, 2 * f64 + i32, nSlots * n),
+    kCut: new Uint8Array(buf, 2 * f64 + 2 * i32, cuts),
+    dCut: new Uint8Array(buf, 2 * f64 + 2 * i32 + cuts, cuts),
+    used: new Uint8Array(buf, 2 * f64 + 2 * i32 + 2 * cuts, nSlots),
   };
 }
 

@@ -210,11 +210,13 @@ export function buildWorkMatrix(schedule: ValidSchedule, n: number): WorkMatrix 
     if (tilesCache) return tilesCache;
     const count = computedTiles;
     const stepStart = new Int32Array(F + 1);
-    const group = new Int32Array(count);
-    const share = new Float64Array(count);
-    const kRef = new Int32Array(count);
-    const kCount = new Float64Array(count);
-    const dStart = new Int32Array(count + 1);
+    // One buffer for the table's columns (one allocation of tens to hundreds of KB, not five).
+    const table = new ArrayBuffer(count * 16 + (3 * count + 1) * 4);
+    const share = new Float64Array(table, 0, count);
+    const kCount = new Float64Array(table, count * 8, count);
+    const group = new Int32Array(table, count * 16, count);
+    const kRef = new Int32Array(table, count * 20, count);
+    const dStart = new Int32Array(table, count * 24, count + 1);
     // Runs of equal diagonal values (a striped tile has one run over every cell, not 64 entries).
     const dLo: number[] = [];
     const dHi: number[] = [];

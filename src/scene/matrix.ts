@@ -112,8 +112,9 @@ export function buildWorkMatrix(schedule: ValidSchedule, n: number): WorkMatrix 
   }
   const allHeads = totalHeadsOf(schedule);
   const perRank = new Float64Array(P * F);
-  // Tiles with pairs (the rows of the tile table), counted here to walk the tiles once less.
-  let computedTiles = 0;
+  // Tiles with pairs (the rows of the tile table), counted here to walk the tiles once less
+  // (a local: a counter the closures below captured was a context slot, slow in this loop).
+  let computed = 0;
   for (let f = 0; f < steps.length; f++) {
     const step = schedule.steps[steps[f] as number];
     if (step) {
@@ -123,7 +124,7 @@ export function buildWorkMatrix(schedule: ValidSchedule, n: number): WorkMatrix 
         for (const tile of rc.tiles) {
           if (tile.pairs > 0) {
             w += tile.pairs * heads;
-            computedTiles++;
+            computed++;
           }
         }
         perRank[f * P + rc.rank] = (perRank[f * P + rc.rank] ?? 0) + w;
@@ -131,6 +132,7 @@ export function buildWorkMatrix(schedule: ValidSchedule, n: number): WorkMatrix 
     }
     if (f > 0) for (let r = 0; r < P; r++) perRank[f * P + r] = (perRank[f * P + r] ?? 0) + (perRank[(f - 1) * P + r] ?? 0);
   }
+  const computedTiles = computed;
 
   // Cell of a token: a division when the cells are equal (seq a multiple of n, the usual case).
   const cellWidth = seq / n;
@@ -210,13 +212,11 @@ export function buildWorkMatrix(schedule: ValidSchedule, n: number): WorkMatrix 
     if (tilesCache) return tilesCache;
     const count = computedTiles;
     const stepStart = new Int32Array(F + 1);
-    // One buffer for the table's columns (one allocation of tens to hundreds of KB, not five).
-    const table = new ArrayBuffer(count * 16 + (3 * count + 1) * 4);
-    const share = new Float64Array(table, 0, count);
-    const kCount = new Float64Array(table, count * 8, count);
-    const group = new Int32Array(table, count * 16, count);
-    const kRef = new Int32Array(table, count * 20, count);
-    const dStart = new Int32Array(table, count * 24, count + 1);
+    const group = new Int32Array(count);
+    const share = new Float64Array(count);
+    const kRef = new Int32Array(count);
+    const kCount = new Float64Array(count);
+    const dStart = new Int32Array(count + 1);
     // Runs of equal diagonal values (a striped tile has one run over every cell, not 64 entries).
     const dLo: number[] = [];
     const dHi: number[] = [];
@@ -246,6 +246,9 @@ export function buildWorkMatrix(schedule: ValidSchedule, n: number): WorkMatrix 
       }
       return g;
     };
+    let lastQ: Segment | null = null;
+    let lastRank = -1;
+    let lastGroup = -1;
     let t = 0;
     for (let f = 0; f < steps.length; f++) {
       stepStart[f] = t;
@@ -256,7 +259,11 @@ export function buildWorkMatrix(schedule: ValidSchedule, n: number): WorkMatrix 
           const firstRun = dVal.length;
           dStart[t] = firstRun;
           const q = tile.q;
-          const g = groupFor(rc.rank, q);
+          // Consecutive tiles of a rank mostly share their query segment.
+          const g = q === lastQ && rc.rank === lastRank ? lastGroup : groupFor(rc.rank, q);
+          lastQ = q;
+          lastRank = rc.rank;
+          lastGroup = g;
           group[t] = g;
           const kv = tile.kv;
           share[t] = hs;

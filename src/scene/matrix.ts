@@ -206,6 +206,8 @@ export function buildWorkMatrix(schedule: ValidSchedule, n: number): WorkMatrix 
     readonly groupRank: Int32Array;
     readonly groupSeg: Int32Array;
     readonly groupPattern: Int32Array;
+    /** Whether any tile's keys or diagonal span several cells (else every sum is cell by cell). */
+    readonly spans: boolean;
   }
   let tilesCache: Tiles | null = null;
   const tiles = (): Tiles => {
@@ -342,6 +344,7 @@ export function buildWorkMatrix(schedule: ValidSchedule, n: number): WorkMatrix 
       groupRank: new Int32Array(groupRank),
       groupSeg: new Int32Array(groupSeg),
       groupPattern: new Int32Array(groupSeg.map((sg) => segPattern[sg] as number)),
+      spans: kRef.some((k) => k < 0) || dLo.some((lo, d) => lo !== dHi[d]),
     };
     return tilesCache;
   };
@@ -374,6 +377,28 @@ export function buildWorkMatrix(schedule: ValidSchedule, n: number): WorkMatrix 
     const segOfSlot: number[] = [];
     const begin = T.stepStart[from + 1] as number;
     const end = T.stepStart[to + 1] as number;
+    if (!T.spans) {
+      // Every key and diagonal run is one cell (contiguous shards, cells no smaller than a shard):
+      // no stretches to find, one pass.
+      for (let t = begin; t < end; t++) {
+        const hs = T.share[t] as number;
+        const g = T.group[t] as number;
+        const sl = byGroup ? g : (T.groupPattern[g] as number);
+        if (used[sl] === 0) {
+          used[sl] = 1;
+          slots.push(sl);
+          segOfSlot.push(T.groupSeg[g] as number);
+        }
+        const j = sl * n + (T.kRef[t] as number);
+        sumK[j] = (sumK[j] as number) + hs * (T.kCount[t] as number);
+        for (let d = T.dStart[t] as number, dEnd = T.dStart[t + 1] as number; d < dEnd; d++) {
+          const i = sl * n + (T.dLo[d] as number);
+          sumD[i] = (sumD[i] as number) + (T.dVal[d] as number);
+        }
+      }
+      for (const sl of slots) used[sl] = 0;
+      return { slots, segOfSlot };
+    }
     // Pass 1: where each slot's key runs and diagonal runs start and end (cuts, per slot n + 1).
     const w = n + 1;
     for (let t = begin; t < end; t++) {

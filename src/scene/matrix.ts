@@ -533,33 +533,39 @@ export function buildWorkMatrix(schedule: ValidSchedule, n: number): WorkMatrix 
       rankStart[r] = (rankStart[r] as number) + 1;
     }
 
-    // Row runs: consecutive rows whose groups with queries there (in byRank order) and query counts
-    // are the same. Run u is rows rowAt[u] .. rowAt[u+1] − 1, its groups act[actAt[u] .. actAt[u+1]).
+    // Each row's groups with queries there, in byRank order (bucketed by row: a group reaches only
+    // its segment's rows): row i's are act[rowFirst[i] .. rowFirst[i+1]).
+    const rowFirst = new Int32Array(n + 1);
+    for (let a = 0; a < G; a++) {
+      const Q = segs[T.groupSeg[byRank[a] as number] as number] as SegCells;
+      for (let i = Q.lo; i <= Q.hi; i++) if ((Q.count[i - Q.lo] as number) > 0) rowFirst[i + 1] = (rowFirst[i + 1] as number) + 1;
+    }
+    for (let i = 0; i < n; i++) rowFirst[i + 1] = (rowFirst[i + 1] as number) + (rowFirst[i] as number);
+    const actGroup = new Int32Array(rowFirst[n] as number);
+    const actQ = new Float64Array(rowFirst[n] as number);
+    const fillAt = rowFirst.slice(0, n);
+    for (let a = 0; a < G; a++) {
+      const g = byRank[a] as number;
+      const Q = segs[T.groupSeg[g] as number] as SegCells;
+      for (let i = Q.lo; i <= Q.hi; i++) {
+        const q = Q.count[i - Q.lo] as number;
+        if (q <= 0) continue;
+        const x = fillAt[i] as number;
+        actGroup[x] = g;
+        actQ[x] = q;
+        fillAt[i] = x + 1;
+      }
+    }
+    // Row runs: consecutive rows with the same groups and query counts. Run u is rows
+    // rowAt[u] .. rowAt[u+1] − 1; its groups are its first row's.
     const rowAt: number[] = [];
-    const actAt: number[] = [0];
-    const actGroup: number[] = [];
-    const actQ: number[] = [];
     for (let i = 0; i < n; i++) {
-      const from = actGroup.length;
-      for (let a = 0; a < G; a++) {
-        const g = byRank[a] as number;
-        const Q = segs[T.groupSeg[g] as number] as SegCells;
-        const q = i < Q.lo || i > Q.hi ? 0 : (Q.count[i - Q.lo] as number);
-        if (q > 0) {
-          actGroup.push(g);
-          actQ.push(q);
-        }
-      }
-      const prev = actAt.length >= 2 ? (actAt[actAt.length - 2] as number) : -1;
-      let same = prev >= 0 && actGroup.length - from === from - prev;
-      for (let x = 0; same && x < from - prev; x++) same = actGroup[prev + x] === actGroup[from + x] && actQ[prev + x] === actQ[from + x];
-      if (same) {
-        actGroup.length = from;
-        actQ.length = from;
-      } else {
-        rowAt.push(i);
-        actAt.push(actGroup.length);
-      }
+      const from = rowFirst[i] as number;
+      const len = (rowFirst[i + 1] as number) - from;
+      const prev = i > 0 ? (rowFirst[i - 1] as number) : -1;
+      let same = i > 0 && len === from - prev;
+      for (let x = 0; same && x < len; x++) same = actGroup[prev + x] === actGroup[from + x] && actQ[prev + x] === actQ[from + x];
+      if (!same) rowAt.push(i);
     }
     rowAt.push(n);
     // Column runs: consecutive columns where every group's ΣK is the same.
@@ -611,8 +617,8 @@ export function buildWorkMatrix(schedule: ValidSchedule, n: number): WorkMatrix 
     for (let u = 0; u + 1 < rowAt.length; u++) {
       const r0 = rowAt[u] as number;
       const r1 = (rowAt[u + 1] as number) - 1;
-      const a0 = actAt[u] as number;
-      const a1 = actAt[u + 1] as number;
+      const a0 = rowFirst[r0] as number;
+      const a1 = rowFirst[r0 + 1] as number;
       if (a1 === a0) continue;
       // Below the diagonal: one fold per column run (its first column stands for all).
       for (let v = 0; v + 1 < colAt.length && (colAt[v] as number) < r1; v++) {

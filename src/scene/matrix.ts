@@ -223,31 +223,28 @@ export function buildWorkMatrix(schedule: ValidSchedule, n: number): WorkMatrix 
     const dLo: number[] = [];
     const dHi: number[] = [];
     const dVal: number[] = [];
-    const groupOf = new Map<string, number>();
     const groupRank: number[] = [];
     const groupSeg: number[] = [];
-    // Each rank's query segments and their groups: tiles refer to them by identity, and a rank
-    // keeps the same few segment objects across steps (at most 16 remembered per rank).
-    const knownSegs: (Segment[] | undefined)[] = new Array<Segment[] | undefined>(P);
-    const knownGroups: (number[] | undefined)[] = new Array<number[] | undefined>(P);
+    // Each rank's groups, with a query segment of each: a rank has a few query segments, found by
+    // value (some strategies make new segment objects every step), with no string keys.
+    const rankGroups: (number[] | undefined)[] = new Array<number[] | undefined>(P);
+    const groupQ: Segment[] = [];
     const groupFor = (rank: number, q: Segment): number => {
-      const segsOfRank = knownSegs[rank] ?? (knownSegs[rank] = []);
-      const groupsOfRank = knownGroups[rank] ?? (knownGroups[rank] = []);
-      for (let a = 0; a < segsOfRank.length; a++) if (segsOfRank[a] === q) return groupsOfRank[a] as number;
-      const key = `${rank}:${q.start},${q.count},${q.stride}`;
-      let g = groupOf.get(key);
-      if (g === undefined) {
-        g = groupRank.length;
-        groupOf.set(key, g);
-        groupRank.push(rank);
-        groupSeg.push(segOf(q));
+      const gs = rankGroups[rank] ?? (rankGroups[rank] = []);
+      for (let a = 0; a < gs.length; a++) {
+        const g = gs[a] as number;
+        const s = groupQ[g] as Segment;
+        if (s === q || (s.start === q.start && s.count === q.count && s.stride === q.stride)) return g;
       }
-      if (segsOfRank.length < 16) {
-        segsOfRank.push(q);
-        groupsOfRank.push(g);
-      }
+      const g = groupRank.length;
+      groupRank.push(rank);
+      groupSeg.push(segOf(q));
+      groupQ.push(q);
+      gs.push(g);
       return g;
     };
+    // Whether any tile's keys or diagonal span several cells (see Tiles.spans).
+    let spans = false;
     let lastQ: Segment | null = null;
     let lastRank = -1;
     let lastGroup = -1;
@@ -276,7 +273,10 @@ export function buildWorkMatrix(schedule: ValidSchedule, n: number): WorkMatrix 
           if (j0 === j1) {
             kRef[t] = j0;
             kCount[t] = kv.count;
-          } else kRef[t] = ~segOf(kv);
+          } else {
+            kRef[t] = ~segOf(kv);
+            spans = true;
+          }
           if (i0 === i1 && j0 === j1) {
             // One cell each (the common case): on the diagonal, every pair of the tile is in that cell.
             if (i0 === j0) {
@@ -293,6 +293,7 @@ export function buildWorkMatrix(schedule: ValidSchedule, n: number): WorkMatrix 
           const K = j0 === j1 ? null : (segs[~(kRef[t] as number)] as SegCells);
           const lo = Math.max(Q.lo, K ? K.lo : j0);
           const hi = Math.min(Q.hi, K ? K.hi : j0);
+          if (hi > lo) spans = true;
           let qr = 0;
           let kr = 0;
           for (let i = lo; i <= hi; ) {
@@ -344,7 +345,7 @@ export function buildWorkMatrix(schedule: ValidSchedule, n: number): WorkMatrix 
       groupRank: new Int32Array(groupRank),
       groupSeg: new Int32Array(groupSeg),
       groupPattern: new Int32Array(groupSeg.map((sg) => segPattern[sg] as number)),
-      spans: kRef.some((k) => k < 0) || dLo.some((lo, d) => lo !== dHi[d]),
+      spans,
     };
     return tilesCache;
   };

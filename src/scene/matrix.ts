@@ -266,8 +266,10 @@ export function buildWorkMatrix(schedule: ValidSchedule, n: number): WorkMatrix 
           group[t] = g;
           const kv = tile.kv;
           share[t] = hs;
-          const i0 = cellAt(q.start);
-          const i1 = cellAt(segmentLast(q));
+          // The group's segment knows the query's cells.
+          const Q = segs[groupSeg[g] as number] as SegCells;
+          const i0 = Q.lo;
+          const i1 = Q.hi;
           const j0 = cellAt(kv.start);
           const j1 = cellAt(segmentLast(kv));
           if (j0 === j1) {
@@ -289,7 +291,6 @@ export function buildWorkMatrix(schedule: ValidSchedule, n: number): WorkMatrix 
           }
           // The diagonal cells both segments reach, one run of equal (count, offset) pairs at a
           // time: the pairs of a cell depend on those only.
-          const Q = segs[groupSeg[g] as number] as SegCells;
           const K = j0 === j1 ? null : (segs[~(kRef[t] as number)] as SegCells);
           const lo = Math.max(Q.lo, K ? K.lo : j0);
           const hi = Math.min(Q.hi, K ? K.hi : j0);

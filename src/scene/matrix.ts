@@ -476,9 +476,8 @@ export function buildWorkMatrix(schedule: ValidSchedule, n: number): WorkMatrix 
   };
   /**
    * Adds a slot's q ⊗ K (below the diagonal) and D (on it) to a row of cells, then clears the slot.
-   * Returns the rows it wrote and the first key cell (the box the caller may scan).
    */
-  const spreadSlot = (sl: number, seg: number, row: Float32Array | Float64Array): { lo: number; hi: number; kLo: number } => {
+  const spreadSlot = (sl: number, seg: number, row: Float32Array | Float64Array): void => {
     const Q = segs[seg] as SegCells;
     const base = sl * n;
     let kLo = 0;
@@ -497,7 +496,6 @@ export function buildWorkMatrix(schedule: ValidSchedule, n: number): WorkMatrix 
     }
     sumK.fill(0, base, base + n);
     sumD.fill(0, base, base + n);
-    return { lo: Q.lo, hi: Q.hi, kLo: Math.min(kLo, Q.lo) };
   };
   /** Adds steps (from, to]'s work to a row of cells. */
   const accumulate = (from: number, to: number, row: Float32Array | Float64Array): void => {

@@ -11,6 +11,7 @@ import { existsSync } from 'node:fs';
 import { chromium } from '@playwright/test';
 import { createServer } from 'vite';
 import { CHROMIUM_PATH, WEBGPU_ARGS } from '../chromium.ts';
+import { run as runMatrixBench } from './matrix.ts';
 
 
 const CASES = [
@@ -28,6 +29,8 @@ function pct(xs: number[], p: number): number {
 }
 
 export async function run(): Promise<void> {
+  // The work matrix's owners in node first (no browser needed): part of every parameter change.
+  runMatrixBench();
   const exe = CHROMIUM_PATH;
   if (!existsSync(exe)) {
     console.log(`scene bench skipped: no Chromium at ${exe} (set CHROMIUM_PATH)`);

@@ -85,12 +85,8 @@ describe('work matrix against a direct per-cell count', () => {
     return { rows, contrib };
   }
 
-  const cases: [StrategyId, number][] = [];
-  for (const strategy of STRATEGY_IDS) for (const P of [2, 3, 8, 16]) cases.push([strategy, P]);
-  it.each(cases)('%s at %i ranks: every step’s cumulative row, the owners and the first steps', (strategy, P) => {
-    const s = buildSchedule(parseParams(`#strategy=${strategy}&seq=4K&ranks=${P}&heads=24&kvheads=8`).params);
-    if (!s.valid) return; // e.g. Megatron SP needs P | heads: reported by the strategy, not drawn
-    const n = matrixCells(s.seq, P);
+  function expectMatchesReference(s: ValidSchedule, n: number): void {
+    const P = s.ranks;
     const m = buildWorkMatrix(s, n);
     const ref = reference(s, n);
     expect(m.steps.length).toBe(ref.rows.length);
@@ -117,5 +113,23 @@ describe('work matrix against a direct per-cell count', () => {
       for (let f = 0; f < ref.rows.length && f0 < 0; f++) if (((ref.rows[f] as Float64Array)[c] as number) > 0) f0 = f;
       expect(m.first[c]).toBe(f0);
     }
+  }
+
+  const cases: [StrategyId, number][] = [];
+  for (const strategy of STRATEGY_IDS) for (const P of [2, 3, 8, 16]) cases.push([strategy, P]);
+  it.each(cases)('%s at %i ranks: every step’s cumulative row, the owners and the first steps', (strategy, P) => {
+    const s = buildSchedule(parseParams(`#strategy=${strategy}&seq=4K&ranks=${P}&heads=24&kvheads=8`).params);
+    if (!s.valid) return; // e.g. Megatron SP needs P | heads: reported by the strategy, not drawn
+    expectMatchesReference(s, matrixCells(s.seq, P));
+  });
+
+  // Cells of unequal widths (seq not a multiple of n): segments then cover cells in several runs of
+  // different counts and offsets, which the sums and the owner blocks must follow.
+  const uneven: [StrategyId, number][] = [];
+  for (const strategy of STRATEGY_IDS) for (const P of [3, 8]) uneven.push([strategy, P]);
+  it.each(uneven)('%s at %i ranks, 1000 tokens on 7 cells: the same as the direct count', (strategy, P) => {
+    const s = buildSchedule(parseParams(`#strategy=${strategy}&seq=1000&ranks=${P}&heads=24&kvheads=8`).params);
+    if (!s.valid) return;
+    expectMatchesReference(s, 7);
   });
 });

@@ -80,6 +80,12 @@ interface SegCells {
   readonly hi: number;
   readonly count: Float64Array;
   readonly off: Float64Array;
+  /**
+   * Runs of cells with the same count and offset: run r is cells runAt[r] .. runAt[r+1] − 1. A
+   * strided segment is one run over every cell, a contiguous one at most three, so the per-cell
+   * work of a tile (its diagonal pairs, its keys) is done once per run.
+   */
+  readonly runAt: Int32Array;
 }
 
 /**
@@ -106,18 +112,27 @@ export function buildWorkMatrix(schedule: ValidSchedule, n: number): WorkMatrix 
   }
   const allHeads = totalHeadsOf(schedule);
   const perRank = new Float64Array(P * F);
+  // Tiles with pairs (the rows of the tile table), counted here to walk the tiles once less
+  // (a local: a counter the closures below captured was a context slot, slow in this loop).
+  let computed = 0;
   for (let f = 0; f < steps.length; f++) {
     const step = schedule.steps[steps[f] as number];
     if (step) {
       for (const rc of step.compute) {
         const heads = Math.max(1, rc.heads.end - rc.heads.start);
         let w = 0;
-        for (const tile of rc.tiles) if (tile.pairs > 0) w += tile.pairs * heads;
+        for (const tile of rc.tiles) {
+          if (tile.pairs > 0) {
+            w += tile.pairs * heads;
+            computed++;
+          }
+        }
         perRank[f * P + rc.rank] = (perRank[f * P + rc.rank] ?? 0) + w;
       }
     }
     if (f > 0) for (let r = 0; r < P; r++) perRank[f * P + r] = (perRank[f * P + r] ?? 0) + (perRank[(f - 1) * P + r] ?? 0);
   }
+  const computedTiles = computed;
 
   // Cell of a token: a division when the cells are equal (seq a multiple of n, the usual case).
   const cellWidth = seq / n;
@@ -145,10 +160,21 @@ export function buildWorkMatrix(schedule: ValidSchedule, n: number): WorkMatrix 
         count[i - lo] = c;
         if (c > 0) off[i - lo] = clipStart(seg, bound[i] as number) - (bound[i] as number);
       }
+      let runs = 1;
+      for (let i = 1; i < count.length; i++) if (count[i] !== count[i - 1] || off[i] !== off[i - 1]) runs++;
+      const runAt = new Int32Array(runs + 1);
+      for (let i = 1, r = 1; i < count.length; i++) if (count[i] !== count[i - 1] || off[i] !== off[i - 1]) runAt[r++] = lo + i;
+      runAt[0] = lo;
+      runAt[runs] = hi + 1;
       id = segs.length;
-      segs.push({ lo, hi, count, off });
+      segs.push({ lo, hi, count, off, runAt });
       segByValue.set(key, id);
-      const pkey = `${lo}:${count.join(',')}`;
+      // The pattern: lo and the counts, run-length coded (a strided segment's key is one run).
+      let pkey = `${lo}:`;
+      for (let i = 0, j = 0; i < count.length; i = j) {
+        while (j < count.length && count[j] === count[i]) j++;
+        pkey += `${count[i] as number}*${j - i},`;
+      }
       let pat = patternByValue.get(pkey);
       if (pat === undefined) patternByValue.set(pkey, (pat = patternByValue.size));
       segPattern.push(pat);
@@ -158,9 +184,9 @@ export function buildWorkMatrix(schedule: ValidSchedule, n: number): WorkMatrix 
   };
 
   /**
-   * Every forward tile once, flat: its group (a rank and one of its query segments), its head share,
-   * its keys per cell (one cell: kCell/kCount; several: the segment kSeg) and its exact diagonal
-   * pairs (dCell/dVal, head-weighted). Below the diagonal, cell (i, j) of a group gains
+   * Every computed forward tile once, flat (skipped ones add nothing): its group (a rank and one of
+   * its query segments), its head share, its keys per cell (kRef: one cell, with kCount keys, or
+   * ~segment) and its exact diagonal pairs (runs dLo..dHi of dVal, head-weighted). Below the diagonal, cell (i, j) of a group gains
    * q[i]·ΣK[j], since every key of a lower cell precedes every query: so sums over steps are
    * per-group vectors, and the n×n outer products happen once per group, not once per tile.
    */
@@ -168,9 +194,9 @@ export function buildWorkMatrix(schedule: ValidSchedule, n: number): WorkMatrix 
     readonly stepStart: Int32Array;
     readonly group: Int32Array;
     readonly share: Float64Array;
-    readonly kCell: Int32Array;
+    /** Key cell (≥ 0), or ~id of the key segment when the keys span several cells. */
+    readonly kRef: Int32Array;
     readonly kCount: Float64Array;
-    readonly kSeg: Int32Array;
     /** Diagonal runs of tile t: dStart[t] .. dStart[t+1], each cells dLo..dHi with dVal pairs per cell. */
     readonly dStart: Int32Array;
     readonly dLo: Int32Array;
@@ -180,116 +206,124 @@ export function buildWorkMatrix(schedule: ValidSchedule, n: number): WorkMatrix 
     readonly groupRank: Int32Array;
     readonly groupSeg: Int32Array;
     readonly groupPattern: Int32Array;
+    /** Whether any tile's keys or diagonal span several cells (else every sum is cell by cell). */
+    readonly spans: boolean;
   }
   let tilesCache: Tiles | null = null;
   const tiles = (): Tiles => {
     if (tilesCache) return tilesCache;
-    let count = 0;
-    for (const f of steps) for (const rc of schedule.steps[f]?.compute ?? []) count += rc.tiles.length;
+    const count = computedTiles;
     const stepStart = new Int32Array(F + 1);
     const group = new Int32Array(count);
     const share = new Float64Array(count);
-    const kCell = new Int32Array(count);
+    const kRef = new Int32Array(count);
     const kCount = new Float64Array(count);
-    const kSeg = new Int32Array(count);
     const dStart = new Int32Array(count + 1);
     // Runs of equal diagonal values (a striped tile has one run over every cell, not 64 entries).
     const dLo: number[] = [];
     const dHi: number[] = [];
     const dVal: number[] = [];
-    const diag = (i: number, v: number): void => {
-      const last = dVal.length - 1;
-      if (last >= (dStart[t] as number) && dVal[last] === v && dHi[last] === i - 1) dHi[last] = i;
-      else {
-        dLo.push(i);
-        dHi.push(i);
-        dVal.push(v);
-      }
-    };
-    const groupOf = new Map<string, number>();
     const groupRank: number[] = [];
     const groupSeg: number[] = [];
-    const rankSegs: ({ segs: Segment[]; groups: number[] } | undefined)[] = new Array<{ segs: Segment[]; groups: number[] } | undefined>(P);
+    // Each rank's groups, with a query segment of each: a rank has a few query segments, found by
+    // value (some strategies make new segment objects every step), with no string keys.
+    const rankGroups: (number[] | undefined)[] = new Array<number[] | undefined>(P);
+    const groupQ: Segment[] = [];
+    const groupFor = (rank: number, q: Segment): number => {
+      const gs = rankGroups[rank] ?? (rankGroups[rank] = []);
+      for (let a = 0; a < gs.length; a++) {
+        const g = gs[a] as number;
+        const s = groupQ[g] as Segment;
+        if (s === q || (s.start === q.start && s.count === q.count && s.stride === q.stride)) return g;
+      }
+      const g = groupRank.length;
+      groupRank.push(rank);
+      groupSeg.push(segOf(q));
+      groupQ.push(q);
+      gs.push(g);
+      return g;
+    };
+    // Whether any tile's keys or diagonal span several cells (see Tiles.spans).
+    let spans = false;
+    let lastQ: Segment | null = null;
+    let lastRank = -1;
+    let lastGroup = -1;
     let t = 0;
     for (let f = 0; f < steps.length; f++) {
       stepStart[f] = t;
       for (const rc of schedule.steps[steps[f] as number]?.compute ?? []) {
         const hs = Math.max(1, rc.heads.end - rc.heads.start) / allHeads;
-        // The rank's query segments and their groups: tiles refer to them by identity, and a
-        // rank keeps the same few segment objects across steps.
-        const known = rankSegs[rc.rank] ?? (rankSegs[rc.rank] = { segs: [], groups: [] });
-        const groupFor = (q: Segment): number => {
-          const i = known.segs.indexOf(q);
-          if (i >= 0) return known.groups[i] as number;
-          const key = `${rc.rank}:${q.start},${q.count},${q.stride}`;
-          let g = groupOf.get(key);
-          if (g === undefined) {
-            g = groupRank.length;
-            groupOf.set(key, g);
-            groupRank.push(rc.rank);
-            groupSeg.push(segOf(q));
-          }
-          if (known.segs.length < 16) {
-            known.segs.push(q);
-            known.groups.push(g);
-          }
-          return g;
-        };
         for (const tile of rc.tiles) {
-          dStart[t] = dVal.length;
-          if (tile.pairs <= 0) {
-            // Skipped: contributes nothing (kept so the table has one row per tile).
-            group[t] = groupFor(tile.q);
-            share[t] = 0;
-            kSeg[t] = -1;
-            t++;
-            continue;
-          }
+          if (tile.pairs <= 0) continue;
+          const firstRun = dVal.length;
+          dStart[t] = firstRun;
           const q = tile.q;
-          const kv = tile.kv;
-          const g = groupFor(q);
+          // Consecutive tiles of a rank mostly share their query segment.
+          const g = q === lastQ && rc.rank === lastRank ? lastGroup : groupFor(rc.rank, q);
+          lastQ = q;
+          lastRank = rc.rank;
+          lastGroup = g;
           group[t] = g;
+          const kv = tile.kv;
           share[t] = hs;
-          const i0 = cellAt(q.start);
-          const i1 = cellAt(segmentLast(q));
+          // The group's segment knows the query's cells.
+          const Q = segs[groupSeg[g] as number] as SegCells;
+          const i0 = Q.lo;
+          const i1 = Q.hi;
           const j0 = cellAt(kv.start);
           const j1 = cellAt(segmentLast(kv));
           if (j0 === j1) {
-            kSeg[t] = -1;
-            kCell[t] = j0;
+            kRef[t] = j0;
             kCount[t] = kv.count;
-          } else kSeg[t] = segOf(kv);
+          } else {
+            kRef[t] = ~segOf(kv);
+            spans = true;
+          }
           if (i0 === i1 && j0 === j1) {
             // One cell each (the common case): on the diagonal, every pair of the tile is in that cell.
-            if (i0 === j0) diag(i0, hs * tile.pairs);
-          } else {
-            // Diagonal cells one by one; cells with the same counts and offsets (a strided segment
-            // repeats its pattern in every cell) reuse the previous count.
-            const Q = segs[groupSeg[g] as number] as SegCells;
-            const K = j0 === j1 ? null : (segs[kSeg[t] as number] as SegCells);
-            const kLo = K ? K.lo : j0;
-            const kHi = K ? K.hi : j0;
-            let pqc = -1;
-            let pkc = -1;
-            let pqo = -1;
-            let pko = -1;
-            let pp = 0;
-            for (let i = Math.max(Q.lo, kLo); i <= Math.min(Q.hi, kHi); i++) {
-              const qc = Q.count[i - Q.lo] as number;
-              const kc = K ? (K.count[i - K.lo] as number) : kv.count;
-              if (qc <= 0 || kc <= 0) continue;
-              const qo = Q.off[i - Q.lo] as number;
-              const ko = K ? (K.off[i - K.lo] as number) : kv.start - (bound[i] as number);
-              if (qc !== pqc || kc !== pkc || qo !== pqo || ko !== pko) {
-                const b = bound[i] as number;
-                pp = safePairs({ start: b + qo, count: qc, stride: q.stride }, { start: b + ko, count: kc, stride: kv.stride });
-                pqc = qc;
-                pkc = kc;
-                pqo = qo;
-                pko = ko;
-              }
-              if (pp > 0) diag(i, hs * pp);
+            if (i0 === j0) {
+              dLo.push(i0);
+              dHi.push(i0);
+              dVal.push(hs * tile.pairs);
             }
+            t++;
+            continue;
+          }
+          // The diagonal cells both segments reach, one run of equal (count, offset) pairs at a
+          // time: the pairs of a cell depend on those only.
+          const K = j0 === j1 ? null : (segs[~(kRef[t] as number)] as SegCells);
+          const lo = Math.max(Q.lo, K ? K.lo : j0);
+          const hi = Math.min(Q.hi, K ? K.hi : j0);
+          if (hi > lo) spans = true;
+          let qr = 0;
+          let kr = 0;
+          for (let i = lo; i <= hi; ) {
+            while ((Q.runAt[qr + 1] as number) <= i) qr++;
+            let end = Math.min(hi, (Q.runAt[qr + 1] as number) - 1);
+            let kc = kv.count;
+            let ko = kv.start - (bound[i] as number);
+            if (K) {
+              while ((K.runAt[kr + 1] as number) <= i) kr++;
+              end = Math.min(end, (K.runAt[kr + 1] as number) - 1);
+              kc = K.count[i - K.lo] as number;
+              ko = K.off[i - K.lo] as number;
+            }
+            const qc = Q.count[i - Q.lo] as number;
+            if (qc > 0 && kc > 0) {
+              const b = bound[i] as number;
+              const pp = safePairs({ start: b + (Q.off[i - Q.lo] as number), count: qc, stride: q.stride }, { start: b + ko, count: kc, stride: kv.stride });
+              if (pp > 0) {
+                const v = hs * pp;
+                const last = dVal.length - 1;
+                if (last >= firstRun && dVal[last] === v && dHi[last] === i - 1) dHi[last] = end;
+                else {
+                  dLo.push(i);
+                  dHi.push(end);
+                  dVal.push(v);
+                }
+              }
+            }
+            i = end + 1;
           }
           t++;
         }
@@ -302,40 +336,74 @@ export function buildWorkMatrix(schedule: ValidSchedule, n: number): WorkMatrix 
       stepStart,
       group,
       share,
-      kCell,
+      kRef,
       kCount,
-      kSeg,
       dStart,
-      dLo: Int32Array.from(dLo),
-      dHi: Int32Array.from(dHi),
-      dVal: Float64Array.from(dVal),
-      groupRank: Int32Array.from(groupRank),
-      groupSeg: Int32Array.from(groupSeg),
-      groupPattern: Int32Array.from(groupSeg, (sg) => segPattern[sg] as number),
+      // The constructors, not TypedArray.from: from() took more time than the whole tile loop.
+      dLo: new Int32Array(dLo),
+      dHi: new Int32Array(dHi),
+      dVal: new Float64Array(dVal),
+      groupRank: new Int32Array(groupRank),
+      groupSeg: new Int32Array(groupSeg),
+      groupPattern: new Int32Array(groupSeg.map((sg) => segPattern[sg] as number)),
+      spans,
     };
     return tilesCache;
   };
 
+  // Views of the shared per-slot scratch (see Scratch), taken by sumSteps.
   let sumK = new Float64Array(0);
   let sumD = new Float64Array(0);
+  let kNext = new Int32Array(0);
+  let dNext = new Int32Array(0);
+  let kCut = new Uint8Array(0);
+  let dCut = new Uint8Array(0);
+  let used = new Uint8Array(0);
+  const reserve = (nSlots: number): void => {
+    const v = scratchViews(nSlots, n);
+    ({ sumK, sumD, kNext, dNext, kCut, dCut, used } = v);
+  };
   /**
    * Sums steps (from, to]'s tiles into per-slot key and diagonal vectors (sumK, sumD at slot·n):
    * a slot per group (byGroup) or per query pattern. Returns the slots touched, with their query segment.
+   *
+   * Cells between two consecutive ends of the slot's runs receive the same values in the same order,
+   * so only the first cell of each such stretch is summed (a striped slot: 1 cell, not 64 per tile)
+   * and the others copy it: the same sums, added in the same order, as cell by cell.
    */
   const sumSteps = (from: number, to: number, byGroup: boolean): { slots: number[]; segOfSlot: number[] } => {
     const T = tiles();
     const nSlots = byGroup ? T.groupRank.length : patternByValue.size;
-    if (sumK.length < nSlots * n) {
-      sumK = new Float64Array(nSlots * n);
-      sumD = new Float64Array(nSlots * n);
-    }
-    const used = new Uint8Array(nSlots);
+    reserve(nSlots);
     const slots: number[] = [];
     const segOfSlot: number[] = [];
+    const begin = T.stepStart[from + 1] as number;
     const end = T.stepStart[to + 1] as number;
-    for (let t = T.stepStart[from + 1] as number; t < end; t++) {
-      const hs = T.share[t] as number;
-      if (hs === 0) continue;
+    if (!T.spans) {
+      // Every key and diagonal run is one cell (contiguous shards, cells no smaller than a shard):
+      // no stretches to find, one pass.
+      for (let t = begin; t < end; t++) {
+        const hs = T.share[t] as number;
+        const g = T.group[t] as number;
+        const sl = byGroup ? g : (T.groupPattern[g] as number);
+        if (used[sl] === 0) {
+          used[sl] = 1;
+          slots.push(sl);
+          segOfSlot.push(T.groupSeg[g] as number);
+        }
+        const j = sl * n + (T.kRef[t] as number);
+        sumK[j] = (sumK[j] as number) + hs * (T.kCount[t] as number);
+        for (let d = T.dStart[t] as number, dEnd = T.dStart[t + 1] as number; d < dEnd; d++) {
+          const i = sl * n + (T.dLo[d] as number);
+          sumD[i] = (sumD[i] as number) + (T.dVal[d] as number);
+        }
+      }
+      for (const sl of slots) used[sl] = 0;
+      return { slots, segOfSlot };
+    }
+    // Pass 1: where each slot's key runs and diagonal runs start and end (cuts, per slot n + 1).
+    const w = n + 1;
+    for (let t = begin; t < end; t++) {
       const g = T.group[t] as number;
       const sl = byGroup ? g : (T.groupPattern[g] as number);
       if (used[sl] === 0) {
@@ -343,29 +411,73 @@ export function buildWorkMatrix(schedule: ValidSchedule, n: number): WorkMatrix 
         slots.push(sl);
         segOfSlot.push(T.groupSeg[g] as number);
       }
-      const base = sl * n;
-      const ks = T.kSeg[t] as number;
-      if (ks < 0) {
-        const j = base + (T.kCell[t] as number);
+      const cut = sl * w;
+      const kr = T.kRef[t] as number;
+      if (kr >= 0) {
+        kCut[cut + kr] = 1;
+        kCut[cut + kr + 1] = 1;
+      } else {
+        const runAt = (segs[~kr] as SegCells).runAt;
+        for (let r = 0; r < runAt.length; r++) kCut[cut + (runAt[r] as number)] = 1;
+      }
+      const dEnd = T.dStart[t + 1] as number;
+      for (let d = T.dStart[t] as number; d < dEnd; d++) {
+        dCut[cut + (T.dLo[d] as number)] = 1;
+        dCut[cut + (T.dHi[d] as number) + 1] = 1;
+      }
+    }
+    // The next cut after each cell, per slot touched.
+    for (const sl of slots) {
+      for (let j = n - 1, kn = n, dn = n; j >= 0; j--) {
+        kNext[sl * n + j] = kn;
+        dNext[sl * n + j] = dn;
+        if (kCut[sl * w + j] === 1) kn = j;
+        if (dCut[sl * w + j] === 1) dn = j;
+      }
+    }
+    // Pass 2: add each tile to the first cell of every stretch it covers.
+    for (let t = begin; t < end; t++) {
+      const hs = T.share[t] as number;
+      const g = T.group[t] as number;
+      const base = (byGroup ? g : (T.groupPattern[g] as number)) * n;
+      const kr = T.kRef[t] as number;
+      if (kr >= 0) {
+        const j = base + kr;
         sumK[j] = (sumK[j] as number) + hs * (T.kCount[t] as number);
       } else {
-        const K = segs[ks] as SegCells;
-        for (let j = K.lo; j <= K.hi; j++) sumK[base + j] = (sumK[base + j] as number) + hs * (K.count[j - K.lo] as number);
+        const K = segs[~kr] as SegCells;
+        for (let r = 0; r + 1 < K.runAt.length; r++) {
+          const a = K.runAt[r] as number;
+          const v = hs * (K.count[a - K.lo] as number);
+          for (let j = a, e = K.runAt[r + 1] as number; j < e; j = kNext[base + j] as number) sumK[base + j] = (sumK[base + j] as number) + v;
+        }
       }
       const dEnd = T.dStart[t + 1] as number;
       for (let d = T.dStart[t] as number; d < dEnd; d++) {
         const v = T.dVal[d] as number;
-        const hi = base + (T.dHi[d] as number);
-        for (let i = base + (T.dLo[d] as number); i <= hi; i++) sumD[i] = (sumD[i] as number) + v;
+        const hi = T.dHi[d] as number;
+        for (let i = T.dLo[d] as number; i <= hi; i = dNext[base + i] as number) sumD[base + i] = (sumD[base + i] as number) + v;
       }
+    }
+    // Pass 3: the other cells of each stretch copy its first.
+    for (const sl of slots) {
+      const base = sl * n;
+      for (let j = 1; j < n; j++) {
+        if (kCut[sl * w + j] === 0) sumK[base + j] = sumK[base + j - 1] as number;
+        if (dCut[sl * w + j] === 0) sumD[base + j] = sumD[base + j - 1] as number;
+      }
+      kCut.fill(0, sl * w, sl * w + w);
+      dCut.fill(0, sl * w, sl * w + w);
+      kNext.fill(0, base, base + n);
+      dNext.fill(0, base, base + n);
+      used[sl] = 0;
     }
     return { slots, segOfSlot };
   };
   /**
    * Adds a slot's q ⊗ K (below the diagonal) and D (on it) to a row of cells, then clears the slot.
-   * Returns the rows it wrote and the first key cell (the box the caller may scan).
    */
-  const spreadSlot = (sl: number, seg: number, row: Float32Array | Float64Array): { lo: number; hi: number; kLo: number } => {
+  const spreadSlot = (sl: number, seg: number, row: Float32Array | Float64Array): void => {
     const Q = segs[seg] as SegCells;
     const base = sl * n;
     let kLo = 0;
@@ -384,62 +496,177 @@ export function buildWorkMatrix(schedule: ValidSchedule, n: number): WorkMatrix 
     }
     sumK.fill(0, base, base + n);
     sumD.fill(0, base, base + n);
-    return { lo: Q.lo, hi: Q.hi, kLo: Math.min(kLo, Q.lo) };
   };
   /** Adds steps (from, to]'s work to a row of cells. */
   const accumulate = (from: number, to: number, row: Float32Array | Float64Array): void => {
     if (to <= from) return;
     const { slots, segOfSlot } = sumSteps(from, to, false);
     for (let a = 0; a < slots.length; a++) spreadSlot(slots[a] as number, segOfSlot[a] as number, row);
+    scratch.clean = true;
   };
 
   let owners: { owner: Int16Array; sharers: Int16Array } | null = null;
-  /** The rank that did most of each cell (≥ 60%, else −2 and up to four sharers), one rank at a time over the cells it touched. */
+  /**
+   * The rank that did most of each cell (≥ 60%, else −2 and up to four sharers). A rank's work in
+   * cell (i, j < i) is Σ over its groups of q[i]·ΣK[j] (on the diagonal: ΣD[i]). Rows with the same
+   * query counts in every group and columns with the same ΣK in every group have the same work
+   * per rank, so below the diagonal the owners are found once per block of such rows × columns (a
+   * striped or Ulysses matrix is one block; a ring one is cell by cell), then copied to its cells.
+   * Ranks in ascending order, each rank's groups in the order the tiles first reach them: every
+   * sum is added in the order the straightforward per-cell fold adds it.
+   */
   const ownersOf = (): { owner: Int16Array; sharers: Int16Array } => {
     if (owners) return owners;
     const owner = new Int16Array(n2).fill(-1);
     const sharers = new Int16Array(n2 * 4).fill(-1);
-    const nShare = new Uint8Array(n2);
-    const sum = new Float64Array(n2);
-    const bestW = new Float64Array(n2);
-    const cur = new Float64Array(n2);
     const T = tiles();
-    const { slots, segOfSlot } = sumSteps(-1, steps.length - 1, true);
-    const order = slots.map((_, a) => a).sort((x, y) => (T.groupRank[slots[x] as number] as number) - (T.groupRank[slots[y] as number] as number));
-    // The rows the current rank's groups wrote (each from its first key cell up to the diagonal).
-    const boxes: { lo: number; hi: number; kLo: number }[] = [];
-    for (let o = 0; o < order.length; o++) {
-      const a = order[o] as number;
-      const rank = T.groupRank[slots[a] as number] as number;
-      boxes.push(spreadSlot(slots[a] as number, segOfSlot[a] as number, cur));
-      const next = order[o + 1];
-      if (next !== undefined && T.groupRank[slots[next] as number] === rank) continue;
-      // This rank's groups are in `cur`: fold them into the per-cell maximum, sum and sharers
-      // (a cell written by two of its groups is folded once: it is zeroed when folded).
-      let kLo = n;
-      for (const b of boxes) kLo = Math.min(kLo, b.kLo);
-      for (const b of boxes) {
-        for (let i = b.lo; i <= b.hi; i++) {
-          for (let c = i * n + kLo, end = i * n + i; c <= end; c++) {
-            const w = cur[c] as number;
-            if (w <= 0) continue;
-            cur[c] = 0;
-            sum[c] = (sum[c] as number) + w;
-            if (w > (bestW[c] as number)) {
-              bestW[c] = w;
-              owner[c] = rank;
-            }
-            if ((nShare[c] as number) < 4) sharers[c * 4 + (nShare[c] as number)++] = rank;
-          }
-        }
+    const { slots } = sumSteps(-1, steps.length - 1, true);
+    const G = slots.length;
+    // The groups touched, by rank (a counting sort keeps the first-touch order within a rank).
+    const rankStart = new Int32Array(P + 1);
+    for (const g of slots) rankStart[(T.groupRank[g] as number) + 1] = (rankStart[(T.groupRank[g] as number) + 1] as number) + 1;
+    for (let r = 0; r < P; r++) rankStart[r + 1] = (rankStart[r + 1] as number) + (rankStart[r] as number);
+    const byRank = new Int32Array(G);
+    for (const g of slots) {
+      const r = T.groupRank[g] as number;
+      byRank[rankStart[r] as number] = g;
+      rankStart[r] = (rankStart[r] as number) + 1;
+    }
+
+    // Each row's groups with queries there, in byRank order (bucketed by row: a group reaches only
+    // its segment's rows): row i's are act[rowFirst[i] .. rowFirst[i+1]).
+    const rowFirst = new Int32Array(n + 1);
+    for (let a = 0; a < G; a++) {
+      const Q = segs[T.groupSeg[byRank[a] as number] as number] as SegCells;
+      for (let i = Q.lo; i <= Q.hi; i++) if ((Q.count[i - Q.lo] as number) > 0) rowFirst[i + 1] = (rowFirst[i + 1] as number) + 1;
+    }
+    for (let i = 0; i < n; i++) rowFirst[i + 1] = (rowFirst[i + 1] as number) + (rowFirst[i] as number);
+    const actGroup = new Int32Array(rowFirst[n] as number);
+    const actQ = new Float64Array(rowFirst[n] as number);
+    const fillAt = rowFirst.slice(0, n);
+    for (let a = 0; a < G; a++) {
+      const g = byRank[a] as number;
+      const Q = segs[T.groupSeg[g] as number] as SegCells;
+      for (let i = Q.lo; i <= Q.hi; i++) {
+        const q = Q.count[i - Q.lo] as number;
+        if (q <= 0) continue;
+        const x = fillAt[i] as number;
+        actGroup[x] = g;
+        actQ[x] = q;
+        fillAt[i] = x + 1;
       }
-      boxes.length = 0;
     }
-    for (let c = 0; c < n2; c++) {
-      if ((sum[c] as number) <= 0) continue;
-      if ((bestW[c] as number) < 0.6 * (sum[c] as number)) owner[c] = -2;
-      else for (let k = 0; k < 4; k++) sharers[c * 4 + k] = -1;
+    // Row runs: consecutive rows with the same groups and query counts. Run u is rows
+    // rowAt[u] .. rowAt[u+1] − 1; its groups are its first row's.
+    const rowAt: number[] = [];
+    for (let i = 0; i < n; i++) {
+      const from = rowFirst[i] as number;
+      const len = (rowFirst[i + 1] as number) - from;
+      const prev = i > 0 ? (rowFirst[i - 1] as number) : -1;
+      let same = i > 0 && len === from - prev;
+      for (let x = 0; same && x < len; x++) same = actGroup[prev + x] === actGroup[from + x] && actQ[prev + x] === actQ[from + x];
+      if (!same) rowAt.push(i);
     }
+    rowAt.push(n);
+    // Column runs: consecutive columns where every group's ΣK is the same.
+    const colAt: number[] = [0];
+    for (let j = 1; j < n; j++) {
+      let same = true;
+      for (let a = 0; a < G && same; a++) {
+        const at = (byRank[a] as number) * n + j;
+        same = sumK[at] === sumK[at - 1];
+      }
+      if (!same) colAt.push(j);
+    }
+    colAt.push(n);
+
+    // Folds per-rank work w into the owner of a cell (or block): the running sum, the largest share
+    // (ties keep the lower rank) and the first four ranks with work.
+    let fSum = 0;
+    let fBest = 0;
+    let fOwner = -1;
+    let fShared = 0;
+    const fSharers = new Int16Array(4);
+    const foldStart = (): void => {
+      fSum = 0;
+      fBest = 0;
+      fOwner = -1;
+      fShared = 0;
+      fSharers[0] = fSharers[1] = fSharers[2] = fSharers[3] = -1;
+    };
+    const fold = (w: number, rank: number): void => {
+      if (w <= 0) return;
+      fSum += w;
+      if (w > fBest) {
+        fBest = w;
+        fOwner = rank;
+      }
+      if (fShared < 4) fSharers[fShared++] = rank;
+    };
+    /** Writes the folded owner to cell c; false when nobody worked there. */
+    const foldEnd = (): boolean => {
+      if (fSum <= 0) return false;
+      if (fBest < 0.6 * fSum) fOwner = -2;
+      return true;
+    };
+    const write = (c: number): void => {
+      owner[c] = fOwner;
+      if (fOwner === -2) for (let k = 0; k < 4; k++) sharers[c * 4 + k] = fSharers[k] as number;
+    };
+
+    for (let u = 0; u + 1 < rowAt.length; u++) {
+      const r0 = rowAt[u] as number;
+      const r1 = (rowAt[u + 1] as number) - 1;
+      const a0 = rowFirst[r0] as number;
+      const a1 = rowFirst[r0 + 1] as number;
+      if (a1 === a0) continue;
+      // Below the diagonal: one fold per column run (its first column stands for all).
+      for (let v = 0; v + 1 < colAt.length && (colAt[v] as number) < r1; v++) {
+        const c0 = colAt[v] as number;
+        const c1 = Math.min((colAt[v + 1] as number) - 1, r1 - 1);
+        foldStart();
+        let rank = T.groupRank[actGroup[a0] as number] as number;
+        let w = 0;
+        for (let a = a0; a < a1; a++) {
+          const g = actGroup[a] as number;
+          const r = T.groupRank[g] as number;
+          if (r !== rank) {
+            fold(w, rank);
+            rank = r;
+            w = 0;
+          }
+          const k = sumK[g * n + c0] as number;
+          if (k !== 0) w += (actQ[a] as number) * k;
+        }
+        fold(w, rank);
+        if (!foldEnd()) continue;
+        for (let i = Math.max(r0, c0 + 1); i <= r1; i++) for (let j = c0, end = Math.min(c1, i - 1); j <= end; j++) write(i * n + j);
+      }
+      // The diagonal, cell by cell (its pairs differ from row to row).
+      for (let i = r0; i <= r1; i++) {
+        foldStart();
+        let rank = T.groupRank[actGroup[a0] as number] as number;
+        let d = 0;
+        for (let a = a0; a < a1; a++) {
+          const g = actGroup[a] as number;
+          const r = T.groupRank[g] as number;
+          if (r !== rank) {
+            fold(d, rank);
+            rank = r;
+            d = 0;
+          }
+          const dv = sumD[g * n + i] as number;
+          if (dv !== 0) d += dv;
+        }
+        fold(d, rank);
+        if (foldEnd()) write(i * n + i);
+      }
+    }
+    for (const g of slots) {
+      sumK.fill(0, g * n, g * n + n);
+      sumD.fill(0, g * n, g * n + n);
+    }
+    scratch.clean = true;
     owners = { owner, sharers };
     return owners;
   };
@@ -474,6 +701,51 @@ export function buildWorkMatrix(schedule: ValidSchedule, n: number): WorkMatrix 
     get sharers() {
       return ownersOf().sharers;
     },
+  };
+}
+
+/**
+ * Per-slot scratch of every work matrix's sums, one buffer for all: a parameter change builds a new
+ * matrix, and a new buffer each time (hundreds of KB at 64 ranks) cost more than the sums. It is
+ * all zero between sums (the layout depends on the slot count): sumSteps zeroes its cuts and links,
+ * the reader the sums of the slots it used, then sets `clean`; a reader that threw leaves it dirty
+ * and the next sum zeroes it all.
+ */
+const scratch = { buf: new ArrayBuffer(0), clean: true };
+
+interface ScratchViews {
+  /** Sums per slot (n each): keys per cell, diagonal pairs per cell. */
+  sumK: Float64Array<ArrayBuffer>;
+  sumD: Float64Array<ArrayBuffer>;
+  /** Per slot, per cell: the next cut after it (n each). */
+  kNext: Int32Array<ArrayBuffer>;
+  dNext: Int32Array<ArrayBuffer>;
+  /** Per slot: the cells where a run starts or ends (n + 1 each). */
+  kCut: Uint8Array<ArrayBuffer>;
+  dCut: Uint8Array<ArrayBuffer>;
+  /** Per slot: touched by the current sum. */
+  used: Uint8Array<ArrayBuffer>;
+}
+
+function scratchViews(nSlots: number, n: number): ScratchViews {
+  const f64 = nSlots * n * 8;
+  const i32 = nSlots * n * 4;
+  const cuts = nSlots * (n + 1);
+  const bytes = 2 * f64 + 2 * i32 + 2 * cuts + nSlots;
+  if (scratch.buf.byteLength < bytes) {
+    scratch.buf = new ArrayBuffer(Math.max(bytes, 2 * scratch.buf.byteLength));
+    scratch.clean = true;
+  } else if (!scratch.clean) new Uint8Array(scratch.buf).fill(0);
+  scratch.clean = false;
+  const buf = scratch.buf;
+  return {
+    sumK: new Float64Array(buf, 0, nSlots * n),
+    sumD: new Float64Array(buf, f64, nSlots * n),
+    kNext: new Int32Array(buf, 2 * f64, nSlots * n),
+    dNext: new Int32Array(buf, 2 * f64 + i32, nSlots * n),
+    kCut: new Uint8Array(buf, 2 * f64 + 2 * i32, cuts),
+    dCut: new Uint8Array(buf, 2 * f64 + 2 * i32 + cuts, cuts),
+    used: new Uint8Array(buf, 2 * f64 + 2 * i32 + 2 * cuts, nSlots),
   };
 }
 

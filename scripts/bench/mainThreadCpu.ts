@@ -14,21 +14,26 @@ interface TraceEvent {
   readonly dur?: number;
   readonly tdur?: number;
   readonly args?: { readonly name?: string };
+  readonly id?: string;
+  readonly id2?: { readonly local?: string };
 }
 
 const CATEGORIES = ['devtools.timeline', 'disabled-by-default-devtools.timeline', 'blink.user_timing'];
 
-/** Main-thread CPU per window: the total, and the longest single task (what delays a frame). */
+/** Main-thread CPU per window: the total, the longest single task (what delays a frame), and the CPU inside the named User Timing spans. */
 export interface WindowCpu {
   readonly cpu: number[];
   readonly longestTask: number[];
+  readonly inSpans: number[];
+  /** The same, per span name. */
+  readonly bySpan: Record<string, number[]>;
 }
 
 /** Starts tracing `page`; `stop()` returns the renderer main thread's CPU ms in each window between the marks named `${prefix}0`, `${prefix}1`, …, `${prefix}end`. */
-export async function traceMainThread(browser: Browser, page: Page): Promise<{ stop(prefix: string): Promise<WindowCpu> }> {
+export async function traceMainThread(browser: Browser, page: Page): Promise<{ stop(prefix: string, spans?: readonly string[]): Promise<WindowCpu> }> {
   await browser.startTracing(page, { categories: CATEGORIES });
   return {
-    async stop(prefix) {
+    async stop(prefix, spans = []) {
       const buffer = await browser.stopTracing();
       const parsed = JSON.parse(buffer.toString('utf8')) as { traceEvents: TraceEvent[] } | TraceEvent[];
       const events = Array.isArray(parsed) ? parsed : parsed.traceEvents;
@@ -38,8 +43,31 @@ export async function traceMainThread(browser: Browser, page: Page): Promise<{ s
         .filter((e) => e.pid === main.pid && e.name.startsWith(prefix) && (e.ph === 'R' || e.ph === 'I' || e.ph === 'n' || e.ph === 'b'))
         .sort((a, b) => a.ts - b.ts);
       const tasks = events.filter((e) => e.pid === main.pid && e.tid === main.tid && e.ph === 'X' && (e.name === 'RunTask' || e.name === 'ThreadControllerImpl::RunTask'));
+      // User Timing measures are async events: a begin and an end with the same name and id.
+      const opened = new Map<string, number>();
+      const intervals: [number, number, string][] = [];
+      for (const e of events.filter((x) => x.pid === main.pid && spans.includes(x.name)).sort((a, b) => a.ts - b.ts)) {
+        const key = `${e.name}|${e.id ?? e.id2?.local ?? ''}`;
+        if (e.ph === 'b') opened.set(key, e.ts);
+        else if (e.ph === 'e' && opened.has(key)) {
+          intervals.push([opened.get(key) as number, e.ts, e.name]);
+          opened.delete(key);
+        }
+      }
+      /** Thread time inside [from, to): each task's thread time, pro rata to the wall time of it that falls inside. */
+      const cpuWithin = (from: number, to: number): number => {
+        let us = 0;
+        for (const t of tasks) {
+          const end = t.ts + (t.dur ?? 0);
+          if (end <= from || t.ts >= to) continue;
+          us += (t.tdur ?? t.dur ?? 0) * ((Math.min(end, to) - Math.max(t.ts, from)) / Math.max(1, t.dur ?? 1));
+        }
+        return us;
+      };
       const windows: number[] = [];
       const longestTask: number[] = [];
+      const inSpans: number[] = [];
+      const bySpan: Record<string, number[]> = Object.fromEntries(spans.map((name) => [name, []]));
       for (let i = 0; i + 1 < marks.length; i++) {
         const from = (marks[i] as TraceEvent).ts;
         const to = (marks[i + 1] as TraceEvent).ts;
@@ -57,8 +85,12 @@ export async function traceMainThread(browser: Browser, page: Page): Promise<{ s
         }
         windows.push(us / 1000);
         longestTask.push(longest / 1000);
+        const perName = new Map<string, number>();
+        for (const [a, b, name] of intervals) if (a >= from && a < to) perName.set(name, (perName.get(name) ?? 0) + cpuWithin(a, b));
+        inSpans.push([...perName.values()].reduce((x, y) => x + y, 0) / 1000);
+        for (const name of spans) bySpan[name]?.push((perName.get(name) ?? 0) / 1000);
       }
-      return { cpu: windows, longestTask };
+      return { cpu: windows, longestTask, inSpans, bySpan };
     },
   };
 }

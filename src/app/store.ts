@@ -21,6 +21,7 @@ import { onlyVerificationDiffers, priceSchedule, reschedule, sameSchedule, type 
 import type { Schedule } from '../model/schedule.ts';
 import { decodeSchedule, type ScheduleTransport } from '../model/scheduleCodec.ts';
 import type { PackedWorkMatrix } from '../scene/matrixTransport.ts';
+import { measureSince } from './measure.ts';
 
 export interface AppState {
   readonly params: Readonly<Params>;
@@ -130,7 +131,12 @@ export class Store {
   constructor(params: Params, options: StoreOptions = {}) {
     this.#sync = options.sync ?? typeof requestAnimationFrame !== 'function';
     this.#planner = options.planner ?? null;
-    if (this.#planner) this.#planner.onmessage = (event) => this.#receive(event.data);
+    if (this.#planner)
+      this.#planner.onmessage = (event) => {
+        const t0 = performance.now();
+        this.#receive(event.data); // reading data deserialises the answer: part of its cost
+        measureSince('shardscope.answer', t0);
+      };
     this.#state = new State(Object.freeze({ ...params }), 0, this);
     this.#notified = this.#state;
   }
@@ -205,9 +211,10 @@ export class Store {
     this.#notified = state;
     const t0 = performance.now();
     for (const listener of this.#listeners) listener(state, previous);
+    this.#price(state);
     this.stats.notifications++;
     this.stats.notifyMs += performance.now() - t0;
-    this.#price(state);
+    measureSince('shardscope.change', t0);
   }
 
   subscribe(listener: Listener): () => void {

@@ -15,7 +15,7 @@
 //     start, count, stride), mask, pairs.
 
 import { DTYPES, type Dtype } from './params.ts';
-import type { Collective, CollectiveKind, ComputeTile, MaskKind, RankCompute, Schedule, Segment, Step, TensorKind, TokenSet, Transfer, ValidSchedule } from './schedule.ts';
+import type { Collective, CollectiveKind, ComputeTile, HeadRange, MaskKind, RankCompute, Schedule, Segment, Step, TensorKind, TokenSet, Transfer, ValidSchedule } from './schedule.ts';
 
 const KINDS: readonly CollectiveKind[] = ['all-gather', 'reduce-scatter', 'all-to-all', 'send-recv', 'all-reduce'];
 const TENSORS: readonly TensorKind[] = ['X', 'Q', 'K', 'V', 'O', 'dO', 'dQ', 'dK', 'dV', 'loss'];
@@ -165,7 +165,8 @@ export function decodeSchedule(transport: ScheduleTransport): Schedule {
     }
     return transfers;
   };
-  /** The step's collectives (their transfers decoded on first read) and where its compute starts. */
+  const decodeGroup = (at: number): number[] => Array.from(n.subarray(at + 1, at + 1 + (n[at] as number)));
+  /** The step's collectives (their group and transfers decoded on first read) and where its compute starts. */
   const decodeCollectives = (s: number): { collectives: Collective[]; computeAt: number } => {
     let p = stepAt[s] as number;
     const collectives: Collective[] = new Array(n[p++] as number);
@@ -173,10 +174,10 @@ export function decodeSchedule(transport: ScheduleTransport): Schedule {
       const kind = KINDS[n[p++] as number] as CollectiveKind;
       const text = labels[n[p++] as number] as string;
       const overlaps = n[p++] as number;
-      const group: number[] = new Array(n[p++] as number);
-      for (let g = 0; g < group.length; g++) group[g] = n[p++] as number;
+      const groupAt = p;
+      p += 1 + (n[p] as number);
       const count = n[p++] as number;
-      collectives[c] = new LazyCollective(kind, group, text, overlaps === 2 ? undefined : overlaps === 1, decodeTransfers.bind(null, p, count));
+      collectives[c] = new LazyCollective(kind, text, overlaps === 2 ? undefined : overlaps === 1, decodeGroup.bind(null, groupAt), decodeTransfers.bind(null, p, count));
       p += 8 * count;
     }
     return { collectives, computeAt: p };
@@ -199,13 +200,19 @@ export function decodeSchedule(transport: ScheduleTransport): Schedule {
     }
     return tiles;
   };
+  // Head ranges repeat across ranks and steps: one object per distinct range.
+  const headRanges = new Map<number, HeadRange>();
+  const headsOf = (start: number, end: number): HeadRange => {
+    const key = start * 0x100000 + end;
+    let h = headRanges.get(key);
+    if (!h) headRanges.set(key, (h = { start, end }));
+    return h;
+  };
   const decodeCompute = (at: number): RankCompute[] => {
     let p = at;
     const compute: RankCompute[] = new Array(n[p++] as number);
     for (let r = 0; r < compute.length; r++, p += 7 + (n[p + 6] as number)) {
-      const q = setOf(n[p + 1] as number);
-      const kv = setOf(n[p + 2] as number);
-      compute[r] = new LazyRankCompute(n[p] as number, q, kv, { start: n[p + 3] as number, end: n[p + 4] as number }, decodeTiles.bind(null, q, kv, p + 7, n[p + 5] as number));
+      compute[r] = new LazyRankCompute(n[p] as number, setOf(n[p + 1] as number), setOf(n[p + 2] as number), headsOf(n[p + 3] as number, n[p + 4] as number), decodeTiles, p + 7, n[p + 5] as number);
     }
     return compute;
   };
@@ -259,12 +266,14 @@ class LazyRankCompute implements RankCompute {
     readonly rank: number,
     readonly q: TokenSet,
     readonly kv: TokenSet,
-    readonly heads: { readonly start: number; readonly end: number },
-    private readonly decode: () => ComputeTile[],
+    readonly heads: HeadRange,
+    private readonly decode: (q: TokenSet, kv: TokenSet, at: number, count: number) => ComputeTile[],
+    private readonly tilesAt: number,
+    private readonly tileCount: number,
   ) {}
 
   get tiles(): readonly ComputeTile[] {
-    this.#tiles ??= this.decode();
+    this.#tiles ??= this.decode(this.q, this.kv, this.tilesAt, this.tileCount);
     return this.#tiles;
   }
 
@@ -273,22 +282,28 @@ class LazyRankCompute implements RankCompute {
   }
 }
 
-/** A collective whose transfers are decoded when first read (a step's badge reads only its label). */
+/** A collective whose group and transfers are decoded when first read (a step's badge reads only its label). */
 class LazyCollective implements Collective {
   readonly overlapsCompute?: boolean;
+  #group: number[] | null = null;
   #transfers: Transfer[] | null = null;
   constructor(
     readonly kind: CollectiveKind,
-    readonly group: readonly number[],
     readonly label: string,
     overlapsCompute: boolean | undefined,
-    private readonly decode: () => Transfer[],
+    private readonly decodeGroup: () => number[],
+    private readonly decodeTransfers: () => Transfer[],
   ) {
     if (overlapsCompute !== undefined) this.overlapsCompute = overlapsCompute;
   }
 
+  get group(): readonly number[] {
+    this.#group ??= this.decodeGroup();
+    return this.#group;
+  }
+
   get transfers(): readonly Transfer[] {
-    this.#transfers ??= this.decode();
+    this.#transfers ??= this.decodeTransfers();
     return this.#transfers;
   }
 

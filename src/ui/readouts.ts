@@ -10,6 +10,7 @@ import { CATEGORY_COLOR, CATEGORY_LABEL, CATEGORY_ORDER, chartStyle, TIMELINE_CO
 import type { Theme } from './urlState.ts';
 import { el, setText } from './dom.ts';
 import { sentence } from '../app/messages.ts';
+import { measureSince } from '../app/measure.ts';
 
 /** What the readouts need of a verification result (see src/gpu/verify.ts). */
 export interface VerificationView {
@@ -321,7 +322,7 @@ export class Readouts {
     const t0 = performance.now();
     this.#drawChartsNow(all);
     // Read by `npm run bench -- interaction` (the charts' share of a change, drawn in their own task).
-    performance.measure?.('shardscope.charts', { start: t0, end: performance.now() });
+    measureSince('shardscope.charts', t0);
   }
 
   #drawChartsNow(all: boolean): void {

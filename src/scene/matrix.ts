@@ -614,6 +614,29 @@ export function buildWorkMatrix(schedule: ValidSchedule, n: number): WorkMatrix 
       if (fOwner === -2) for (let k = 0; k < 4; k++) sharers[c * 4 + k] = fSharers[k] as number;
     };
 
+    /**
+     * Folds the work of the active groups a0..a1 in column `col` of `sums` (times each group's query
+     * count when byQ), rank by rank; true when the cells it stands for have an owner to write.
+     */
+    const foldGroups = (a0: number, a1: number, sums: Float64Array, col: number, byQ: boolean): boolean => {
+      foldStart();
+      let rank = T.groupRank[actGroup[a0] as number] as number;
+      let w = 0;
+      for (let a = a0; a < a1; a++) {
+        const g = actGroup[a] as number;
+        const r = T.groupRank[g] as number;
+        if (r !== rank) {
+          fold(w, rank);
+          rank = r;
+          w = 0;
+        }
+        const x = sums[g * n + col] as number;
+        if (x !== 0) w += byQ ? (actQ[a] as number) * x : x;
+      }
+      fold(w, rank);
+      return foldEnd();
+    };
+
     for (let u = 0; u + 1 < rowAt.length; u++) {
       const r0 = rowAt[u] as number;
       const r1 = (rowAt[u + 1] as number) - 1;
@@ -624,43 +647,11 @@ export function buildWorkMatrix(schedule: ValidSchedule, n: number): WorkMatrix 
       for (let v = 0; v + 1 < colAt.length && (colAt[v] as number) < r1; v++) {
         const c0 = colAt[v] as number;
         const c1 = Math.min((colAt[v + 1] as number) - 1, r1 - 1);
-        foldStart();
-        let rank = T.groupRank[actGroup[a0] as number] as number;
-        let w = 0;
-        for (let a = a0; a < a1; a++) {
-          const g = actGroup[a] as number;
-          const r = T.groupRank[g] as number;
-          if (r !== rank) {
-            fold(w, rank);
-            rank = r;
-            w = 0;
-          }
-          const k = sumK[g * n + c0] as number;
-          if (k !== 0) w += (actQ[a] as number) * k;
-        }
-        fold(w, rank);
-        if (!foldEnd()) continue;
+        if (!foldGroups(a0, a1, sumK, c0, true)) continue;
         for (let i = Math.max(r0, c0 + 1); i <= r1; i++) for (let j = c0, end = Math.min(c1, i - 1); j <= end; j++) write(i * n + j);
       }
       // The diagonal, cell by cell (its pairs differ from row to row).
-      for (let i = r0; i <= r1; i++) {
-        foldStart();
-        let rank = T.groupRank[actGroup[a0] as number] as number;
-        let d = 0;
-        for (let a = a0; a < a1; a++) {
-          const g = actGroup[a] as number;
-          const r = T.groupRank[g] as number;
-          if (r !== rank) {
-            fold(d, rank);
-            rank = r;
-            d = 0;
-          }
-          const dv = sumD[g * n + i] as number;
-          if (dv !== 0) d += dv;
-        }
-        fold(d, rank);
-        if (foldEnd()) write(i * n + i);
-      }
+      for (let i = r0; i <= r1; i++) if (foldGroups(a0, a1, sumD, i, false)) write(i * n + i);
     }
     for (const g of slots) {
       sumK.fill(0, g * n, g * n + n);

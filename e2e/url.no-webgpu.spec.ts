@@ -23,10 +23,10 @@ test('hashes set at random times during playback: 100 of 100 applied, none overw
     const steps = new Set<number>();
     const applyMs: number[] = [];
     for (let i = 0; i < 100; i++) {
-      // Each applied hash changes the state, whose URL write is due 200 ms later (src/ui/index.ts
-      // URL_WRITE_DELAY_MS); a random delay of 0–300 ms lands before, inside and after that window,
+      // Each applied hash changes the state, whose URL write is due 500 ms later (src/ui/index.ts
+      // URL_WRITE_DELAY_MS); a random delay of 0–700 ms lands before, inside and after that window,
       // and playback steps add writes of their own.
-      await sleep(random() * 300);
+      await sleep(random() * 700);
       steps.add(app().playback.step); // where playback got to since the last hash (each one restarts it at step 1)
       // Consecutive hashes always differ (the theme cycles), so a lost hash cannot pass for an applied
       // one; every fourth also changes the parameters (a new plan and scene), the rest only the view,

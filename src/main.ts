@@ -13,7 +13,7 @@ import { createScene } from './scene/index.ts';
 import { attachKeyboard, attachMessageMark, attachPlaybackControls, type PlaybackControls } from './scene/controls.ts';
 import type { Params } from './model/params.ts';
 import { createUi, readUrlState } from './ui/index.ts';
-import { measureSince } from './app/measure.ts';
+import { measureSince, measureSpans } from './app/measure.ts';
 
 const $ = <T extends HTMLElement>(id: string): T => {
   const element = document.getElementById(id);
@@ -176,6 +176,8 @@ Object.defineProperty(window, '__shardscopeTest', {
     flush: () => store.flush(),
     stats: () => ({ store: { ...store.stats }, ...interaction, staleDropped: verification.stale, cancelled: verification.cancelled, version: store.state.version, planVersion: store.pricedVersion, verificationVersion: verification.status.version }),
     loseDevice: () => device?.destroy(),
+    /** Records the change's spans as User Timing measures (app/measure.ts) for a trace. */
+    measureSpans,
   },
 });
 

@@ -107,6 +107,7 @@ export async function run(): Promise<void> {
       // A query string, so each case is a fresh page load (a hash change would reuse the page).
       await page.goto(`${base}/?case=${encodeURIComponent(c.label)}#${c.hash}`, { waitUntil: 'domcontentloaded', timeout: 180_000 });
       await page.waitForFunction(() => (window as unknown as { shardscope?: { ready?: boolean } }).shardscope?.ready === true, undefined, { timeout: 120_000 });
+      await page.evaluate(() => (window as unknown as { __shardscopeTest: { measureSpans(on: boolean): void } }).__shardscopeTest.measureSpans(true));
       await makeChanges(page, 4); // warm-up: JIT, first layout
       const trace = await traceMainThread(browser, page);
       await makeChanges(page, CHANGES);

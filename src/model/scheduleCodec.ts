@@ -156,11 +156,19 @@ export function decodeSchedule(transport: ScheduleTransport): Schedule {
     }
     return set;
   };
+  // Head ranges repeat across transfers, ranks and steps: one object per distinct range.
+  const headRanges = new Map<number, HeadRange>();
+  const headsOf = (start: number, end: number): HeadRange => {
+    const key = start * 0x100000 + end;
+    let h = headRanges.get(key);
+    if (!h) headRanges.set(key, (h = { start, end }));
+    return h;
+  };
   const decodeTransfers = (p: number, count: number): Transfer[] => {
     const transfers: Transfer[] = new Array(count);
     for (let t = 0; t < count; t++, p += 8) {
       const dtype = n[p + 7] as number;
-      const transfer = { src: n[p] as number, dst: n[p + 1] as number, tensor: TENSORS[n[p + 2] as number] as TensorKind, tokens: setOf(n[p + 3] as number), heads: { start: n[p + 4] as number, end: n[p + 5] as number }, bytes: n[p + 6] as number };
+      const transfer = { src: n[p] as number, dst: n[p + 1] as number, tensor: TENSORS[n[p + 2] as number] as TensorKind, tokens: setOf(n[p + 3] as number), heads: headsOf(n[p + 4] as number, n[p + 5] as number), bytes: n[p + 6] as number };
       transfers[t] = dtype < 0 ? transfer : { ...transfer, dtype: DTYPES[dtype] as Dtype };
     }
     return transfers;
@@ -199,14 +207,6 @@ export function decodeSchedule(transport: ScheduleTransport): Schedule {
       p += 2;
     }
     return tiles;
-  };
-  // Head ranges repeat across ranks and steps: one object per distinct range.
-  const headRanges = new Map<number, HeadRange>();
-  const headsOf = (start: number, end: number): HeadRange => {
-    const key = start * 0x100000 + end;
-    let h = headRanges.get(key);
-    if (!h) headRanges.set(key, (h = { start, end }));
-    return h;
   };
   const decodeCompute = (at: number): RankCompute[] => {
     let p = at;

@@ -47,10 +47,11 @@ export interface Ui {
 
 const HINT_KEY = 'shardscope.hint.dismissed';
 /**
- * State → URL writes, at most one per this many ms. history.replaceState costs the page a few ms
- * each (3–7 ms measured during a drag), and Safari refuses more than 100 calls per 10 s.
+ * State → URL writes, at most one per this many ms. history.replaceState costs the page's main
+ * thread 3–7 ms each in Chromium (measured during a drag; 6.5 ms in a 64-rank profile, more than
+ * the rest of a change's notification), and Safari refuses more than 100 calls per 10 s.
  */
-const URL_WRITE_DELAY_MS = 200;
+const URL_WRITE_DELAY_MS = 500;
 
 /** Reads params + view state from the current location (query and hash). */
 export function readUrlState(location: Location = window.location): UrlState {

@@ -1,6 +1,6 @@
 // The app's one mutable state: the Params and what derives from them. The UI calls setParams;
 // everything else subscribes. Each change bumps `version`, so that asynchronous results (the
-// pricing worker, the GPU verification) can tell whether they are stale.
+// planner worker, the GPU verification) can tell whether they are stale.
 //
 // Frame budget (issue #10: ≤ 16 ms of main thread per change at 64 ranks). A change costs only what
 // the next frame draws:
@@ -10,7 +10,7 @@
 // - the plan (the schedule, its pricing, the scene's work matrix: 10–60 ms at 64 ranks) is computed
 //   in a worker (plan.worker.ts). One request is in flight at a time, for the newest params: a drag
 //   plans the versions the worker keeps up with, not every one. `pricedPlan` is the newest answer,
-//   which plan listeners (scene, readouts, charts, comparison, panel verdict) draw together, so the
+//   which plan listeners (scene, readouts, charts, panel verdict, step count) draw together, so the
 //   picture and the numbers always describe the same params. The answer's schedule arrives encoded
 //   and is decoded a step at a time as the scene reads it (model/scheduleCodec.ts);
 // - `state.plan` is exact: the worker's answer when it came, else planned here on first read
@@ -118,13 +118,14 @@ export class Store {
   readonly #planner: PlannerPort | null;
   /** The state the planner is working on. */
   #inFlight: State | null = null;
-  /** The schedule and matrix of the planner's last answer (what a null in the next answer means). */
-  #answered: { schedule: Schedule; matrix: PackedWorkMatrix | null } | null = null;
+  /** The schedule of the planner's last answer (what a null schedule in the next answer means). */
+  #answered: Schedule | null = null;
   /** The planner's work matrix of each schedule it answered with. */
   readonly #matrices = new WeakMap<Schedule, PackedWorkMatrix>();
   /**
-   * Main-thread ms and counts, for the interaction bench and tests: `plans`/`planMs` price here,
-   * `schedules`/`scheduleMs` build the scene's schedule, `priced` counts the worker's answers.
+   * Main-thread work and counts, for tests and benches: `plans`/`planMs` planned here (a cheap copy
+   * for verification-only changes, else priced), `schedules`/`scheduleMs` built here, `priced` the
+   * planner's answers taken.
    */
   readonly stats = { plans: 0, planMs: 0, schedules: 0, scheduleMs: 0, priced: 0, notifications: 0, notifyMs: 0 };
 
@@ -242,15 +243,14 @@ export class Store {
     this.#inFlight = null;
     if ('priced' in reply) {
       if (reply.schedule) {
-        const schedule = decodeSchedule(reply.schedule);
-        this.#answered = { schedule, matrix: reply.matrix };
-        if (reply.matrix) this.#matrices.set(schedule, reply.matrix);
+        this.#answered = decodeSchedule(reply.schedule);
+        if (reply.matrix) this.#matrices.set(this.#answered, reply.matrix);
       }
     } else this.#answered = null;
     if (!state || state.version !== reply.version) return;
     this.stats.priced++;
     // A failed plan in the worker is planned here instead (plan() does not throw on valid params; this is a guard).
-    if ('priced' in reply && this.#answered) state.receive(reply.priced, this.#answered.schedule);
+    if ('priced' in reply && this.#answered) state.receive(reply.priced, this.#answered);
     this.#publish(state);
     const latest = this.#notified;
     if (latest !== state && !latest.priced) this.#price(latest);

@@ -20,7 +20,8 @@
 //   paint of what changed, garbage collection, the idle frames while the worker plans, the URL write.
 // Changes alternate the modelled sequence length (a slider drag) and, every fourth, the head count
 // (which also reruns the verification). A second pass makes 20 changes in 2 s and reports the
-// longest gap between animation frames.
+// longest gap between animation frames; a third drags: a change on every frame for 2 s, reporting
+// the frame intervals and how many plans were drawn.
 //
 // Builds the app into a temporary folder and serves it with vite preview on INTERACTION_BENCH_PORT
 // (default 4191, or the next free port). INTERACTION_CASES=zigzag,64 keeps the cases whose label
@@ -61,7 +62,34 @@ function pct(xs: number[], p: number): number {
 interface Stats {
   /** The params version, and the version of the plan the page shows. */
   version: number;
-  planVersion: number;
+  planVersion?: number;
+}
+
+/**
+ * A slider drag: a new sequence length on every animation frame for `ms`, as lil-gui fires while a
+ * slider moves. Returns the frames shown and their intervals (p50, p95, max), and how many distinct
+ * plans the page drew (the planner answers the newest params it can keep up with).
+ */
+async function drag(page: Page, ms: number): Promise<{ frames: number; p50: number; p95: number; max: number; drawn: number }> {
+  return page.evaluate(async (span) => {
+    const test = (window as unknown as { __shardscopeTest: { setParams(c: object): void; stats(): { planVersion?: number } } }).__shardscopeTest;
+    const stamps: number[] = [];
+    const drawn = new Set<number | undefined>();
+    const t0 = performance.now();
+    await new Promise<void>((resolve) => {
+      const tick = (t: number): void => {
+        stamps.push(t);
+        drawn.add(test.stats().planVersion);
+        if (t - t0 > span) return resolve();
+        test.setParams({ seq: 65536 + 4096 * (stamps.length % 96) });
+        requestAnimationFrame(tick);
+      };
+      requestAnimationFrame(tick);
+    });
+    const gaps = stamps.slice(1).map((t, i) => t - (stamps[i] as number)).sort((a, b) => a - b);
+    const q = (p: number): number => gaps[Math.min(gaps.length - 1, Math.floor(p * gaps.length))] ?? NaN;
+    return { frames: stamps.length, p50: q(0.5), p95: q(0.95), max: gaps[gaps.length - 1] ?? NaN, drawn: drawn.size };
+  }, ms);
 }
 
 /** Makes `n` changes, each drawn before the next (see the header). */
@@ -75,7 +103,8 @@ async function makeChanges(page: Page, n: number): Promise<void> {
       performance.mark(`change${i}`);
       test.setParams(change);
       test.flush();
-      while (test.stats().planVersion !== test.stats().version) await frame();
+      // (A page without a planner worker, planVersion undefined, has drawn the change by now.)
+      while (test.stats().planVersion !== undefined && test.stats().planVersion !== test.stats().version) await frame();
       await frame();
       await frame();
     }
@@ -107,7 +136,7 @@ export async function run(): Promise<void> {
       // A query string, so each case is a fresh page load (a hash change would reuse the page).
       await page.goto(`${base}/?case=${encodeURIComponent(c.label)}#${c.hash}`, { waitUntil: 'domcontentloaded', timeout: 180_000 });
       await page.waitForFunction(() => (window as unknown as { shardscope?: { ready?: boolean } }).shardscope?.ready === true, undefined, { timeout: 120_000 });
-      await page.evaluate(() => (window as unknown as { __shardscopeTest: { measureSpans(on: boolean): void } }).__shardscopeTest.measureSpans(true));
+      await page.evaluate(() => (window as unknown as { __shardscopeTest: { measureSpans?(on: boolean): void } }).__shardscopeTest.measureSpans?.(true));
       await makeChanges(page, 4); // warm-up: JIT, first layout
       const trace = await traceMainThread(browser, page);
       await makeChanges(page, CHANGES);
@@ -119,6 +148,8 @@ export async function run(): Promise<void> {
       console.log(
         `${c.label.padEnd(22)} ${f(pct(inSpans, 50))} ${f(p95)}  ${verdict.padEnd(6)}   | ${f(pct(longestTask, 50), 5)} ${f(pct(longestTask, 95), 6)} | ${f(pct(cpu, 50), 8)} ${f(pct(cpu, 95), 9)} | ${gaps.maxGapMs.toFixed(0)} ms over ${gaps.frames} frames`,
       );
+      const d = await drag(page, 2000);
+      console.log(`${''.padEnd(22)} slider drag, a change every frame for 2 s: ${d.frames} frames, interval p50 ${d.p50.toFixed(0)} / p95 ${d.p95.toFixed(0)} / max ${d.max.toFixed(0)} ms, ${d.drawn} plans drawn`);
       console.log(`${''.padEnd(22)} change work p50 / p95 by part: ${CHANGE_SPANS.map((name) => `${name.replace('shardscope.', '')} ${pct(bySpan[name] ?? [], 50).toFixed(1)} / ${pct(bySpan[name] ?? [], 95).toFixed(1)}`).join(', ')}`);
     }
     console.log('change work = CPU inside the app\'s spans of a change: the store\'s notification, the planner\'s answer (decode, scene setSchedule, text readouts), the scene\'s first frame, the charts.');

@@ -167,7 +167,6 @@ verification.subscribe((status) => {
 });
 attachKeyboard(window, playback);
 exposeField('sceneInfo', () => ({ ...scene.info(), backend: scene.backend, ...scene.stats() }));
-// Test hook (soak test): drive param changes without the UI.
 // Test hooks: drive param changes without the UI (soak test); lose the device as a driver would.
 Object.defineProperty(window, '__shardscopeTest', {
   value: {

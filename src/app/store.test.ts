@@ -26,20 +26,20 @@ const base = { ...DEFAULT_PARAMS, strategy: 'ring' as const, ranks: 8 };
 
 describe('Store planning off the main thread', () => {
   it('keeps one request in flight and asks for the newest params when it is answered', () => {
-    const pricing = new FakePlanner();
-    const store = new Store(base, { sync: true, planner: pricing });
+    const planner = new FakePlanner();
+    const store = new Store(base, { sync: true, planner });
     const seen: Plan[] = [];
     store.onPlan((p) => seen.push(p));
     store.setParams({ seq: 65536 });
     store.setParams({ seq: 131072 });
     store.setParams({ seq: 262144 });
-    expect(pricing.requests.map((r) => r.params.seq)).toEqual([65536]);
+    expect(planner.requests.map((r) => r.params.seq)).toEqual([65536]);
     expect(store.stats.plans).toBe(0); // nothing priced on the main thread
-    pricing.answer();
+    planner.answer();
     // The answer is shown (it is newer than what the page had), and the newest params are asked for; 131072 is skipped.
     expect(seen.map((p) => p.params.seq)).toEqual([65536]);
-    expect(pricing.requests.map((r) => r.params.seq)).toEqual([262144]);
-    pricing.answer();
+    expect(planner.requests.map((r) => r.params.seq)).toEqual([262144]);
+    planner.answer();
     expect(seen.map((p) => p.params.seq)).toEqual([65536, 262144]);
     const last = store.pricedPlan;
     // The page's plan is the worker's numbers with the page's own schedule (the scene's, by identity).
@@ -64,13 +64,13 @@ describe('Store planning off the main thread', () => {
   });
 
   it('prices a verification-only change here, without asking the worker', () => {
-    const pricing = new FakePlanner();
-    const store = new Store(base, { sync: true, planner: pricing });
+    const planner = new FakePlanner();
+    const store = new Store(base, { sync: true, planner });
     store.setParams({ seq: 65536 });
-    pricing.answer();
+    planner.answer();
     const before = store.pricedPlan;
     store.setParams({ seed: 7, execSeq: 64 });
-    expect(pricing.requests).toEqual([]);
+    expect(planner.requests).toEqual([]);
     expect(store.pricedPlan).not.toBe(before);
     expect(store.pricedPlan.params.seed).toBe(7);
     expect(store.pricedPlan.perRank).toBe(before.perRank);
@@ -91,24 +91,24 @@ describe('Store planning off the main thread', () => {
   });
 
   it('state.plan is exact before the worker answers, and the answer does not replace it', () => {
-    const pricing = new FakePlanner();
-    const store = new Store(base, { sync: true, planner: pricing });
+    const planner = new FakePlanner();
+    const store = new Store(base, { sync: true, planner });
     const seen: Plan[] = [];
     store.onPlan((p) => seen.push(p));
     store.setParams({ heads: 16, kvHeads: 4 });
     const exact = store.state.plan; // window.shardscope reads this way
     expect(exact.params.heads).toBe(16);
     expect(store.stats.plans).toBe(1);
-    pricing.answer();
+    planner.answer();
     expect(seen).toEqual([exact]);
     expect(store.state.plan).toBe(exact);
   });
 
   it('prices here when the worker fails', () => {
-    const pricing = new FakePlanner();
-    const store = new Store(base, { sync: true, planner: pricing });
+    const planner = new FakePlanner();
+    const store = new Store(base, { sync: true, planner });
     store.setParams({ ranks: 4 });
-    pricing.answer(true);
+    planner.answer(true);
     expect(store.pricedPlan.params.ranks).toBe(4);
     expect(store.pricedPlan.valid).toBe(true);
     expect(store.stats.plans).toBe(1);

@@ -28,7 +28,7 @@ export interface AppState {
   readonly version: number;
   /** These params' schedule, built on first read (the scene's input). */
   readonly schedule: Schedule;
-  /** These params' priced plan: the pricing worker's, or priced on first read when it has not answered. */
+  /** These params' plan: the planner worker's, or planned here on first read when it has not answered. */
   readonly plan: Plan;
 }
 

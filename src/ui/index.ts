@@ -139,7 +139,7 @@ export function createUi(options: UiOptions): Ui {
   const readouts = new Readouts(readoutsRoot);
   const openLink = el('a', { id: 'ui-open-full', class: 'ui-open-full', target: '_blank', rel: 'noopener' }, 'Open in Shardscope ↗');
   if (view.embed) readoutsRoot.append(openLink);
-  // The newest priced plan (the pricing worker answers a frame or two after a change; model/store.ts).
+  // The newest plan (the planner worker answers a frame or two after a change; app/store.ts).
   const renderReadouts = (): void => readouts.update({ plan: store.pricedPlan, step: playback.step, theme: view.theme });
 
   // ---- URL sync: urlSync.ts owns the hash ------------------------------------------------------
@@ -207,7 +207,7 @@ export function createUi(options: UiOptions): Ui {
     const canvas = byId<HTMLCanvasElement>('scene-canvas') ?? el('canvas');
     const plan = store.state.plan;
     const step = playback.step;
-    // The export states this params' numbers even when the pricing worker has not answered yet.
+    // The export states this params' numbers even when the planner worker has not answered yet.
     if (store.pricedPlan !== plan) readouts.update({ plan, step, theme: view.theme });
     const { canvas: png, layout } = await composePng({
       canvas,

@@ -379,18 +379,22 @@ export function buildWorkMatrix(schedule: ValidSchedule, n: number): WorkMatrix 
     const segOfSlot: number[] = [];
     const begin = T.stepStart[from + 1] as number;
     const end = T.stepStart[to + 1] as number;
+    /** Group g's slot, listed (with its segment) the first time a tile of these steps uses it. */
+    const claim = (g: number): number => {
+      const sl = byGroup ? g : (T.groupPattern[g] as number);
+      if (used[sl] === 0) {
+        used[sl] = 1;
+        slots.push(sl);
+        segOfSlot.push(T.groupSeg[g] as number);
+      }
+      return sl;
+    };
     if (!T.spans) {
       // Every key and diagonal run is one cell (contiguous shards, cells no smaller than a shard):
       // no stretches to find, one pass.
       for (let t = begin; t < end; t++) {
         const hs = T.share[t] as number;
-        const g = T.group[t] as number;
-        const sl = byGroup ? g : (T.groupPattern[g] as number);
-        if (used[sl] === 0) {
-          used[sl] = 1;
-          slots.push(sl);
-          segOfSlot.push(T.groupSeg[g] as number);
-        }
+        const sl = claim(T.group[t] as number);
         const j = sl * n + (T.kRef[t] as number);
         sumK[j] = (sumK[j] as number) + hs * (T.kCount[t] as number);
         for (let d = T.dStart[t] as number, dEnd = T.dStart[t + 1] as number; d < dEnd; d++) {
@@ -404,13 +408,7 @@ export function buildWorkMatrix(schedule: ValidSchedule, n: number): WorkMatrix 
     // Pass 1: where each slot's key runs and diagonal runs start and end (cuts, per slot n + 1).
     const w = n + 1;
     for (let t = begin; t < end; t++) {
-      const g = T.group[t] as number;
-      const sl = byGroup ? g : (T.groupPattern[g] as number);
-      if (used[sl] === 0) {
-        used[sl] = 1;
-        slots.push(sl);
-        segOfSlot.push(T.groupSeg[g] as number);
-      }
+      const sl = claim(T.group[t] as number);
       const cut = sl * w;
       const kr = T.kRef[t] as number;
       if (kr >= 0) {

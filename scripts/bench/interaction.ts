@@ -24,8 +24,9 @@
 // the frame intervals and how many plans were drawn.
 //
 // Builds the app into a temporary folder and serves it with vite preview on INTERACTION_BENCH_PORT
-// (default 4191, or the next free port). INTERACTION_CASES=zigzag,64 keeps the cases whose label
-// contains one of the words; INTERACTION_CHANGES sets the changes per case (30).
+// (default 4191, or the next free port). INTERACTION_CASES=zigzag,ring keeps the cases whose label
+// contains one of the words ("zigzag 64" is one case); INTERACTION_CHANGES sets the changes per case (30); INTERACTION_DETAIL=1
+// prints each change's parts (which kind of change makes the tail).
 
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -51,8 +52,8 @@ const ALL_CASES = [
   { label: 'ring, 64 ranks', hash: 'strategy=ring&ranks=64' },
   { label: 'all-gather, 64 ranks', hash: 'strategy=allgather&ranks=64' },
 ];
-// INTERACTION_CASES=zigzag,ring keeps the cases whose label contains one of the words.
-const CASES = ALL_CASES.filter((c) => !process.env.INTERACTION_CASES || process.env.INTERACTION_CASES.split(',').some((w) => c.label.includes(w.trim())));
+// INTERACTION_CASES=zigzag,ring keeps the cases whose label (its comma dropped) contains one of the words: "zigzag 64" is one case.
+const CASES = ALL_CASES.filter((c) => !process.env.INTERACTION_CASES || process.env.INTERACTION_CASES.split(',').some((w) => c.label.replace(',', '').includes(w.trim())));
 
 function pct(xs: number[], p: number): number {
   const s = [...xs].sort((a, b) => a - b);
@@ -141,6 +142,8 @@ export async function run(): Promise<void> {
       const trace = await traceMainThread(browser, page);
       await makeChanges(page, CHANGES);
       const { cpu, longestTask, inSpans, bySpan } = await trace.stop('change', CHANGE_SPANS);
+      if (process.env.INTERACTION_DETAIL)
+        inSpans.forEach((total, i) => console.log(`  change ${String(i).padStart(2)} ${i % 4 === 3 ? 'heads+seq' : 'seq      '} ${total.toFixed(1).padStart(6)} ms: ${CHANGE_SPANS.map((name) => `${name.replace('shardscope.', '')} ${(bySpan[name]?.[i] ?? 0).toFixed(1)}`).join(', ')}`));
       const gaps = await frameGapsDuring(page, Array.from({ length: 20 }, (_, i) => ({ heads: i % 2 ? 16 : 32, seq: 65536 * (1 + (i % 5)) })), 500);
       const f = (x: number, w = 7): string => x.toFixed(1).padStart(w);
       const p95 = pct(inSpans, 95);

@@ -54,15 +54,16 @@ export async function traceMainThread(browser: Browser, page: Page): Promise<{ s
           opened.delete(key);
         }
       }
-      /** Thread time inside [from, to): each task's thread time, pro rata to the wall time of it that falls inside. */
+      // A span's CPU: the thread time of the innermost traced event that holds the whole span (the
+      // animation-frame callback, the message handler, the timer), pro rata to the span's share of
+      // its wall time. Pro-rating the whole task instead would charge the span with the browser's
+      // style, layout and paint that run in the same task (a frame's task holds both).
+      const nested = events.filter((e) => e.pid === main.pid && e.tid === main.tid && e.ph === 'X' && e.tdur !== undefined && (e.dur ?? 0) > 0);
       const cpuWithin = (from: number, to: number): number => {
-        let us = 0;
-        for (const t of tasks) {
-          const end = t.ts + (t.dur ?? 0);
-          if (end <= from || t.ts >= to) continue;
-          us += (t.tdur ?? t.dur ?? 0) * ((Math.min(end, to) - Math.max(t.ts, from)) / Math.max(1, t.dur ?? 1));
-        }
-        return us;
+        let holder: TraceEvent | undefined;
+        for (const e of nested) if (e.ts <= from && e.ts + (e.dur ?? 0) >= to && (!holder || (e.dur ?? 0) < (holder.dur ?? 0))) holder = e;
+        if (!holder) return to - from;
+        return (holder.tdur ?? 0) * Math.min(1, (to - from) / Math.max(1, holder.dur ?? 1));
       };
       const windows: number[] = [];
       const longestTask: number[] = [];

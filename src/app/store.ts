@@ -19,6 +19,7 @@
 import { checkConsistency, type ParamIssue, type Params } from '../model/params.ts';
 import { onlyVerificationDiffers, priceSchedule, reschedule, sameSchedule, type Plan } from '../model/plan.ts';
 import type { Schedule } from '../model/schedule.ts';
+import { decodePriced, type EncodedPriced, type PricedPlan } from '../model/pricedCodec.ts';
 import { decodeSchedule, type ScheduleTransport } from '../model/scheduleCodec.ts';
 import type { PackedWorkMatrix } from '../scene/matrixTransport.ts';
 import { measureSince } from './measure.ts';
@@ -44,7 +45,7 @@ export interface PlanRequest {
  * schedule and matrix are null when the schedule is the one of the planner's previous answer.
  */
 export type PlanReply =
-  | { readonly version: number; readonly priced: Omit<Plan, 'schedule'>; readonly schedule: ScheduleTransport | null; readonly matrix: PackedWorkMatrix | null }
+  | { readonly version: number; readonly priced: EncodedPriced; readonly schedule: ScheduleTransport | null; readonly matrix: PackedWorkMatrix | null }
   | { readonly version: number; readonly error: string };
 /** The planner worker as the store uses it (a Worker, or a fake in tests). */
 export interface PlannerPort {
@@ -87,7 +88,7 @@ class State implements AppState {
   }
 
   /** Takes the planner's answer, unless this state was planned here meanwhile. */
-  receive(priced: Omit<Plan, 'schedule'>, schedule: Schedule): void {
+  receive(priced: PricedPlan, schedule: Schedule): void {
     this.#plan ??= { ...priced, params: this.params, schedule: this.#schedule ?? schedule };
     this.#schedule ??= this.#plan.schedule;
   }
@@ -250,7 +251,7 @@ export class Store {
     if (!state || state.version !== reply.version) return;
     this.stats.priced++;
     // A failed plan in the worker is planned here instead (plan() does not throw on valid params; this is a guard).
-    if ('priced' in reply && this.#answered) state.receive(reply.priced, this.#answered);
+    if ('priced' in reply && this.#answered && !state.priced) state.receive(decodePriced(reply.priced), this.#answered);
     this.#publish(state);
     const latest = this.#notified;
     if (latest !== state && !latest.priced) this.#price(latest);

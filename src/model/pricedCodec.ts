@@ -103,9 +103,10 @@ export function decodePriced(encoded: EncodedPriced): PricedPlan {
   const { head, stepTimes, stepTimeAt, series, seriesAt } = encoded;
   const steps = head.timeline.steps.map((shell, s) => new LazyStepTime(shell, stepTimes, stepTimeAt[s] as number, stepTimeAt[s + 1] as number));
   const part = (k: number): number[] => {
-    const out: number[] = [];
-    for (let i = seriesAt[k] as number; i < (seriesAt[k + 1] as number); i++) out.push(series[i] as number);
-    return out; // (Array.from on a typed array took ~0.25 ms per 130 numbers in Chromium)
+    const from = seriesAt[k] as number;
+    const out = new Array<number>((seriesAt[k + 1] as number) - from);
+    for (let i = 0; i < out.length; i++) out[i] = series[from + i] as number;
+    return out; // (Array.from on a typed array cost ~10× more in Chromium)
   };
   const perRank = head.perRank.map((shell, i) => ({ ...shell, memoryByStep: part(2 * i), flopsByStep: part(2 * i + 1) }));
   return { ...head, perRank, timeline: { ...head.timeline, steps } };

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { DEFAULT_PARAMS, IMPL_IDS, STRATEGY_IDS, type Params } from './params.ts';
 import { buildSchedule } from './strategies/index.ts';
-import { decodeSchedule, encodeSchedule, transferablesOf } from './scheduleCodec.ts';
+import { computeOf, decodeSchedule, encodeSchedule, transferablesOf } from './scheduleCodec.ts';
 import type { Schedule } from './schedule.ts';
 
 /** The schedule as plain data (decoded steps serialise through toJSON). */
@@ -39,6 +39,28 @@ describe('schedule codec', () => {
     expect(step.compute).toBe(step.compute); // decoded once
     expect(back.steps.length).toBe(schedule.steps.length);
     expect(back.shards).toEqual(schedule.shards);
+  });
+
+  it('computeOf reads one rank of a step, decoded or not, equal to its entry in step.compute', () => {
+    for (const strategy of ['zigzag', 'ulysses', 'usp'] as const) {
+      const schedule = buildSchedule({ ...DEFAULT_PARAMS, strategy, ranks: 8, ulysses: strategy === 'usp' ? 2 : 1 });
+      const back = decodeSchedule(encodeSchedule(schedule));
+      const again = decodeSchedule(encodeSchedule(schedule));
+      if (!back.valid || !schedule.valid || !again.valid) throw new Error(`${strategy} at 8 ranks is valid`);
+      let read = 0;
+      for (const [s, step] of back.steps.entries())
+        for (let rank = 0; rank < 9; rank++) {
+          const expected = schedule.steps[s]?.compute.find((c) => c.rank === rank);
+          // Undecoded (only that entry is read), then through the decoded list of the other copy.
+          const asData = (c: unknown): unknown => (c === undefined ? undefined : JSON.parse(JSON.stringify(c)));
+          expect(asData(computeOf(step, rank)), `${strategy} step ${s} rank ${rank}`).toEqual(asData(expected));
+          const decoded = again.steps[s];
+          if (decoded) void decoded.compute;
+          if (decoded) expect(asData(computeOf(decoded, rank))).toEqual(asData(expected));
+          if (expected) read++;
+        }
+      expect(read).toBeGreaterThan(8);
+    }
   });
 
   it('passes an invalid schedule through as it is', () => {

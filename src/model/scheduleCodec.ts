@@ -208,15 +208,22 @@ export function decodeSchedule(transport: ScheduleTransport): Schedule {
     }
     return tiles;
   };
+  const rankComputeAt = (p: number): RankCompute =>
+    new LazyRankCompute(n[p] as number, setOf(n[p + 1] as number), setOf(n[p + 2] as number), headsOf(n[p + 3] as number, n[p + 4] as number), decodeTiles, p + 7, n[p + 5] as number);
   const decodeCompute = (at: number): RankCompute[] => {
     let p = at;
     const compute: RankCompute[] = new Array(n[p++] as number);
-    for (let r = 0; r < compute.length; r++, p += 7 + (n[p + 6] as number)) {
-      compute[r] = new LazyRankCompute(n[p] as number, setOf(n[p + 1] as number), setOf(n[p + 2] as number), headsOf(n[p + 3] as number, n[p + 4] as number), decodeTiles, p + 7, n[p + 5] as number);
-    }
+    for (let r = 0; r < compute.length; r++, p += 7 + (n[p + 6] as number)) compute[r] = rankComputeAt(p);
     return compute;
   };
-  const steps: Step[] = head.steps.map((shell, s) => new LazyStep(shell, () => decodeCollectives(s), decodeCompute));
+  /** One rank's compute, found by skipping the others' entries without decoding them. */
+  const decodeRankCompute = (at: number, rank: number): RankCompute | undefined => {
+    let p = at;
+    const count = n[p++] as number;
+    for (let r = 0; r < count; r++, p += 7 + (n[p + 6] as number)) if (n[p] === rank) return rankComputeAt(p);
+    return undefined;
+  };
+  const steps: Step[] = head.steps.map((shell, s) => new LazyStep(shell, () => decodeCollectives(s), decodeCompute, decodeRankCompute));
   return { ...head, steps };
 }
 
@@ -230,14 +237,28 @@ class LazyStep implements Step {
   #compute: RankCompute[] | null = null;
   readonly #decodeCollectives: () => { collectives: Collective[]; computeAt: number };
   readonly #decodeCompute: (at: number) => RankCompute[];
+  readonly #decodeRankCompute: (at: number, rank: number) => RankCompute | undefined;
 
-  constructor(shell: StepShell, decodeCollectives: () => { collectives: Collective[]; computeAt: number }, decodeCompute: (at: number) => RankCompute[]) {
+  constructor(
+    shell: StepShell,
+    decodeCollectives: () => { collectives: Collective[]; computeAt: number },
+    decodeCompute: (at: number) => RankCompute[],
+    decodeRankCompute: (at: number, rank: number) => RankCompute | undefined,
+  ) {
     this.index = shell.index;
     this.phase = shell.phase;
     this.caption = shell.caption;
     if (shell.short !== undefined) this.short = shell.short;
     this.#decodeCollectives = decodeCollectives;
     this.#decodeCompute = decodeCompute;
+    this.#decodeRankCompute = decodeRankCompute;
+  }
+
+  /** One rank's compute, decoding only its entry unless the whole list is decoded already. */
+  computeOf(rank: number): RankCompute | undefined {
+    if (this.#compute) return this.#compute.find((c) => c.rank === rank);
+    this.#collectives ??= this.#decodeCollectives();
+    return this.#decodeRankCompute(this.#collectives.computeAt, rank);
   }
 
   get collectives(): readonly Collective[] {
@@ -257,6 +278,15 @@ class LazyStep implements Step {
   toJSON(): Step {
     return { index: this.index, phase: this.phase, caption: this.caption, ...(this.short !== undefined ? { short: this.short } : {}), collectives: this.collectives, compute: this.compute };
   }
+}
+
+/**
+ * `rank`'s compute in `step`: of a decoded step, only that rank's entry is decoded (the softmax panel
+ * reads one rank of every forward step: 64 of 4,096 entries at 64 ranks). Equal to, but not always
+ * the same object as, the entry in `step.compute`.
+ */
+export function computeOf(step: Step, rank: number): RankCompute | undefined {
+  return step instanceof LazyStep ? step.computeOf(rank) : step.compute.find((c) => c.rank === rank);
 }
 
 /** A rank's compute whose tiles are decoded when first read (the softmax panel reads one rank's of every step). */

@@ -64,8 +64,14 @@ export function attachPlaybackControls(container: HTMLElement, playback: Playbac
   bar.append(restart, prev, play, next, scrub, counter, speed, loopLabel);
   container.append(bar);
 
+  // Writes only what changed: playback notifies on every frame while playing, and each DOM write
+  // (a range input's value above all) invalidates style for the next frame.
+  let shown = '';
   const sync = (): void => {
     const s = playback.state;
+    const key = `${s.playing}|${s.step}|${s.stepCount}`;
+    if (key === shown) return;
+    shown = key;
     play.textContent = s.playing ? '❚❚' : '▶';
     play.setAttribute('aria-pressed', String(s.playing));
     scrub.max = String(Math.max(0, s.stepCount - 1));

@@ -6,13 +6,6 @@ import type { SceneContext } from './context.ts';
 import { formatTokens, type Rect } from './layout.ts';
 import { fitText, textWidth, type Label } from './overlay.ts';
 
-/** Box of cell (i, j) of an n×n matrix in R, inset so neighbours stay apart when cells are big. Pure. */
-export function cellBox(R: Rect, n: number, i: number, j: number): Rect {
-  const cellPx = R.w / n;
-  const inset = cellPx >= 5 ? 1 : cellPx >= 3 ? 0.5 : 0;
-  return { x: R.x + j * cellPx + inset, y: R.y + i * cellPx + inset, w: cellPx - 2 * inset, h: cellPx - 2 * inset };
-}
-
 export interface MatrixView {
   /** Outline, one fixed slot per cell (bands: one per sharing rank), total-work outlines. */
   buildBase(): void;
@@ -39,20 +32,25 @@ export function createMatrixView(ctx: SceneContext): MatrixView {
     // Read once: the owners are computed on first read (a getter).
     const owners = M.owner;
     const sharers = M.sharers;
+    // Cell (i, j)'s box, inset so neighbours stay apart when cells are big (draw() moves it for a frame).
+    const cellPx = R.w / n;
+    const inset = cellPx >= 5 ? 1 : cellPx >= 3 ? 0.5 : 0;
+    const w = cellPx - 2 * inset;
     for (let i = 0; i < n; i++) {
+      const y = R.y + i * cellPx + inset;
       for (let j = 0; j < n; j++) {
         const c = i * n + j;
         cellSlot[c] = cells.count;
-        const b = cellBox(R, n, i, j);
+        const x = R.x + j * cellPx + inset;
         const owner = owners[c] ?? -1;
         if ((M.total[c] ?? 0) <= 0 || j > i || owner !== -2) {
-          cells.push(b.x, b.y, b.w, b.w, palette.empty);
+          cells.push(x, y, w, w, palette.empty);
           continue;
         }
         let bands = 0;
         for (let q = 0; q < 4; q++) if ((sharers[c * 4 + q] ?? -1) >= 0) bands++;
         bands = Math.max(1, bands);
-        for (let q = 0; q < bands; q++) cells.push(b.x, b.y + (q * b.w) / bands, b.w, b.w / bands, palette.empty);
+        for (let q = 0; q < bands; q++) cells.push(x, y + (q * w) / bands, w, w / bands, palette.empty);
       }
     }
     cellSlot[n * n] = cells.count;

@@ -8,6 +8,7 @@
 // and `rank`. src/model/reference.ts' SoftmaxTrace is { rank, token, head, points: [{ step, m, l, acc }] }.
 
 import { tokenCount, type ValidSchedule, type TokenSet } from '../model/schedule.ts';
+import { computeOf } from '../model/scheduleCodec.ts';
 import { formatTokens } from './layout.ts';
 
 export interface SoftmaxRow {
@@ -91,7 +92,7 @@ export function softmaxRows(schedule: ValidSchedule, rank: number, trace: unknow
   let k = 0;
   for (const step of schedule.steps) {
     if (step.phase !== 'forward') continue;
-    const rc = step.compute.find((c) => c.rank === rank);
+    const rc = computeOf(step, rank);
     if (!rc) continue;
     const skipped = rc.tiles.every((t) => t.pairs === 0);
     const rec = byStep.get(step.index) ?? sequential[k];

@@ -10,7 +10,7 @@ import { formatTokens } from '../model/format.ts';
 import { STRATEGIES } from '../model/strategies/index.ts';
 import { CompareEngine, CompareWorkerClient, SWEEP_MAX, SWEEP_MIN, type CompareSnapshot, type CompareSource } from './compareEngine.ts';
 import { drawSeqPlot, STRATEGY_STYLE, type SeqPlotData } from './seqPlot.ts';
-import { prepareCanvas } from './charts.ts';
+import { drawChart } from './charts.ts';
 import { CATEGORY_COLOR, CATEGORY_LABEL, CATEGORY_ORDER, chartStyle } from './palette.ts';
 import type { Theme } from './urlState.ts';
 import { el, setText } from './dom.ts';
@@ -319,10 +319,10 @@ export class CompareView {
     // The width the ResizeObserver reported: reading clientWidth here would force a layout.
     const w = this.#plotWidth || this.#canvas.clientWidth || this.#canvas.parentElement?.clientWidth || 300;
     const h = Math.round(Math.max(210, Math.min(300, w * 0.55)));
-    this.#canvas.style.height = `${h}px`;
-    const ctx = prepareCanvas(this.#canvas, w, h, Math.max(1, window.devicePixelRatio || 1));
-    if (!ctx || !data) return;
-    drawSeqPlot(ctx, data, { x: 0, y: 0, w, h }, chartStyle(this.#theme));
+    const drawn = drawChart(this.#canvas, w, h, Math.max(1, window.devicePixelRatio || 1), (ctx) => {
+      if (data) drawSeqPlot(ctx, data, { x: 0, y: 0, w, h }, chartStyle(this.#theme));
+    });
+    if (!drawn || !data) return;
     const fits = data.lines.filter((l) => l.maxSeq !== null).map((l) => `${STRATEGY_STYLE[l.id].short} ${l.maxSeq === 0 ? 'none' : formatTokens(l.maxSeq as number)}`);
     this.#canvas.setAttribute(
       'aria-label',

@@ -4,8 +4,8 @@
 
 import type { Plan } from '../model/plan.ts';
 import { countOf, formatBytes, formatRatio, formatSeconds, formatSpan } from '../model/format.ts';
-import { balanceSummary, commSummary, memoryData, memorySummary, perIterationSummary, timelineSummary, type MemoryData } from './readoutData.ts';
-import { drawBalanceChart, drawMemoryChart, drawTimelineChart, prepareCanvas } from './charts.ts';
+import { balanceSummary, commSummary, memoryData, memorySummary, perIterationSummary, timelineSummary, type CommSummary, type MemoryData } from './readoutData.ts';
+import { drawBalanceChart, drawChart, drawMemoryChart, drawTimelineChart } from './charts.ts';
 import { CATEGORY_COLOR, CATEGORY_LABEL, CATEGORY_ORDER, chartStyle, TIMELINE_COLOR } from './palette.ts';
 import type { Theme } from './urlState.ts';
 import { el, setText } from './dom.ts';
@@ -78,6 +78,8 @@ export class Readouts {
   readonly #memLegendValues = new Map<string, HTMLElement>();
   // Communication
   readonly #commTable = el('table', { id: 'ro-comm-table', class: 'ro-table' });
+  /** The table's cells to rewrite, for the row kinds they were built for. */
+  #commCells: { kinds: string; caption: HTMLElement; rows: (readonly [HTMLElement, HTMLElement])[]; total: readonly [HTMLElement, HTMLElement] } | null = null;
   readonly #commNote = el('p', { class: 'ro-note' });
   // Timeline
   readonly #tlSummary = el('p', { id: 'ro-tl-summary', class: 'ro-summary' });
@@ -179,6 +181,7 @@ export class Readouts {
       this.#oom.hidden = true;
       setText(this.#commNote, '');
       this.#commTable.replaceChildren();
+      this.#commCells = null;
       setText(this.#tlSummary, '');
       setText(this.#tlOverlap, '');
       setText(this.#balSummary, '');
@@ -212,10 +215,7 @@ export class Readouts {
     });
 
     const comm = commSummary(plan);
-    const head = el('tr', {}, el('th', { scope: 'col' }, 'collective'), el('th', { scope: 'col' }, 'forward'), el('th', { scope: 'col' }, 'backward'));
-    const rows = comm.rows.map((r) => el('tr', {}, el('th', { scope: 'row' }, r.kind), el('td', {}, r.forward), el('td', {}, r.backward)));
-    const total = el('tr', { class: 'ro-total' }, el('th', { scope: 'row' }, 'total sent'), el('td', { id: 'ro-comm-fwd' }, comm.total.forward), el('td', { id: 'ro-comm-bwd' }, comm.total.backward));
-    this.#commTable.replaceChildren(el('caption', { class: 'sr-only' }, comm.aria), el('thead', {}, head), el('tbody', {}, ...rows, total));
+    this.#renderCommTable(comm);
     setText(
       this.#commNote,
       (comm.rows.length === 0 ? 'One rank: nothing to send. ' : comm.uniform ? 'Every rank sends the same. ' : 'Ranks differ: the range is min – max over ranks. ') +
@@ -236,6 +236,34 @@ export class Readouts {
     this.#balCanvas.setAttribute('aria-label', bal.aria);
 
     this.#scheduleCharts();
+  }
+
+  /**
+   * The communication table. Its cells are rewritten in place while the collectives are the same
+   * kinds (a slider drag); new rows only when they change.
+   */
+  #renderCommTable(comm: CommSummary): void {
+    const kinds = comm.rows.map((r) => r.kind).join('|');
+    let cells = this.#commCells;
+    if (!cells || cells.kinds !== kinds) {
+      const rows = comm.rows.map((r) => [el('th', { scope: 'row' }, r.kind), el('td'), el('td')] as const);
+      const total = [el('td', { id: 'ro-comm-fwd' }), el('td', { id: 'ro-comm-bwd' })] as const;
+      const caption = el('caption', { class: 'sr-only' });
+      const head = el('tr', {}, el('th', { scope: 'col' }, 'collective'), el('th', { scope: 'col' }, 'forward'), el('th', { scope: 'col' }, 'backward'));
+      const body = el('tbody', {}, ...rows.map((r) => el('tr', {}, ...r)), el('tr', { class: 'ro-total' }, el('th', { scope: 'row' }, 'total sent'), ...total));
+      this.#commTable.replaceChildren(caption, el('thead', {}, head), body);
+      cells = this.#commCells = { kinds, caption, rows: rows.map(([, f, b]) => [f, b] as const), total };
+    }
+    setText(cells.caption, comm.aria);
+    comm.rows.forEach((r, i) => {
+      const [f, b] = cells.rows[i] ?? [];
+      if (f && b) {
+        setText(f, r.forward);
+        setText(b, r.backward);
+      }
+    });
+    setText(cells.total[0], comm.total.forward);
+    setText(cells.total[1], comm.total.backward);
   }
 
   setVerification(status: VerificationView): void {
@@ -341,9 +369,9 @@ export class Readouts {
       if (!all && this.#drawnFor.get(canvas) === key && this.#drawnPlan.get(canvas) === input) return;
       this.#drawnFor.set(canvas, key);
       this.#drawnPlan.set(canvas, input);
-      canvas.style.height = `${h}px`;
-      const ctx = prepareCanvas(canvas, w, h, dpr);
-      if (ctx && valid) fn(ctx, w);
+      drawChart(canvas, w, h, dpr, (ctx) => {
+        if (valid) fn(ctx, w);
+      });
     };
     const compact = document.body.classList.contains('embed');
     const memH = compact ? Math.max(56, Math.min(180, Math.round(window.innerHeight * 0.2))) : 200;

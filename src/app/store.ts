@@ -12,7 +12,8 @@
 //   plans the versions the worker keeps up with, not every one. `pricedPlan` is the newest answer,
 //   which plan listeners (scene, readouts, charts, panel verdict, step count) draw together, so the
 //   picture and the numbers always describe the same params. The answer's schedule arrives encoded
-//   and is decoded a step at a time as the scene reads it (model/scheduleCodec.ts);
+//   and is decoded a step at a time as the scene reads it (model/scheduleCodec.ts), and its priced
+//   numbers' per-step series as flat arrays (model/pricedCodec.ts);
 // - `state.plan` is exact: the worker's answer when it came, else planned here on first read
 //   (window.shardscope's numbers, the PNG export, node tests and scripts without a worker).
 

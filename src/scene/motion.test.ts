@@ -114,6 +114,12 @@ describe('motion geometry', () => {
     expect((plan.shownRanks ?? []).length).toBeLessThan(64);
     const pieces = plan.geos.reduce((a, g) => a + g.pieces.rects.length / 2, 0);
     expect(pieces).toBeLessThanOrEqual(ctx.pools.fly.capacity / 2);
+    // Every moving transfer is drawn or counted as omitted, and only those into the shown ranks are drawn.
+    const moving = ctx.model.tracks[0]?.filter((t) => !t.local && t.tensor !== 'loss') ?? [];
+    const shown = new Set(plan.shownRanks);
+    expect(plan.geos.length + plan.omittedTransfers).toBe(moving.length);
+    expect(plan.geos.every((g) => shown.has(g.tr.dst))).toBe(true);
+    expect(plan.geos.map((g) => g.tr)).toEqual(moving.filter((t) => shown.has(t.dst)));
   });
 
   it('reduce-scatter: partials land in their own slots of the destination block, then merge into it (the sum)', () => {

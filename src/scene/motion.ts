@@ -10,13 +10,13 @@
 // The geometry is pure (planMotion, pieceAt), so it is unit-tested for every strategy.
 
 import { formatBytes } from '../model/format.ts';
-import type { CollectiveKind, TensorKind } from '../model/schedule.ts';
+import type { CollectiveKind, TensorKind, Transfer, ValidSchedule } from '../model/schedule.ts';
 import { rankColor } from './colors.ts';
 import { blockY, column, lanePitch, laneOf, piecesOf, type PieceList, type SceneContext } from './context.ts';
 import type { ColumnBox } from './layout.ts';
 import { fitText, textWidth, type Label } from './overlay.ts';
 import { labelledLanes } from './stage.ts';
-import { columnOf, isGradient, type Track } from './tracks.ts';
+import { columnOf, isGradient, tracksWhere, type Track } from './tracks.ts';
 
 /** Pieces a step may fly before the scene shows representative lanes only (keeps a frame ≤ 2 ms at 64 ranks). */
 export const FLY_BUDGET = 3000;
@@ -65,6 +65,11 @@ export function sumPieceAt(g: Pick<MotionGeo, 'ya' | 'yb'>, slot: { k: number; n
   return { y: g.ya.y + (ty - g.ya.y) * t, h: g.ya.h + (th - g.ya.h) * t };
 }
 
+/** The loss all-reduce's hops of the step (none outside the loss step). */
+function lossTracksOf(schedule: ValidSchedule, stepIndex: number): Track[] {
+  return tracksWhere(schedule, stepIndex, (t) => t.src !== t.dst && t.tensor === 'loss');
+}
+
 /** A ring hop that goes against the ring's direction (dst below src): the wrap. */
 export function isWrap(kind: CollectiveKind, src: number, dst: number, groupSize: number): boolean {
   return (kind === 'send-recv' || kind === 'all-reduce') && groupSize > 2 && dst < src;
@@ -77,10 +82,16 @@ export function planMotion(ctx: SceneContext, stepIndex: number): MotionPlan {
   const top = L.columnTitles.y + L.columnTitles.h;
   const bottom = L.legend.y - 4;
   if (!m) return { geos: [], top, bottom, omittedTransfers: 0, shownRanks: null };
-  const tracks = (m.tracks[stepIndex] ?? []).filter((t) => !t.local && t.tensor !== 'loss');
   const step = m.schedule.steps[stepIndex];
+  const moves = (t: Transfer): boolean => t.src !== t.dst && t.tensor !== 'loss';
   let cost = 0;
-  for (const tr of tracks) cost += piecesOf(tr.tokens, m).rects.length / 2;
+  let moving = 0;
+  for (const c of step?.collectives ?? [])
+    for (const t of c.transfers)
+      if (moves(t)) {
+        cost += piecesOf(t.tokens, m).rects.length / 2;
+        moving++;
+      }
   let shown: Set<number> | null = null;
   if (cost > FLY_BUDGET) {
     // Representative destinations: the labelled lanes, thinned until the budget holds.
@@ -89,8 +100,11 @@ export function planMotion(ctx: SceneContext, stepIndex: number): MotionPlan {
     while (reps.length > 2 && per * reps.length > FLY_BUDGET) reps = reps.filter((_, i) => i % 2 === 0 || i === reps.length - 1);
     shown = new Set(reps);
   }
+  // Tracks only for what is drawn (the rest are counted as omitted).
+  const drawn = shown;
+  const tracks = tracksWhere(m.schedule, stepIndex, (t) => moves(t) && (!drawn || drawn.has(t.dst)));
   const geos: MotionGeo[] = [];
-  let omitted = 0;
+  const omitted = moving - tracks.length;
   // Reduce-scatter partials per destination block: their order among the block's sources.
   const partials = new Map<string, number[]>();
   for (const tr of tracks) {
@@ -101,10 +115,6 @@ export function planMotion(ctx: SceneContext, stepIndex: number): MotionPlan {
     else partials.set(key, [tr.src]);
   }
   for (const tr of tracks) {
-    if (shown && !shown.has(tr.dst)) {
-      omitted++;
-      continue;
-    }
     const a = laneOf(ctx, tr.src);
     const b = laneOf(ctx, tr.dst);
     if (!a || !b) continue;
@@ -236,12 +246,12 @@ export function createMotion(ctx: SceneContext): MotionView {
     plan = hit.plan;
     note = hit.note;
     for (const l of hit.labels) labels.push(l);
-    lossTracks = m ? (m.tracks[stepIndex] ?? []).filter((t) => !t.local && t.tensor === 'loss') : [];
+    lossTracks = m ? lossTracksOf(m.schedule, stepIndex) : [];
   }
 
   /** The transfer labels of the current plan (into `labels`) and the caption's note on what is aggregated. */
   function labelPlan(m: NonNullable<SceneContext['model']>, stepIndex: number, labels: Label[]): string {
-    const lossTracks = (m.tracks[stepIndex] ?? []).filter((t) => !t.local && t.tensor === 'loss');
+    const lossTracks = lossTracksOf(m.schedule, stepIndex);
     const L = ctx.layout;
     // Labels: one per destination lane and column, where lanes are tall enough; else representative lanes.
     const pitch = lanePitch(L);

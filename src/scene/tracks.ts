@@ -47,11 +47,20 @@ export interface Track extends Transfer {
 
 /** One track per Transfer of every collective of the step, in schedule order. */
 export function tracksForStep(schedule: ValidSchedule, stepIndex: number): Track[] {
+  return tracksWhere(schedule, stepIndex, () => true);
+}
+
+/**
+ * The step's tracks for the transfers `keep` accepts, in schedule order. An all-gather step at 64
+ * ranks has 4,032 transfers and the scene draws those into a few ranks: it makes only their tracks.
+ */
+export function tracksWhere(schedule: ValidSchedule, stepIndex: number, keep: (t: Transfer) => boolean): Track[] {
   const step = schedule.steps[stepIndex];
   if (!step) return [];
   const tracks: Track[] = [];
   step.collectives.forEach((collective, c) => {
     for (const t of collective.transfers) {
+      if (!keep(t)) continue;
       tracks.push({
         step: stepIndex,
         collective: c,

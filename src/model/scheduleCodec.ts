@@ -134,6 +134,13 @@ export function encodeSchedule(schedule: Schedule): ScheduleTransport {
   return { valid: true, encoded: { head: { ...rest, steps: shells }, labels: [...labels.keys()], numbers: w.buffer.slice(0, w.length), tokenSetAt, stepAt } };
 }
 
+/** `count` numbers of `from` starting at `at`, as a plain array (a loop: Array.from on a typed array is ~10× slower in Chromium). */
+export function numbersAt(from: Float64Array, at: number, count: number): number[] {
+  const out = new Array<number>(count);
+  for (let i = 0; i < count; i++) out[i] = from[at + i] as number;
+  return out;
+}
+
 /** The buffers `transport` can hand over by transfer (postMessage's second argument). */
 export function transferablesOf(transport: ScheduleTransport): ArrayBuffer[] {
   if (!transport.valid) return [];
@@ -173,12 +180,7 @@ export function decodeSchedule(transport: ScheduleTransport): Schedule {
     }
     return transfers;
   };
-  const decodeGroup = (at: number): number[] => {
-    const group = new Array<number>(n[at] as number);
-    for (let i = 0; i < group.length; i++) group[i] = n[at + 1 + i] as number; // (a loop: Array.from on a typed array is ~10× slower in Chromium)
-    return group;
-  };
-  const decoder: CollectiveDecoder = { group: decodeGroup, transfers: decodeTransfers };
+  const decodeGroup = (at: number): number[] => numbersAt(n, at + 1, n[at] as number);
   /** The step's collectives (their group and transfers decoded on first read) and where its compute starts. */
   const decodeCollectives = (s: number): { collectives: Collective[]; computeAt: number } => {
     let p = stepAt[s] as number;
@@ -228,7 +230,8 @@ export function decodeSchedule(transport: ScheduleTransport): Schedule {
     for (let r = 0; r < count; r++, p += 7 + (n[p + 6] as number)) if (n[p] === rank) return rankComputeAt(p);
     return undefined;
   };
-  const steps: Step[] = head.steps.map((shell, s) => new LazyStep(shell, () => decodeCollectives(s), decodeCompute, decodeRankCompute));
+  const decoder: Decoder = { collectives: decodeCollectives, compute: decodeCompute, rankCompute: decodeRankCompute, group: decodeGroup, transfers: decodeTransfers };
+  const steps: Step[] = head.steps.map((shell, s) => new LazyStep(shell, decoder, s));
   return { ...head, steps };
 }
 
@@ -240,42 +243,36 @@ class LazyStep implements Step {
   readonly short?: string;
   #collectives: { collectives: Collective[]; computeAt: number } | null = null;
   #compute: RankCompute[] | null = null;
-  readonly #decodeCollectives: () => { collectives: Collective[]; computeAt: number };
-  readonly #decodeCompute: (at: number) => RankCompute[];
-  readonly #decodeRankCompute: (at: number, rank: number) => RankCompute | undefined;
+  readonly #decoder: Decoder;
+  readonly #step: number;
 
-  constructor(
-    shell: StepShell,
-    decodeCollectives: () => { collectives: Collective[]; computeAt: number },
-    decodeCompute: (at: number) => RankCompute[],
-    decodeRankCompute: (at: number, rank: number) => RankCompute | undefined,
-  ) {
+  constructor(shell: StepShell, decoder: Decoder, step: number) {
     this.index = shell.index;
     this.phase = shell.phase;
     this.caption = shell.caption;
     if (shell.short !== undefined) this.short = shell.short;
-    this.#decodeCollectives = decodeCollectives;
-    this.#decodeCompute = decodeCompute;
-    this.#decodeRankCompute = decodeRankCompute;
+    this.#decoder = decoder;
+    this.#step = step;
+  }
+
+  /** Its collectives, and where its compute starts in the numbers. */
+  #head(): { collectives: Collective[]; computeAt: number } {
+    this.#collectives ??= this.#decoder.collectives(this.#step);
+    return this.#collectives;
   }
 
   /** One rank's compute, decoding only its entry unless the whole list is decoded already. */
   computeOf(rank: number): RankCompute | undefined {
     if (this.#compute) return this.#compute.find((c) => c.rank === rank);
-    this.#collectives ??= this.#decodeCollectives();
-    return this.#decodeRankCompute(this.#collectives.computeAt, rank);
+    return this.#decoder.rankCompute(this.#head().computeAt, rank);
   }
 
   get collectives(): readonly Collective[] {
-    this.#collectives ??= this.#decodeCollectives();
-    return this.#collectives.collectives;
+    return this.#head().collectives;
   }
 
   get compute(): readonly RankCompute[] {
-    if (!this.#compute) {
-      this.#collectives ??= this.#decodeCollectives();
-      this.#compute = this.#decodeCompute(this.#collectives.computeAt);
-    }
+    this.#compute ??= this.#decoder.compute(this.#head().computeAt);
     return this.#compute;
   }
 
@@ -317,23 +314,29 @@ class LazyRankCompute implements RankCompute {
   }
 }
 
-/** A collective whose group and transfers are decoded when first read (a step's badge reads only its label). */
-interface CollectiveDecoder {
+/**
+ * What the lazy steps and collectives decode with: one per decoded schedule, so each keeps offsets
+ * into the numbers rather than closures (a 64-rank schedule has hundreds of collectives, and the
+ * caption badges read every step's).
+ */
+interface Decoder {
+  collectives(step: number): { collectives: Collective[]; computeAt: number };
+  compute(at: number): RankCompute[];
+  rankCompute(at: number, rank: number): RankCompute | undefined;
   group(at: number): number[];
   transfers(at: number, count: number): Transfer[];
 }
 
+/** A collective whose group and transfers are decoded when first read (a step's badge reads only its label). */
 class LazyCollective implements Collective {
   readonly overlapsCompute?: boolean;
   #group: number[] | null = null;
   #transfers: Transfer[] | null = null;
-  // Where its group and transfers are in the numbers (offsets, not closures: a 64-rank schedule has
-  // hundreds of collectives, and the caption badges read every step's).
-  readonly #decoder: CollectiveDecoder;
+  readonly #decoder: Decoder;
   readonly #groupAt: number;
   readonly #transfersAt: number;
   readonly #count: number;
-  constructor(readonly kind: CollectiveKind, readonly label: string, overlapsCompute: boolean | undefined, decoder: CollectiveDecoder, groupAt: number, transfersAt: number, count: number) {
+  constructor(readonly kind: CollectiveKind, readonly label: string, overlapsCompute: boolean | undefined, decoder: Decoder, groupAt: number, transfersAt: number, count: number) {
     if (overlapsCompute !== undefined) this.overlapsCompute = overlapsCompute;
     this.#decoder = decoder;
     this.#groupAt = groupAt;

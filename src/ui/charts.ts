@@ -108,7 +108,10 @@ export function drawMemoryChart(ctx: CanvasRenderingContext2D, data: MemoryData,
   const xOfSlot = (i: number): number => plot.x + slot * i + (slot - barW) / 2;
   const rankSlot = (rank: number): number => rank + ghostSlots + 0.6;
 
-  const drawStack = (x: number, cats: MemoryData['baseline']['atPeak'], ghost: boolean, w = barW): void => {
+  // Stacked bars: each category's segments go into one path, filled once (at 64 ranks a fill and a
+  // style change per segment were ~1,000 canvas calls per redraw).
+  const newPaths = (): Map<keyof MemoryData['baseline']['atPeak'], Path2D> => new Map(CATEGORY_ORDER.map((k) => [k, new Path2D()]));
+  const addStack = (paths: ReturnType<typeof newPaths>, x: number, cats: MemoryData['baseline']['atPeak'], w: number): void => {
     let acc = 0;
     for (const k of CATEGORY_ORDER) {
       const v = cats[k];
@@ -116,10 +119,14 @@ export function drawMemoryChart(ctx: CanvasRenderingContext2D, data: MemoryData,
       const y0 = yOf(acc);
       const y1 = yOf(acc + v);
       acc += v;
-      if (y0 - y1 < 0.01) continue;
-      ctx.globalAlpha = ghost ? 0.28 : 1;
+      if (y0 - y1 >= 0.01) paths.get(k)?.rect(x, y1, w, y0 - y1);
+    }
+  };
+  const fillStacks = (paths: ReturnType<typeof newPaths>, alpha: number): void => {
+    ctx.globalAlpha = alpha;
+    for (const [k, path] of paths) {
       ctx.fillStyle = CATEGORY_COLOR[k];
-      ctx.fillRect(x, y1, w, y0 - y1);
+      ctx.fill(path);
     }
     ctx.globalAlpha = 1;
   };
@@ -127,7 +134,9 @@ export function drawMemoryChart(ctx: CanvasRenderingContext2D, data: MemoryData,
   // Ghost bar: the same model without SP.
   {
     const x = plot.x + (slot * ghostSlots - ghostW) / 2;
-    drawStack(x, data.baseline.atPeak, true, ghostW);
+    const ghost = newPaths();
+    addStack(ghost, x, data.baseline.atPeak, ghostW);
+    fillStacks(ghost, 0.28);
     const yTop = yOf(data.baseline.peak);
     ctx.setLineDash([3, 3]);
     ctx.strokeStyle = style.ghost;
@@ -143,30 +152,17 @@ export function drawMemoryChart(ctx: CanvasRenderingContext2D, data: MemoryData,
     ctx.fillText(label, x, Math.max(box.y + legendH + fs + 1, yTop - 3));
   }
 
-  // Rank bars: one path per category and two for the "now" ticks, filled once each. At 64 ranks a
-  // fill and a style change per segment were ~1,000 canvas calls per redraw.
-  const segments = new Map(CATEGORY_ORDER.map((k) => [k, new Path2D()]));
+  // Rank bars, and a "now" tick on each: memory at the playback step, bright with a dark edge (drawn below).
+  const bars = newPaths();
   const nowTicks = new Path2D();
   for (const r of data.ranks) {
     const x = xOfSlot(rankSlot(r.rank));
-    let acc = 0;
-    for (const k of CATEGORY_ORDER) {
-      const v = r.atPeak[k];
-      if (v <= 0) continue;
-      const y0 = yOf(acc);
-      const y1 = yOf(acc + v);
-      acc += v;
-      if (y0 - y1 >= 0.01) segments.get(k)?.rect(x, y1, barW, y0 - y1);
-    }
-    // "now": memory at the playback step, a bright tick with a dark edge (drawn below).
+    addStack(bars, x, r.atPeak, barW);
     const yNow = Math.round(yOf(r.now)) + 0.5;
     nowTicks.moveTo(x - 2, yNow);
     nowTicks.lineTo(x + barW + 2, yNow);
   }
-  for (const [k, path] of segments) {
-    ctx.fillStyle = CATEGORY_COLOR[k];
-    ctx.fill(path);
-  }
+  fillStacks(bars, 1);
   for (const r of data.ranks) {
     if (!r.oom) continue;
     const yCap = yOf(data.capacity);

@@ -18,6 +18,9 @@ interface TraceEvent {
   readonly id2?: { readonly local?: string };
 }
 
+/** performance.now()'s coarsening without cross-origin isolation, with its jitter (µs). */
+const CLOCK_SLACK_US = 200;
+
 const CATEGORIES = ['devtools.timeline', 'disabled-by-default-devtools.timeline', 'blink.user_timing'];
 
 /** Main-thread CPU per window: the total, the longest single task (what delays a frame), and the CPU inside the named User Timing spans. */
@@ -58,12 +61,16 @@ export async function traceMainThread(browser: Browser, page: Page): Promise<{ s
       // animation-frame callback, the message handler, the timer), pro rata to the span's share of
       // its wall time. Pro-rating the whole task instead would charge the span with the browser's
       // style, layout and paint that run in the same task (a frame's task holds both).
+      // The span's edges come from performance.now(), which Chromium coarsens to 100 µs (with jitter)
+      // on a page that is not cross-origin isolated: a span can seem to start a little before the
+      // callback that holds it, so holding is judged with that slack and the span clipped to its holder.
       const nested = events.filter((e) => e.pid === main.pid && e.tid === main.tid && e.ph === 'X' && e.tdur !== undefined && (e.dur ?? 0) > 0);
       const cpuWithin = (from: number, to: number): number => {
         let holder: TraceEvent | undefined;
-        for (const e of nested) if (e.ts <= from && e.ts + (e.dur ?? 0) >= to && (!holder || (e.dur ?? 0) < (holder.dur ?? 0))) holder = e;
+        for (const e of nested) if (e.ts <= from + CLOCK_SLACK_US && e.ts + (e.dur ?? 0) >= to - CLOCK_SLACK_US && (!holder || (e.dur ?? 0) < (holder.dur ?? 0))) holder = e;
         if (!holder) return to - from;
-        return (holder.tdur ?? 0) * Math.min(1, (to - from) / Math.max(1, holder.dur ?? 1));
+        const wall = Math.min(to, holder.ts + (holder.dur ?? 0)) - Math.max(from, holder.ts);
+        return (holder.tdur ?? 0) * Math.min(1, Math.max(0, wall) / Math.max(1, holder.dur ?? 1));
       };
       const windows: number[] = [];
       const longestTask: number[] = [];

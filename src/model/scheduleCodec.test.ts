@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { DEFAULT_PARAMS, IMPL_IDS, STRATEGY_IDS, type Params } from './params.ts';
 import { buildSchedule } from './strategies/index.ts';
-import { computeOf, decodeSchedule, encodeSchedule, transferablesOf } from './scheduleCodec.ts';
+import { computeOf, decodeSchedule, eachTransfer, encodeSchedule, transferAt, transferablesOf } from './scheduleCodec.ts';
 import type { Schedule } from './schedule.ts';
 
 /** The schedule as plain data (decoded steps serialise through toJSON). */
@@ -60,6 +60,31 @@ describe('schedule codec', () => {
           if (expected) read++;
         }
       expect(read).toBeGreaterThan(8);
+    }
+  });
+
+  it('eachTransfer and transferAt read the transfers in order, decoded or not, as the plain schedule has them', () => {
+    for (const strategy of ['allgather', 'ulysses', 'megatron-sp', 'usp'] as const) {
+      const schedule = buildSchedule({ ...DEFAULT_PARAMS, strategy, ranks: 4, ulysses: strategy === 'usp' ? 2 : 1 });
+      const lazy = decodeSchedule(encodeSchedule(schedule));
+      const decoded = decodeSchedule(encodeSchedule(schedule));
+      if (!schedule.valid || !lazy.valid || !decoded.valid) throw new Error(`${strategy} at 4 ranks is valid`);
+      let seen = 0;
+      for (const [s, step] of schedule.steps.entries())
+        for (const [c, collective] of step.collectives.entries()) {
+          const expected = collective.transfers.map((t, index) => ({ src: t.src, dst: t.dst, tensor: t.tensor, tokens: t.tokens, index }));
+          for (const source of [collective, lazy.steps[s]?.collectives[c], decoded.steps[s]?.collectives[c]]) {
+            if (!source) throw new Error('the decoded schedule has the collective');
+            if (source === decoded.steps[s]?.collectives[c]) void source.transfers; // read through the decoded list
+            const visited: unknown[] = [];
+            eachTransfer(source, (t) => visited.push({ ...t }));
+            expect(plain(visited as never), `${strategy} step ${s} collective ${c}`).toEqual(plain(expected as never));
+            collective.transfers.forEach((t, i) => expect(plain(transferAt(source, i) as never)).toEqual(plain(t as never)));
+            expect(transferAt(source, collective.transfers.length)).toBeUndefined();
+          }
+          seen += expected.length;
+        }
+      expect(seen, strategy).toBeGreaterThan(10);
     }
   });
 

@@ -180,6 +180,17 @@ export function decodeSchedule(transport: ScheduleTransport): Schedule {
     }
     return transfers;
   };
+  const visitTransfers = (p: number, count: number, visit: (t: TransferCursor) => void): void => {
+    const cursor: TransferCursor = { src: 0, dst: 0, tensor: 'X', tokens: [], index: 0 };
+    for (let t = 0; t < count; t++, p += 8) {
+      cursor.src = n[p] as number;
+      cursor.dst = n[p + 1] as number;
+      cursor.tensor = TENSORS[n[p + 2] as number] as TensorKind;
+      cursor.tokens = setOf(n[p + 3] as number);
+      cursor.index = t;
+      visit(cursor);
+    }
+  };
   const decodeGroup = (at: number): number[] => numbersAt(n, at + 1, n[at] as number);
   /** The step's collectives (their group and transfers decoded on first read) and where its compute starts. */
   const decodeCollectives = (s: number): { collectives: Collective[]; computeAt: number } => {
@@ -230,7 +241,7 @@ export function decodeSchedule(transport: ScheduleTransport): Schedule {
     for (let r = 0; r < count; r++, p += 7 + (n[p + 6] as number)) if (n[p] === rank) return rankComputeAt(p);
     return undefined;
   };
-  const decoder: Decoder = { collectives: decodeCollectives, compute: decodeCompute, rankCompute: decodeRankCompute, group: decodeGroup, transfers: decodeTransfers };
+  const decoder: Decoder = { collectives: decodeCollectives, compute: decodeCompute, rankCompute: decodeRankCompute, group: decodeGroup, transfers: decodeTransfers, visitTransfers };
   const steps: Step[] = head.steps.map((shell, s) => new LazyStep(shell, decoder, s));
   return { ...head, steps };
 }
@@ -325,6 +336,44 @@ interface Decoder {
   rankCompute(at: number, rank: number): RankCompute | undefined;
   group(at: number): number[];
   transfers(at: number, count: number): Transfer[];
+  visitTransfers(at: number, count: number, visit: (t: TransferCursor) => void): void;
+}
+
+/** A transfer's fields as `eachTransfer` shows them: one object reused for every transfer of a walk. */
+export interface TransferCursor {
+  src: number;
+  dst: number;
+  tensor: TensorKind;
+  tokens: TokenSet;
+  /** Its index in the collective's transfers (for transferAt). */
+  index: number;
+}
+
+/**
+ * Visits `collective`'s transfers in order without making an object per transfer when they are not
+ * decoded yet: the all-gather step at 64 ranks has 8,064, and the scene keeps ~1,100 of them. The
+ * cursor is reused: copy what you keep, or read the transfer itself with `transferAt`.
+ */
+export function eachTransfer(collective: Collective, visit: (t: Readonly<TransferCursor>) => void): void {
+  if (collective instanceof LazyCollective) collective.eachTransfer(visit);
+  else visitDecoded(collective.transfers, visit);
+}
+
+function visitDecoded(transfers: readonly Transfer[], visit: (t: TransferCursor) => void): void {
+  const cursor: TransferCursor = { src: 0, dst: 0, tensor: 'X', tokens: [], index: 0 };
+  transfers.forEach((t, i) => {
+    cursor.src = t.src;
+    cursor.dst = t.dst;
+    cursor.tensor = t.tensor;
+    cursor.tokens = t.tokens;
+    cursor.index = i;
+    visit(cursor);
+  });
+}
+
+/** `collective.transfers[index]`, decoding only that one when the list is not decoded yet. Equal to, but not always the same object as, the list's entry. */
+export function transferAt(collective: Collective, index: number): Transfer | undefined {
+  return collective instanceof LazyCollective ? collective.transferAt(index) : collective.transfers[index];
 }
 
 /** A collective whose group and transfers are decoded when first read (a step's badge reads only its label). */
@@ -352,6 +401,16 @@ class LazyCollective implements Collective {
   get transfers(): readonly Transfer[] {
     this.#transfers ??= this.#decoder.transfers(this.#transfersAt, this.#count);
     return this.#transfers;
+  }
+
+  eachTransfer(visit: (t: TransferCursor) => void): void {
+    if (this.#transfers) visitDecoded(this.#transfers, visit);
+    else this.#decoder.visitTransfers(this.#transfersAt, this.#count, visit);
+  }
+
+  transferAt(index: number): Transfer | undefined {
+    if (this.#transfers) return this.#transfers[index];
+    return index >= 0 && index < this.#count ? this.#decoder.transfers(this.#transfersAt + 8 * index, 1)[0] : undefined;
   }
 
   toJSON(): Collective {

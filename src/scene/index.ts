@@ -183,9 +183,9 @@ export async function createScene({ canvas, overlay, device }: { canvas: HTMLCan
     ctx.builtStep = -1;
     lastKey = '';
     softmaxPanel.invalidate();
+    lossView.invalidate();
     motion.invalidate();
     ctx.blockYCache.clear();
-    delete dom.panel.dataset.owner;
     strategyTitle = narrationFor(schedule.strategy).title;
     if (!schedule.valid) {
       ctx.model = null;

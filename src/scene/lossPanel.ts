@@ -13,6 +13,8 @@ const ERROR_MARK: Rgb = [0.835, 0.369, 0]; // Okabe–Ito vermillion: lost / wro
 export interface LossView {
   /** Draws the loss step's lanes and fills the panel. */
   draw(stepIndex: number, labels: Label[]): void;
+  /** A new schedule: refill the panel on the next draw. */
+  invalidate(): void;
 }
 
 export function createLossView(ctx: SceneContext): LossView {
@@ -135,5 +137,10 @@ export function createLossView(ctx: SceneContext): LossView {
     return `${P.w}x${P.h}`;
   }
 
-  return { draw: drawLoss };
+  return {
+    draw: drawLoss,
+    invalidate() {
+      lossKey = '';
+    },
+  };
 }

@@ -11,12 +11,13 @@
 
 import { formatBytes } from '../model/format.ts';
 import type { CollectiveKind, TensorKind, Transfer, ValidSchedule } from '../model/schedule.ts';
+import { eachTransfer, transferAt } from '../model/scheduleCodec.ts';
 import { rankColor } from './colors.ts';
 import { blockY, column, lanePitch, laneOf, piecesOf, type PieceList, type SceneContext } from './context.ts';
 import type { ColumnBox } from './layout.ts';
 import { fitText, textWidth, type Label } from './overlay.ts';
 import { labelledLanes } from './stage.ts';
-import { columnOf, isGradient, tracksWhere, type Track } from './tracks.ts';
+import { columnOf, isGradient, trackOf, tracksWhere, type Track } from './tracks.ts';
 
 /** Pieces a step may fly before the scene shows representative lanes only (keeps a frame ≤ 2 ms at 64 ranks). */
 export const FLY_BUDGET = 3000;
@@ -65,8 +66,9 @@ export function sumPieceAt(g: Pick<MotionGeo, 'ya' | 'yb'>, slot: { k: number; n
   return { y: g.ya.y + (ty - g.ya.y) * t, h: g.ya.h + (th - g.ya.h) * t };
 }
 
-/** The loss all-reduce's hops of the step (none outside the loss step). */
+/** The loss all-reduce's hops of the step (none outside the loss steps). */
 function lossTracksOf(schedule: ValidSchedule, stepIndex: number): Track[] {
+  if (schedule.steps[stepIndex]?.phase !== 'loss') return [];
   return tracksWhere(schedule, stepIndex, (t) => t.src !== t.dst && t.tensor === 'loss');
 }
 
@@ -83,15 +85,16 @@ export function planMotion(ctx: SceneContext, stepIndex: number): MotionPlan {
   const bottom = L.legend.y - 4;
   if (!m) return { geos: [], top, bottom, omittedTransfers: 0, shownRanks: null };
   const step = m.schedule.steps[stepIndex];
-  const moves = (t: Transfer): boolean => t.src !== t.dst && t.tensor !== 'loss';
+  // The moving transfers (collective, index, destination), read without decoding them, and their cost in drawn pieces.
+  const movingAt: number[] = [];
   let cost = 0;
-  let moving = 0;
-  for (const c of step?.collectives ?? [])
-    for (const t of c.transfers)
-      if (moves(t)) {
-        cost += piecesOf(t.tokens, m).rects.length / 2;
-        moving++;
-      }
+  step?.collectives.forEach((c, ci) =>
+    eachTransfer(c, (t) => {
+      if (t.src === t.dst || t.tensor === 'loss') return;
+      cost += piecesOf(t.tokens, m).rects.length / 2;
+      movingAt.push(ci, t.index, t.dst);
+    }),
+  );
   let shown: Set<number> | null = null;
   if (cost > FLY_BUDGET) {
     // Representative destinations: the labelled lanes, thinned until the budget holds.
@@ -101,10 +104,15 @@ export function planMotion(ctx: SceneContext, stepIndex: number): MotionPlan {
     shown = new Set(reps);
   }
   // Tracks only for what is drawn (the rest are counted as omitted).
-  const drawn = shown;
-  const tracks = tracksWhere(m.schedule, stepIndex, (t) => moves(t) && (!drawn || drawn.has(t.dst)));
+  const tracks: Track[] = [];
+  for (let i = 0; i < movingAt.length; i += 3) {
+    const ci = movingAt[i] as number;
+    const collective = step?.collectives[ci];
+    if (!collective || (shown && !shown.has(movingAt[i + 2] as number))) continue;
+    tracks.push(trackOf(stepIndex, ci, collective, transferAt(collective, movingAt[i + 1] as number) as Transfer));
+  }
   const geos: MotionGeo[] = [];
-  const omitted = moving - tracks.length;
+  const omitted = movingAt.length / 3 - tracks.length;
   // Reduce-scatter partials per destination block: their order among the block's sources.
   const partials = new Map<string, number[]>();
   for (const tr of tracks) {
@@ -231,7 +239,7 @@ export function createMotion(ctx: SceneContext): MotionView {
   let lossTracks: readonly Track[] = [];
   let note = '';
   // Per step (cleared on relayout and schedule change): the plan, its labels and its note.
-  const cache = new Map<number, { plan: MotionPlan; labels: Label[]; note: string }>();
+  const cache = new Map<number, { plan: MotionPlan; lossTracks: readonly Track[]; labels: Label[]; note: string }>();
 
   function prepare(stepIndex: number, labels: Label[]): void {
     const m = ctx.model;
@@ -239,19 +247,19 @@ export function createMotion(ctx: SceneContext): MotionView {
     if (!hit) {
       const out: Label[] = [];
       plan = planMotion(ctx, stepIndex);
+      lossTracks = m ? lossTracksOf(m.schedule, stepIndex) : [];
       const text = m ? labelPlan(m, stepIndex, out) : '';
-      hit = { plan, labels: out, note: text };
+      hit = { plan, lossTracks, labels: out, note: text };
       cache.set(stepIndex, hit);
     }
     plan = hit.plan;
+    lossTracks = hit.lossTracks;
     note = hit.note;
     for (const l of hit.labels) labels.push(l);
-    lossTracks = m ? lossTracksOf(m.schedule, stepIndex) : [];
   }
 
   /** The transfer labels of the current plan (into `labels`) and the caption's note on what is aggregated. */
   function labelPlan(m: NonNullable<SceneContext['model']>, stepIndex: number, labels: Label[]): string {
-    const lossTracks = lossTracksOf(m.schedule, stepIndex);
     const L = ctx.layout;
     // Labels: one per destination lane and column, where lanes are tall enough; else representative lanes.
     const pitch = lanePitch(L);

@@ -5,10 +5,23 @@ import { readTrace, softmaxRows, type SoftmaxRow } from './softmax.ts';
 import { setText, type SceneContext } from './context.ts';
 import { PANEL_LINE, fitText, linesOf, text, textWidth } from './overlay.ts';
 
-/** Softmax panel nodes, built once per schedule/verification/layout; a step change only fills them. */
-interface SoftmaxPanel {
-  readonly key: string;
+/** What the softmax panel shows: its rows, and the text and shape its nodes are built for. */
+interface SoftmaxPanelSpec {
   readonly rows: readonly SoftmaxRow[];
+  /** Everything the nodes depend on (panel size, title, headers, row count, formula, note). */
+  readonly shape: string;
+  readonly title: string;
+  readonly tip: string;
+  readonly note: string | null;
+  readonly formula: readonly string[];
+  readonly headers: readonly string[];
+  readonly rowCount: number;
+}
+
+/** Softmax panel nodes, built when the panel's shape changes; a new schedule of the same shape or a step change only fills them. */
+interface SoftmaxPanel {
+  readonly shape: string;
+  rows: readonly SoftmaxRow[];
   readonly cols: number;
   /** Header of the third column ('work' = the long texts fit). */
   readonly header2: string;
@@ -27,9 +40,11 @@ export interface SoftmaxPanelView {
 
 export function createSoftmaxPanel(ctx: SceneContext): SoftmaxPanelView {
   let softmax: SoftmaxPanel | null = null;
+  /** The schedule, verification or layout changed since the panel's rows were read. */
+  let stale = true;
 
-  /** Builds the softmax panel's nodes for the current schedule, ctx.verification and panel size. */
-  function buildSoftmaxPanel(): SoftmaxPanel | null {
+  /** The panel's rows and layout for the current schedule, ctx.verification and panel size. */
+  function specOf(): SoftmaxPanelSpec | null {
     const m = ctx.model;
     if (!m) return null;
     const s = m.schedule;
@@ -77,23 +92,29 @@ export function createSoftmaxPanel(ctx: SceneContext): SoftmaxPanelView {
     const rowsFor = (): number => Math.floor((P.h - titleH - formulaLines * PANEL_LINE - 5 - noteH - ROW_H - 2) / ROW_H);
     if (rowsFor() < 3) noteH = 0;
     if (rowsFor() < 3) formulaLines = 0;
-    const maxRows = Math.max(1, Math.min(8, rowsFor(), rows.length));
+    const rowCount = Math.max(1, Math.min(8, rowsFor(), rows.length));
+    const formula = formulaLines === 1 ? [formulaOne] : formulaLines > 1 ? FORMULA : [];
     const tip = `${FORMULA.join('\n')}\n${note}`;
+    const shownNote = noteH > 0 ? note : null;
+    const shape = [`${P.w}x${P.h}`, title, tip, shownNote ?? '', formula.join('|'), headers.join('|'), rowCount].join('\n');
+    return { rows, shape, title, tip, note: shownNote, formula, headers, rowCount };
+  }
 
+  /** Builds the panel's nodes for `spec`: title, formula, a table of spec.rowCount empty rows, note. */
+  function mount(spec: SoftmaxPanelSpec): SoftmaxPanel {
     ctx.dom.panel.replaceChildren();
-    ctx.dom.panel.title = tip;
-    text(ctx.dom.panel, 'div', title, 'ss-panel-title');
-    if (formulaLines === 1) text(ctx.dom.panel, 'div', formulaOne, 'ss-formula');
-    else if (formulaLines > 1) for (const f of FORMULA) text(ctx.dom.panel, 'div', f, 'ss-formula');
+    ctx.dom.panel.title = spec.tip;
+    text(ctx.dom.panel, 'div', spec.title, 'ss-panel-title');
+    for (const f of spec.formula) text(ctx.dom.panel, 'div', f, 'ss-formula');
     const table = document.createElement('table');
     table.className = 'ss-softmax';
     const hr = document.createElement('tr');
-    for (const h of headers) text(hr, 'th', h);
+    for (const h of spec.headers) text(hr, 'th', h);
     table.append(hr);
     const slots: SoftmaxPanel['slots'][number][] = [];
-    for (let i = 0; i < maxRows; i++) {
+    for (let i = 0; i < spec.rowCount; i++) {
       const tr = document.createElement('tr');
-      const cellsOut = headers.map(() => {
+      const cellsOut = spec.headers.map(() => {
         const td = document.createElement('td');
         tr.append(td);
         return td;
@@ -102,13 +123,8 @@ export function createSoftmaxPanel(ctx: SceneContext): SoftmaxPanelView {
       slots.push({ tr, cells: cellsOut, cls: '' });
     }
     ctx.dom.panel.append(table);
-    if (noteH > 0) text(ctx.dom.panel, 'div', note, 'ss-small-block');
-    return { key: panelKey(), rows, cols: headers.length, slots, header2: headers[2] ?? '' };
-  }
-
-  function panelKey(): string {
-    const P = ctx.layout.panel;
-    return `${P.w}x${P.h}`;
+    if (spec.note !== null) text(ctx.dom.panel, 'div', spec.note, 'ss-small-block');
+    return { shape: spec.shape, rows: spec.rows, cols: spec.headers.length, slots, header2: spec.headers[2] ?? '' };
   }
 
   function renderSoftmaxPanel(stepIndex: number): void {
@@ -117,8 +133,12 @@ export function createSoftmaxPanel(ctx: SceneContext): SoftmaxPanelView {
       softmax = null;
       return;
     }
-    if (!softmax || ctx.dom.panel.dataset.owner !== 'softmax' || softmax.key !== panelKey()) {
-      softmax = buildSoftmaxPanel();
+    if (!softmax || stale || ctx.dom.panel.dataset.owner !== 'softmax') {
+      stale = false;
+      const spec = specOf();
+      // A new schedule of the same shape (a sequence-length change) keeps the nodes: only the rows' texts differ.
+      if (spec && softmax && softmax.shape === spec.shape && ctx.dom.panel.dataset.owner === 'softmax') softmax.rows = spec.rows;
+      else softmax = spec ? mount(spec) : null;
       ctx.dom.panel.dataset.owner = 'softmax';
     }
     const sp = softmax;
@@ -158,7 +178,7 @@ export function createSoftmaxPanel(ctx: SceneContext): SoftmaxPanelView {
   return {
     render: renderSoftmaxPanel,
     invalidate() {
-      softmax = null;
+      stale = true;
     },
   };
 }

@@ -6,7 +6,8 @@
 // (both are global, so only the lane changes: all-gather fans out, reduce-scatter converges,
 // all-to-all reshapes sequence shards into head shards, ring hops one lane at a time).
 
-import type { CollectiveKind, HeadRange, Phase, Schedule, TensorKind, TokenSet, Transfer, ValidSchedule } from '../model/schedule.ts';
+import type { Collective, CollectiveKind, HeadRange, Phase, Schedule, TensorKind, TokenSet, Transfer, ValidSchedule } from '../model/schedule.ts';
+import { eachTransfer, transferAt, type TransferCursor } from '../model/scheduleCodec.ts';
 
 /** Lane columns: the query-side tensors, the key/value-side tensors, the output and softmax state. */
 export type ColumnId = 'q' | 'kv' | 'o';
@@ -50,32 +51,24 @@ export function tracksForStep(schedule: ValidSchedule, stepIndex: number): Track
   return tracksWhere(schedule, stepIndex, () => true);
 }
 
+/** The track of transfer `t` of the step's collective number `c`. */
+export function trackOf(stepIndex: number, c: number, collective: Collective, t: Transfer): Track {
+  return { step: stepIndex, collective: c, kind: collective.kind, label: collective.label, src: t.src, dst: t.dst, tensor: t.tensor, tokens: t.tokens, heads: t.heads, bytes: t.bytes, local: t.src === t.dst };
+}
+
 /**
  * The step's tracks for the transfers `keep` accepts, in schedule order. The all-gather step at 64
  * ranks moves 8,064 blocks and the scene draws the 1,134 into 9 representative ranks: it makes
- * only their tracks.
+ * only their tracks, and reads the others' fields without decoding them (model/scheduleCodec.ts).
  */
-export function tracksWhere(schedule: ValidSchedule, stepIndex: number, keep: (t: Transfer) => boolean): Track[] {
+export function tracksWhere(schedule: ValidSchedule, stepIndex: number, keep: (t: Readonly<TransferCursor>) => boolean): Track[] {
   const step = schedule.steps[stepIndex];
   if (!step) return [];
   const tracks: Track[] = [];
   step.collectives.forEach((collective, c) => {
-    for (const t of collective.transfers) {
-      if (!keep(t)) continue;
-      tracks.push({
-        step: stepIndex,
-        collective: c,
-        kind: collective.kind,
-        label: collective.label,
-        src: t.src,
-        dst: t.dst,
-        tensor: t.tensor,
-        tokens: t.tokens,
-        heads: t.heads,
-        bytes: t.bytes,
-        local: t.src === t.dst,
-      });
-    }
+    eachTransfer(collective, (cursor) => {
+      if (keep(cursor)) tracks.push(trackOf(stepIndex, c, collective, transferAt(collective, cursor.index) as Transfer));
+    });
   });
   return tracks;
 }

@@ -397,27 +397,46 @@ export function drawBalanceChart(ctx: CanvasRenderingContext2D, plan: Plan, box:
   ctx.fillText(`max/mean ${formatRatio(plan.balance.maxOverMean)} · dashed line: mean`, box.x + 2, box.y + fs * 0.7);
 }
 
+/** Each chart's detached drawing surface (see drawChart). */
+const scratchOf = new WeakMap<HTMLCanvasElement, HTMLCanvasElement>();
+
 /**
  * Draws a chart of cssW × cssH CSS px at `scale` device px per px onto `canvas`, its backing store
  * sized to match; `draw` gets a context in CSS px. Returns whether it drew.
+ *
+ * `draw` paints a detached canvas, copied onto `canvas` at the end. Each `ctx.font` on a canvas in
+ * the document makes Chromium bring the page's style up to date first, which is a forced style
+ * and layout whenever the readouts or the comparison table have just changed: 2–14 ms per redraw,
+ * measured at 64 ranks. A detached canvas resolves fonts without the page, and the copy is one
+ * CPU blit of a few hundred kB.
  */
 export function drawChart(canvas: HTMLCanvasElement, cssW: number, cssH: number, scale: number, draw: (ctx: CanvasRenderingContext2D) => void): boolean {
-  // Written only when it changes: each `ctx.font` assignment makes Chromium bring the canvas's style
-  // up to date first, and a height written just before was a forced style and layout of the page in
-  // every redraw (2–14 ms measured at 64 ranks).
+  // The height is written only when it changes: a write dirties the page's style too.
   const height = `${cssH}px`;
   if (canvas.style.height !== height) canvas.style.height = height;
   const w = Math.max(1, Math.round(cssW * scale));
   const h = Math.max(1, Math.round(cssH * scale));
   if (canvas.width !== w) canvas.width = w;
   if (canvas.height !== h) canvas.height = h;
-  // A CPU-backed canvas (Chrome keeps `willReadFrequently` canvases off the GPU). A GPU-backed one
+  let scratch = scratchOf.get(canvas);
+  if (!scratch) {
+    scratch = document.createElement('canvas');
+    scratchOf.set(canvas, scratch);
+  }
+  if (scratch.width !== w) scratch.width = w;
+  if (scratch.height !== h) scratch.height = h;
+  // CPU-backed canvases (Chrome keeps `willReadFrequently` canvases off the GPU). A GPU-backed one
   // makes a redraw wait for the GPU process whenever it is busy: 200–400 ms of main thread per
   // chart measured on a software GPU during a slider drag, for charts a few hundred pixels wide.
-  const ctx = canvas.getContext('2d', { willReadFrequently: true });
-  if (!ctx) return false;
-  ctx.setTransform(scale, 0, 0, scale, 0, 0);
-  ctx.clearRect(0, 0, cssW, cssH);
-  draw(ctx);
+  const paint = scratch.getContext('2d', { willReadFrequently: true });
+  const shown = canvas.getContext('2d', { willReadFrequently: true });
+  if (!paint || !shown) return false;
+  paint.setTransform(scale, 0, 0, scale, 0, 0);
+  paint.clearRect(0, 0, cssW, cssH);
+  draw(paint);
+  // 'copy' replaces the pixels outright: no clear, no blending.
+  shown.setTransform(1, 0, 0, 1, 0, 0);
+  shown.globalCompositeOperation = 'copy';
+  shown.drawImage(scratch, 0, 0);
   return true;
 }

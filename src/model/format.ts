@@ -33,11 +33,14 @@ const SI: readonly (readonly [number, string])[] = [
   [1e3, 'K'],
 ];
 
+/** SI with a lower-case kilo, for bytes ("kB"). */
+const SI_BYTES: readonly (readonly [number, string])[] = SI.map(([s, p]) => [s, p === 'K' ? 'k' : p] as const);
+
 /** 12.3e9 → "12.3 GB", 512e6 → "512 MB", 0 → "0 B". */
 export function formatBytes(bytes: number): string {
   if (bytes === 0) return '0 B';
   if (Math.abs(bytes) < 1000) return `${Math.round(bytes)} B`;
-  return scaled(bytes, 'B', SI.map(([s, p]) => [s, p === 'K' ? 'k' : p] as const));
+  return scaled(bytes, 'B', SI_BYTES);
 }
 
 /** Bytes as a fixed-point GB number without unit, for aligned tables: 12.345e9 → "12.35". */

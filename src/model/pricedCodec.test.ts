@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { DEFAULT_PARAMS, STRATEGY_IDS, type Params } from './params.ts';
 import { plan } from './plan.ts';
-import { decodePriced, encodePriced, pricedTransferables, type PricedPlan } from './pricedCodec.ts';
+import { decodePriced, encodePriced, memoryAtStep, pricedTransferables, type PricedPlan } from './pricedCodec.ts';
 
 /** As plain data: the decoded timeline's steps serialise through toJSON. */
 const plain = (p: PricedPlan): unknown => JSON.parse(JSON.stringify(p));
@@ -39,5 +39,25 @@ describe('priced plan codec', () => {
     expect(step?.perRank).toEqual(original.timeline.steps[3]?.perRank);
     expect(decoded.perRank[5]?.memoryByStep).toEqual(original.perRank[5]?.memoryByStep);
     expect(decoded.perRank[5]?.flopsByStep).toEqual(original.perRank[5]?.flopsByStep);
+    expect(decoded.perRank[5]?.memoryByStep).toBe(decoded.perRank[5]?.memoryByStep); // made once
+  });
+
+  it('memoryAtStep reads one step of a rank, decoded or not, clamped to the last step', () => {
+    for (const strategy of ['ring', 'ulysses'] as const) {
+      const original = priced({ ...DEFAULT_PARAMS, strategy, ranks: 8 });
+      const lazy = decodePriced(encodePriced(original));
+      const decoded = decodePriced(encodePriced(original));
+      original.perRank.forEach((rank, r) => {
+        const steps = rank.memoryByStep.length;
+        expect(steps).toBeGreaterThan(3);
+        void decoded.perRank[r]?.memoryByStep; // read through the copied-out series
+        for (const step of [0, 1, steps - 1, steps, steps + 5]) {
+          const expected = rank.memoryByStep[Math.min(step, steps - 1)];
+          expect(memoryAtStep(rank, step), `${strategy} rank ${r} step ${step}`).toBe(expected);
+          expect(memoryAtStep(lazy.perRank[r] as typeof rank, step)).toBe(expected);
+          expect(memoryAtStep(decoded.perRank[r] as typeof rank, step)).toBe(expected);
+        }
+      });
+    }
   });
 });

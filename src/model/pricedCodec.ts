@@ -4,7 +4,8 @@
 // per-step series, ~0.9 MB of JSON; structured-cloning that object graph cost the page ~4 ms of
 // main thread per change, plus the garbage it left. Here the per-rank step times travel as one
 // Float64Array and are made into objects only when a step's are read (the timeline chart reads
-// them when it is drawn); the per-step series are copied out eagerly (plain number arrays are cheap).
+// them when it is drawn); a rank's per-step series are copied out when read, and `memoryAtStep`
+// reads one value without that (the memory chart reads every rank's at the shown step).
 //
 // Layout:
 //   stepTimes: for step s, ranks stepTimeAt[s] … stepTimeAt[s + 1] − 1, 4 numbers each
@@ -59,7 +60,22 @@ export function encodePriced(priced: PricedPlan): EncodedPriced {
     series.set(r.flopsByStep, seriesAt[2 * i + 1]);
   });
   const steps = timeline.steps.map(({ perRank: _times, ...shell }) => shell);
-  const ranks = perRank.map(({ memoryByStep: _memory, flopsByStep: _flops, ...shell }) => shell);
+  // Ranks mostly cost the same (a balanced layout): equal parts become one object, which the
+  // structured clone then copies once (64 ranks' shells were ~1,000 objects to deserialise).
+  const parts = new Map<string, unknown>();
+  const shared = <T>(part: T): T => {
+    if (typeof part !== 'object' || part === null) return part;
+    const key = JSON.stringify(part);
+    const hit = parts.get(key) as T | undefined;
+    if (hit !== undefined) return hit;
+    parts.set(key, part);
+    return part;
+  };
+  const ranks = perRank.map(({ memoryByStep: _memory, flopsByStep: _flops, ...shell }) => {
+    const out: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(shell)) out[k] = shared(v);
+    return out as RankShell;
+  });
   return { head: { ...priced, perRank: ranks, timeline: { ...timeline, steps } }, stepTimes, stepTimeAt, series, seriesAt };
 }
 
@@ -100,10 +116,49 @@ class LazyStepTime implements StepTime {
   }
 }
 
+// The shell's fields, assigned in the constructor.
+interface LazyRankCost extends RankShell {}
+
+/** A rank's costs whose per-step series are copied out of the encoded numbers when first read. */
+class LazyRankCost implements RankCost {
+  readonly #series: Float64Array;
+  /** Where memoryByStep, then flopsByStep, start, and where flopsByStep ends. */
+  readonly #at: readonly [number, number, number];
+  #memory: number[] | undefined;
+  #flops: number[] | undefined;
+  constructor(shell: RankShell, series: Float64Array, at: readonly [number, number, number]) {
+    Object.assign(this, shell);
+    this.#series = series;
+    this.#at = at;
+  }
+  get memoryByStep(): number[] {
+    this.#memory ??= numbersAt(this.#series, this.#at[0], this.#at[1] - this.#at[0]);
+    return this.#memory;
+  }
+  get flopsByStep(): number[] {
+    this.#flops ??= numbersAt(this.#series, this.#at[1], this.#at[2] - this.#at[1]);
+    return this.#flops;
+  }
+  /** memoryByStep at `step` (the last step's past the end), without copying the series out. */
+  memoryAt(step: number): number | undefined {
+    const [from, to] = this.#at;
+    return to > from ? this.#series[from + Math.max(0, Math.min(step, to - from - 1))] : undefined;
+  }
+  /** Plain data, as JSON sees a rank's costs. */
+  toJSON(): RankCost {
+    return { ...this, memoryByStep: this.memoryByStep, flopsByStep: this.flopsByStep };
+  }
+}
+
+/** The rank's modelled bytes resident at `step` (the last step's past the end): one number read, decoded or not. */
+export function memoryAtStep(rank: { readonly memoryByStep: readonly number[] }, step: number): number | undefined {
+  if (rank instanceof LazyRankCost) return rank.memoryAt(step);
+  return rank.memoryByStep[Math.max(0, Math.min(step, rank.memoryByStep.length - 1))];
+}
+
 export function decodePriced(encoded: EncodedPriced): PricedPlan {
   const { head, stepTimes, stepTimeAt, series, seriesAt } = encoded;
   const steps = head.timeline.steps.map((shell, s) => new LazyStepTime(shell, stepTimes, stepTimeAt[s] as number, stepTimeAt[s + 1] as number));
-  const part = (k: number): number[] => numbersAt(series, seriesAt[k] as number, (seriesAt[k + 1] as number) - (seriesAt[k] as number));
-  const perRank = head.perRank.map((shell, i) => ({ ...shell, memoryByStep: part(2 * i), flopsByStep: part(2 * i + 1) }));
+  const perRank = head.perRank.map((shell, i) => new LazyRankCost(shell, series, [seriesAt[2 * i] as number, seriesAt[2 * i + 1] as number, seriesAt[2 * i + 2] as number]));
   return { ...head, perRank, timeline: { ...head.timeline, steps } };
 }

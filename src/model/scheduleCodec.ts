@@ -5,14 +5,16 @@
 // step it shows). Decoded steps are plain Schedule objects: the same shapes every consumer reads,
 // with token sets shared by identity as the builders share them.
 //
-// Layout of `EncodedSchedule.numbers` (Float64: byte counts and pair counts exceed 2³²):
+// Layout of `EncodedSchedule.numbers`: Int32 slots, but byte counts and pair counts (which exceed
+// 2³¹) are Float64s over two slots ("wide"). All-Float64 made a 64-rank schedule 3 MB per change,
+// and the page's garbage collector is paced by such buffers:
 //   token set t at tokenSetAt[t]: nSegments, then (start, count, stride) per segment;
 //   step s at stepAt[s]: nCollectives, per collective: kind, label, overlapsCompute (0, 1, or 2 =
-//     unset), group size, the group's ranks, nTransfers, per transfer: src, dst, tensor, tokens (a
-//     token set), heads start, heads end, bytes, dtype (−1 = unset);
+//     unset), group size, the group's ranks, nTransfers, per transfer (TRANSFER_SLOTS): src, dst,
+//     tensor, tokens (a token set), heads start, heads end, bytes (wide), dtype (−1 = unset);
 //   then nCompute, per rank compute: rank, q, kv (token sets), heads start, heads end, nTiles, the
-//     tiles' length in numbers, per tile: q segment, kv segment (index into q / kv, or −1 followed by
-//     start, count, stride), mask, pairs.
+//     tiles' length in slots, per tile: q segment, kv segment (index into q / kv, or −1 followed by
+//     start, count, stride), mask, pairs (wide).
 
 import { DTYPES, type Dtype } from './params.ts';
 import type { Collective, CollectiveKind, ComputeTile, HeadRange, MaskKind, RankCompute, Schedule, Segment, Step, TensorKind, TokenSet, Transfer, ValidSchedule } from './schedule.ts';
@@ -29,23 +31,37 @@ export interface EncodedSchedule {
   readonly head: Omit<ValidSchedule, 'steps'> & { readonly steps: readonly StepShell[] };
   /** Collective labels, by index. */
   readonly labels: readonly string[];
-  readonly numbers: Float64Array;
+  readonly numbers: Int32Array;
   readonly tokenSetAt: Uint32Array;
   readonly stepAt: Uint32Array;
 }
 
 export type ScheduleTransport = { readonly valid: false; readonly schedule: Schedule } | { readonly valid: true; readonly encoded: EncodedSchedule };
 
+/** Slots per transfer: src, dst, tensor, tokens, heads start, heads end, bytes (2), dtype. */
+const TRANSFER_SLOTS = 9;
+
 class Writer {
-  buffer = new Float64Array(1 << 16);
+  buffer = new Int32Array(1 << 16);
+  #view = new DataView(this.buffer.buffer);
   length = 0;
+  #room(slots: number): void {
+    if (this.length + slots <= this.buffer.length) return;
+    const grown = new Int32Array(this.buffer.length * 2);
+    grown.set(this.buffer);
+    this.buffer = grown;
+    this.#view = new DataView(grown.buffer);
+  }
   push(x: number): void {
-    if (this.length === this.buffer.length) {
-      const grown = new Float64Array(this.buffer.length * 2);
-      grown.set(this.buffer);
-      this.buffer = grown;
-    }
+    if ((x | 0) !== x) throw new Error(`schedule codec: ${x} is not a 32-bit integer`);
+    this.#room(1);
     this.buffer[this.length++] = x;
+  }
+  /** A Float64 over two slots. */
+  pushWide(x: number): void {
+    this.#room(2);
+    this.#view.setFloat64(4 * this.length, x, true);
+    this.length += 2;
   }
 }
 
@@ -96,7 +112,7 @@ export function encodeSchedule(schedule: Schedule): ScheduleTransport {
         w.push(tokenSet(t.tokens));
         w.push(t.heads.start);
         w.push(t.heads.end);
-        w.push(t.bytes);
+        w.pushWide(t.bytes);
         w.push(t.dtype === undefined ? -1 : DTYPES.indexOf(t.dtype));
       }
     }
@@ -114,7 +130,7 @@ export function encodeSchedule(schedule: Schedule): ScheduleTransport {
         segment(rc.q, tile.q);
         segment(rc.kv, tile.kv);
         w.push(MASKS.indexOf(tile.mask));
-        w.push(tile.pairs);
+        w.pushWide(tile.pairs);
       }
       w.buffer[lengthAt] = w.length - lengthAt - 1;
     }
@@ -135,7 +151,7 @@ export function encodeSchedule(schedule: Schedule): ScheduleTransport {
 }
 
 /** `count` numbers of `from` starting at `at`, as a plain array (a loop: Array.from on a typed array is ~10× slower in Chromium). */
-export function numbersAt(from: Float64Array, at: number, count: number): number[] {
+export function numbersAt(from: Float64Array | Int32Array, at: number, count: number): number[] {
   const out = new Array<number>(count);
   for (let i = 0; i < count; i++) out[i] = from[at + i] as number;
   return out;
@@ -152,6 +168,8 @@ export function transferablesOf(transport: ScheduleTransport): ArrayBuffer[] {
 export function decodeSchedule(transport: ScheduleTransport): Schedule {
   if (!transport.valid) return transport.schedule;
   const { head, labels, numbers: n, tokenSetAt, stepAt } = transport.encoded;
+  const view = new DataView(n.buffer, n.byteOffset, n.byteLength);
+  const wideAt = (p: number): number => view.getFloat64(4 * p, true);
   const sets: (TokenSet | undefined)[] = new Array(tokenSetAt.length);
   const setOf = (id: number): TokenSet => {
     let set = sets[id];
@@ -173,16 +191,16 @@ export function decodeSchedule(transport: ScheduleTransport): Schedule {
   };
   const decodeTransfers = (p: number, count: number): Transfer[] => {
     const transfers: Transfer[] = new Array(count);
-    for (let t = 0; t < count; t++, p += 8) {
-      const dtype = n[p + 7] as number;
-      const transfer = { src: n[p] as number, dst: n[p + 1] as number, tensor: TENSORS[n[p + 2] as number] as TensorKind, tokens: setOf(n[p + 3] as number), heads: headsOf(n[p + 4] as number, n[p + 5] as number), bytes: n[p + 6] as number };
+    for (let t = 0; t < count; t++, p += TRANSFER_SLOTS) {
+      const dtype = n[p + 8] as number;
+      const transfer = { src: n[p] as number, dst: n[p + 1] as number, tensor: TENSORS[n[p + 2] as number] as TensorKind, tokens: setOf(n[p + 3] as number), heads: headsOf(n[p + 4] as number, n[p + 5] as number), bytes: wideAt(p + 6) };
       transfers[t] = dtype < 0 ? transfer : { ...transfer, dtype: DTYPES[dtype] as Dtype };
     }
     return transfers;
   };
   const visitTransfers = (p: number, count: number, visit: (t: TransferCursor) => void): void => {
     const cursor: TransferCursor = { src: 0, dst: 0, tensor: 'X', tokens: [], index: 0 };
-    for (let t = 0; t < count; t++, p += 8) {
+    for (let t = 0; t < count; t++, p += TRANSFER_SLOTS) {
       cursor.src = n[p] as number;
       cursor.dst = n[p + 1] as number;
       cursor.tensor = TENSORS[n[p + 2] as number] as TensorKind;
@@ -204,7 +222,7 @@ export function decodeSchedule(transport: ScheduleTransport): Schedule {
       p += 1 + (n[p] as number);
       const count = n[p++] as number;
       collectives[c] = new LazyCollective(kind, text, overlaps === 2 ? undefined : overlaps === 1, decoder, groupAt, p, count);
-      p += 8 * count;
+      p += TRANSFER_SLOTS * count;
     }
     return { collectives, computeAt: p };
   };
@@ -221,8 +239,8 @@ export function decodeSchedule(transport: ScheduleTransport): Schedule {
     for (let t = 0; t < count; t++) {
       const qs = segment(q);
       const ks = segment(kv);
-      tiles[t] = { q: qs, kv: ks, mask: MASKS[n[p] as number] as MaskKind, pairs: n[p + 1] as number };
-      p += 2;
+      tiles[t] = { q: qs, kv: ks, mask: MASKS[n[p] as number] as MaskKind, pairs: wideAt(p + 1) };
+      p += 3;
     }
     return tiles;
   };
@@ -410,7 +428,7 @@ class LazyCollective implements Collective {
 
   transferAt(index: number): Transfer | undefined {
     if (this.#transfers) return this.#transfers[index];
-    return index >= 0 && index < this.#count ? this.#decoder.transfers(this.#transfersAt + 8 * index, 1)[0] : undefined;
+    return index >= 0 && index < this.#count ? this.#decoder.transfers(this.#transfersAt + TRANSFER_SLOTS * index, 1)[0] : undefined;
   }
 
   toJSON(): Collective {

@@ -3,6 +3,7 @@
 // l where the verification run traced that rank. The text is pure (inspectRank); the panel is DOM.
 
 import { formatBytes } from '../model/format.ts';
+import { memoryAtStep } from '../model/pricedCodec.ts';
 import type { TokenSet } from '../model/schedule.ts';
 import type { SceneContext, ScenePlan } from './context.ts';
 import { formatTokens } from './layout.ts';
@@ -65,7 +66,7 @@ const CATEGORY_NAMES: readonly [keyof ScenePlan['perRank'][number]['memory']['at
 export function memoryLines(plan: ScenePlan | null, schedule: unknown, stepIndex: number, rank: number): string[] {
   const r = plan && plan.schedule === schedule ? plan.perRank[rank] : undefined;
   if (!plan || !r) return [];
-  const now = r.memoryByStep[Math.min(stepIndex, r.memoryByStep.length - 1)];
+  const now = memoryAtStep(r, stepIndex);
   const cap = plan.gpu.memoryBytes;
   const pct = (b: number): string => `${Math.round((100 * b) / cap)}%`;
   const out: string[] = [];

@@ -6,6 +6,7 @@ import type { Playback } from '../app/playback.ts';
 import type { Messages } from '../app/messages.ts';
 import { exposeField } from '../app/expose.ts';
 import type { Schedule } from '../model/schedule.ts';
+import { memoryAtStep } from '../model/pricedCodec.ts';
 import type { ParamIssue, Params } from '../model/params.ts';
 import { clampStep, DEFAULT_VIEW, parseUrlState, serializeUrlState, type Theme, type UrlState, type ViewState } from './urlState.ts';
 import { Panel } from './panel.ts';
@@ -333,7 +334,7 @@ export function createUi(options: UiOptions): Ui {
 
   // ---- window.shardscope --------------------------------------------------------------------------
   exposeField('memoryPerRank', () => store.state.plan.perRank.map((r) => r.memory.peak));
-  exposeField('memoryNowPerRank', () => store.state.plan.perRank.map((r) => r.memoryByStep[Math.min(playback.step, r.memoryByStep.length - 1)] ?? r.memory.peak));
+  exposeField('memoryNowPerRank', () => store.state.plan.perRank.map((r) => memoryAtStep(r, playback.step) ?? r.memory.peak));
   exposeField('memory', () => {
     const p = store.state.plan;
     return { capacity: p.gpu.memoryBytes, baselinePeak: p.baseline.memory.peak, oom: p.oom, perRank: p.perRank.map((r) => ({ rank: r.rank, ...r.memory })) };

@@ -3,6 +3,7 @@
 
 import type { CollectiveKind } from '../model/schedule.ts';
 import type { MemoryCategories, Plan } from '../model/plan.ts';
+import { memoryAtStep } from '../model/pricedCodec.ts';
 import { countOf, formatBytes, formatBytes2, formatFlops, formatRatio, formatSeconds, formatSpan, formatTokens } from '../model/format.ts';
 import { CATEGORY_LABEL, CATEGORY_ORDER } from './palette.ts';
 
@@ -47,7 +48,7 @@ export function memoryData(plan: Plan, step: number): MemoryData {
     },
     peak: r.memory.peak,
     peakStep: r.memory.peakStep,
-    now: r.memoryByStep[Math.min(step, r.memoryByStep.length - 1)] ?? r.memory.peak,
+    now: memoryAtStep(r, step) ?? r.memory.peak,
     oom: r.oom,
   }));
   const peaks = ranks.map((r) => r.peak);

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { DEFAULT_PARAMS, IMPL_IDS, STRATEGY_IDS, type Params } from './params.ts';
 import { buildSchedule } from './strategies/index.ts';
-import { computeOf, decodeSchedule, eachTransfer, encodeSchedule, transferAt, transferablesOf } from './scheduleCodec.ts';
+import { computeOf, decodeSchedule, eachTransfer, encodeSchedule, tensorsOf, transferAt, transferablesOf } from './scheduleCodec.ts';
 import type { Schedule } from './schedule.ts';
 
 /** The schedule as plain data (decoded steps serialise through toJSON). */
@@ -63,7 +63,7 @@ describe('schedule codec', () => {
     }
   });
 
-  it('eachTransfer and transferAt read the transfers in order, decoded or not, as the plain schedule has them', () => {
+  it('eachTransfer, transferAt and tensorsOf read the transfers in order, decoded or not, as the plain schedule has them', () => {
     for (const strategy of ['allgather', 'ulysses', 'megatron-sp', 'usp'] as const) {
       const schedule = buildSchedule({ ...DEFAULT_PARAMS, strategy, ranks: 4, ulysses: strategy === 'usp' ? 2 : 1 });
       const lazy = decodeSchedule(encodeSchedule(schedule));
@@ -81,6 +81,7 @@ describe('schedule codec', () => {
             expect(plain(visited as never), `${strategy} step ${s} collective ${c}`).toEqual(plain(expected as never));
             collective.transfers.forEach((t, i) => expect(plain(transferAt(source, i) as never)).toEqual(plain(t as never)));
             expect(transferAt(source, collective.transfers.length)).toBeUndefined();
+            expect([...tensorsOf(source)].sort()).toEqual([...new Set(collective.transfers.map((t) => t.tensor))].sort());
           }
           seen += expected.length;
         }

@@ -389,6 +389,18 @@ function visitDecoded(transfers: readonly Transfer[], visit: (t: TransferCursor)
   });
 }
 
+/** The tensor kinds `collective` moves (once per collective; an all-gather at 64 ranks has 8,064 transfers of two kinds). */
+export function tensorsOf(collective: Collective): ReadonlySet<TensorKind> {
+  let kinds = tensorKinds.get(collective);
+  if (!kinds) {
+    const found = new Set<TensorKind>();
+    eachTransfer(collective, (t) => found.add(t.tensor));
+    tensorKinds.set(collective, (kinds = found));
+  }
+  return kinds;
+}
+const tensorKinds = new WeakMap<Collective, ReadonlySet<TensorKind>>();
+
 /** `collective.transfers[index]`, decoding only that one when the list is not decoded yet. Equal to, but not always the same object as, the list's entry. */
 export function transferAt(collective: Collective, index: number): Transfer | undefined {
   return collective instanceof LazyCollective ? collective.transferAt(index) : collective.transfers[index];

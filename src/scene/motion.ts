@@ -10,14 +10,14 @@
 // The geometry is pure (planMotion, pieceAt), so it is unit-tested for every strategy.
 
 import { formatBytes } from '../model/format.ts';
-import type { CollectiveKind, TensorKind, Transfer, ValidSchedule } from '../model/schedule.ts';
+import type { CollectiveKind, TensorKind, TokenSet, Transfer, ValidSchedule } from '../model/schedule.ts';
 import { eachTransfer, transferAt } from '../model/scheduleCodec.ts';
 import { rankColor } from './colors.ts';
 import { blockY, column, lanePitch, laneOf, piecesOf, type PieceList, type SceneContext } from './context.ts';
 import type { ColumnBox } from './layout.ts';
 import { fitText, textWidth, type Label } from './overlay.ts';
 import { labelledLanes } from './stage.ts';
-import { columnOf, isGradient, trackOf, tracksWhere, type Track } from './tracks.ts';
+import { COLUMNS, columnOf, isGradient, trackOf, tracksWhere, type Track } from './tracks.ts';
 
 /** Pieces a step may fly before the scene shows representative lanes only (keeps a frame ≤ 2 ms at 64 ranks). */
 export const FLY_BUDGET = 3000;
@@ -88,10 +88,17 @@ export function planMotion(ctx: SceneContext, stepIndex: number): MotionPlan {
   // The moving transfers (collective, index, destination), read without decoding them, and their cost in drawn pieces.
   const movingAt: number[] = [];
   let cost = 0;
+  // A collective sends one token set to many ranks in a row: its cost is looked up once per run.
+  let lastTokens: TokenSet | null = null;
+  let lastCost = 0;
   step?.collectives.forEach((c, ci) =>
     eachTransfer(c, (t) => {
       if (t.src === t.dst || t.tensor === 'loss') return;
-      cost += piecesOf(t.tokens, m).rects.length / 2;
+      if (t.tokens !== lastTokens) {
+        lastTokens = t.tokens;
+        lastCost = piecesOf(t.tokens, m).rects.length / 2;
+      }
+      cost += lastCost;
       movingAt.push(ci, t.index, t.dst);
     }),
   );
@@ -175,9 +182,9 @@ export function pieceAt(g: Pick<MotionGeo, 'ya' | 'yb' | 'wrap'>, t: number, top
 
 /** "r3→r4 K,V 67 MB" per destination lane and column; several sources read "7 ranks→r3 …". Pure. */
 export function transferLabels(geos: readonly MotionGeo[]): { dst: number; col: ColumnBox; variants: string[]; tip: string; sum: boolean }[] {
-  const by = new Map<string, { dst: number; col: ColumnBox; srcs: Set<number>; tensors: Set<TensorKind>; bytes: number; kind: CollectiveKind; wrap: boolean; label: string }>();
+  const by = new Map<number, { dst: number; col: ColumnBox; srcs: Set<number>; tensors: Set<TensorKind>; bytes: number; kind: CollectiveKind; wrap: boolean; label: string }>();
   for (const g of geos) {
-    const key = `${g.tr.dst}|${g.col.id}`;
+    const key = g.tr.dst * COLUMNS.length + COLUMNS.indexOf(g.col.id);
     let e = by.get(key);
     if (!e) {
       e = { dst: g.tr.dst, col: g.col, srcs: new Set(), tensors: new Set(), bytes: 0, kind: g.tr.kind, wrap: false, label: g.tr.label };

@@ -2,7 +2,7 @@
 // step, the lane and column labels and the token-colour legend.
 
 import type { Phase } from '../model/schedule.ts';
-import { eachTransfer } from '../model/scheduleCodec.ts';
+import { tensorsOf } from '../model/scheduleCodec.ts';
 import { rankColor, tokenColor } from './colors.ts';
 import { blockY, column, drawSet, lanePitch, laneOf, type Model, type SceneContext } from './context.ts';
 import { formatTokens, type Rect, type SceneLayout } from './layout.ts';
@@ -168,7 +168,7 @@ export function buildStage(ctx: SceneContext, stepIndex: number, labels: Label[]
     labels.push({ text: LENS_LABEL, x: L.legend.x, y: L.legend.y - 1, align: 'l', cls: 'ss-small', title: tip });
   }
   const tensors = new Set<string>();
-  for (const c of step?.collectives ?? []) eachTransfer(c, (t) => tensors.add(t.tensor));
+  for (const c of step?.collectives ?? []) for (const t of tensorsOf(c)) tensors.add(t);
 
   const headsSplit = (m.holdings[stepIndex] ?? []).some((h) => h.column === 'q' && h.heads.end - h.heads.start < m.params.heads);
   const titles = columnTitles(phase, tensors, headsSplit);
@@ -207,7 +207,7 @@ export function buildStage(ctx: SceneContext, stepIndex: number, labels: Label[]
   // A reduce-scatter replaces what the column held with the summed pieces arriving: the held
   // blocks recede so the sums stand out.
   const summedInto = new Set<string>();
-  for (const c of step?.collectives ?? []) if (c.kind === 'reduce-scatter') eachTransfer(c, (t) => summedInto.add(columnOf(t.tensor)));
+  for (const c of step?.collectives ?? []) if (c.kind === 'reduce-scatter') for (const t of tensorsOf(c)) summedInto.add(columnOf(t));
   for (const h of holdings) {
     const lane = laneOf(ctx, h.rank);
     if (!lane) continue;

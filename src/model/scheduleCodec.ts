@@ -389,6 +389,8 @@ function visitDecoded(transfers: readonly Transfer[], visit: (t: TransferCursor)
   });
 }
 
+const tensorKinds = new WeakMap<Collective, ReadonlySet<TensorKind>>();
+
 /** The tensor kinds `collective` moves (once per collective; an all-gather at 64 ranks has 8,064 transfers of two kinds). */
 export function tensorsOf(collective: Collective): ReadonlySet<TensorKind> {
   let kinds = tensorKinds.get(collective);
@@ -399,7 +401,6 @@ export function tensorsOf(collective: Collective): ReadonlySet<TensorKind> {
   }
   return kinds;
 }
-const tensorKinds = new WeakMap<Collective, ReadonlySet<TensorKind>>();
 
 /** `collective.transfers[index]`, decoding only that one when the list is not decoded yet. Equal to, but not always the same object as, the list's entry. */
 export function transferAt(collective: Collective, index: number): Transfer | undefined {

@@ -409,8 +409,10 @@ const surfaceOf = new WeakMap<HTMLCanvasElement, Surface>();
  * `draw` paints a canvas outside the document, copied onto `canvas` at the end. Each `ctx.font` on
  * a canvas in the document makes Chromium bring the page's style up to date first, which is a
  * forced style and layout whenever the readouts or the comparison table have just changed: 2–14 ms
- * per redraw, measured at 64 ranks. Off the document, fonts resolve without the page, and the copy
- * costs ~0.1 ms from an OffscreenCanvas (twice that from a detached canvas element, measured).
+ * per redraw, measured at 64 ranks. Off the document, fonts resolve without the page. The copy is
+ * not free: ~0.4 ms of main thread per redraw of the 328×200 memory chart in the app on SwiftShader,
+ * a quarter less from an OffscreenCanvas than from a detached canvas element. It buys the tail: the
+ * charts' p95 per change fell from 5–9 ms to 2–4 ms.
  */
 export function drawChart(canvas: HTMLCanvasElement, cssW: number, cssH: number, scale: number, draw: (ctx: CanvasRenderingContext2D) => void): boolean {
   // The height is written only when it changes: a write dirties the page's style too.

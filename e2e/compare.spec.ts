@@ -70,10 +70,19 @@ test('best values are starred, a row click switches strategy, Markdown copies', 
   await expect(agKv).not.toHaveClass(/cmp-best/);
   await expect(page.locator('#cmp-table tr[data-strategy="allgather"] td[data-col="steps"]')).toHaveClass(/cmp-best/);
   await expect(page.locator('#cmp-table tr[data-strategy="allgather"] td[data-col="peak"] .cmp-distinct')).toHaveText(/^[A-Za-z/]+ [+−]\d/);
+  // A new comparison of the same strategies rewrites the table's text in place: its rows stay the same nodes.
+  const ringRow = page.locator('#cmp-table tr[data-strategy="ring"]');
+  await ringRow.evaluate((tr) => ((tr as unknown as { kept: boolean }).kept = true));
+  const ringPeak = await ringRow.locator('td[data-col="peak"]').textContent();
   await page.locator('#cmp-table tr[data-strategy="ulysses"] td[data-col="balance"]').click();
   await expect.poll(async () => (await state<Shardscope>(page)).params.strategy).toBe('ulysses');
   await expect.poll(() => page.evaluate(() => location.hash)).toContain('strategy=ulysses');
   await expect(page.locator('#cmp-table tr[data-strategy="ulysses"]')).toHaveClass(/cmp-current/);
+  await expect(ringRow).not.toHaveClass(/cmp-current/);
+  await expect(ringRow.locator('button')).toHaveAttribute('aria-pressed', 'false');
+  await page.evaluate(() => (window as unknown as { __shardscopeTest: { setParams(c: object): void } }).__shardscopeTest.setParams({ seq: 524288 }));
+  await expect(ringRow.locator('td[data-col="peak"]')).not.toHaveText(ringPeak ?? '', { timeout: 60_000 });
+  expect(await ringRow.evaluate((tr) => (tr as unknown as { kept?: boolean }).kept === true)).toBe(true);
   await page.locator('#cmp-copy-md').click();
   await expect(page.locator('#ui-share-text')).toHaveValue(/\| strategy \| valid \| peak \/ rank/);
   await page.locator('#ui-share').getByRole('button', { name: 'Close' }).click();

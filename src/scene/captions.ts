@@ -72,13 +72,13 @@ export function renderCaption(ctx: SceneContext, stepIndex: number, note = ''): 
 export function renderHeader(ctx: SceneContext, strategyTitle: string): void {
   const { dom, model: m } = ctx;
   if (!m) {
-    dom.title.textContent = strategyTitle;
-    dom.subtitle.textContent = '';
+    setText(dom.title, strategyTitle);
+    setText(dom.subtitle, '');
     return;
   }
   const p = m.params;
-  dom.title.textContent = narrationFor(m.schedule.strategy).title;
-  dom.subtitle.textContent = ` · ${m.schedule.ranks} rank${m.schedule.ranks === 1 ? '' : 's'} · ${formatTokens(m.schedule.seq)} tokens · ${p.heads} heads (${p.kvHeads} K/V)`;
+  setText(dom.title, narrationFor(m.schedule.strategy).title);
+  setText(dom.subtitle, ` · ${m.schedule.ranks} rank${m.schedule.ranks === 1 ? '' : 's'} · ${formatTokens(m.schedule.seq)} tokens · ${p.heads} heads (${p.kvHeads} K/V)`);
   dom.header.title = `${dom.title.textContent}${dom.subtitle.textContent}`;
 }
 

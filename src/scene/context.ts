@@ -11,6 +11,8 @@ import { buildWorkMatrix, type WorkMatrix } from './matrix.ts';
 import { columnOf, holdingsAt, tracksForStep, type ColumnId, type Holding, type Track } from './tracks.ts';
 import { Pool, diamondGeometry, slantGeometry } from './pool.ts';
 import type { OverlayDom } from './overlay.ts';
+// The scene's labels share the UI's text writer (a sole text node is rewritten in place).
+export { setText } from '../ui/dom.ts';
 
 /** What the scene reads from a verification result (structurally; see src/gpu/verify.ts). */
 export interface SceneVerification {
@@ -310,6 +312,3 @@ export function drawSet(ctx: SceneContext, pool: Pool, col: ColumnBox, tokens: T
   }
 }
 
-export function setText(e: HTMLElement, t: string): void {
-  if (e.textContent !== t) e.textContent = t;
-}

@@ -2,6 +2,7 @@
 // They only call Playback's methods; the scene reads Playback's position every frame.
 
 import type { Playback } from '../app/playback.ts';
+import { setText } from '../ui/dom.ts';
 
 export interface PlaybackControls {
   dispose(): void;
@@ -72,11 +73,11 @@ export function attachPlaybackControls(container: HTMLElement, playback: Playbac
     const key = `${s.playing}|${s.step}|${s.stepCount}`;
     if (key === shown) return;
     shown = key;
-    play.textContent = s.playing ? '❚❚' : '▶';
+    setText(play, s.playing ? '❚❚' : '▶');
     play.setAttribute('aria-pressed', String(s.playing));
     scrub.max = String(Math.max(0, s.stepCount - 1));
     scrub.value = String(s.step);
-    counter.textContent = `${s.step + 1} / ${s.stepCount}`;
+    setText(counter, `${s.step + 1} / ${s.stepCount}`);
   };
   const unsubscribe = playback.subscribe(sync);
   sync();

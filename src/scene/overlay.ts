@@ -3,6 +3,7 @@
 // Labels are also kept as data so captureFrame() can paint them into the exported PNG.
 
 import type { Rect } from './layout.ts';
+import { setText } from '../ui/dom.ts';
 
 export interface Label {
   readonly text: string;
@@ -192,7 +193,7 @@ export class OverlayDom {
         if (rank) n.e.setAttribute('role', 'button');
         else n.e.removeAttribute('role');
       }
-      if (n.text !== l.text) n.e.textContent = n.text = l.text;
+      if (n.text !== l.text) setText(n.e, (n.text = l.text));
       if (n.x !== l.x) {
         n.x = l.x;
         n.e.style.left = `${l.x}px`;

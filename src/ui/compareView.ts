@@ -5,7 +5,7 @@
 
 import type { Params, StrategyId } from '../model/params.ts';
 import { gpuPreset, parseField, STRATEGY_IDS } from '../model/params.ts';
-import { bestByColumn, cellText, COMPARISON_COLUMNS, comparisonToCsv, comparisonToMarkdown, distinctText, type ComparisonRow } from '../model/compare.ts';
+import { bestByColumn, cellText, COMPARISON_COLUMNS, comparisonToCsv, comparisonToMarkdown, distinctText, type ColumnKey, type ComparisonRow } from '../model/compare.ts';
 import { formatTokens } from '../model/format.ts';
 import { STRATEGIES } from '../model/strategies/index.ts';
 import { CompareEngine, CompareWorkerClient, SWEEP_MAX, SWEEP_MIN, type CompareSnapshot, type CompareSource } from './compareEngine.ts';
@@ -13,7 +13,7 @@ import { drawSeqPlot, STRATEGY_STYLE, type SeqPlotData } from './seqPlot.ts';
 import { drawChart } from './charts.ts';
 import { CATEGORY_COLOR, CATEGORY_LABEL, CATEGORY_ORDER, chartStyle } from './palette.ts';
 import type { Theme } from './urlState.ts';
-import { el, setText } from './dom.ts';
+import { el, replaceChildrenUnlessSame, setText } from './dom.ts';
 import './compare.css';
 
 export interface CompareViewOptions {
@@ -21,6 +21,20 @@ export interface CompareViewOptions {
   readonly setParams: (change: Partial<Params>) => void;
   /** Put text on the clipboard (or show it for manual copying). */
   readonly copy: (title: string, text: string) => void;
+}
+
+/** One row of the comparison table: the nodes #renderTable rewrites. */
+interface TableRowCells {
+  readonly tr: HTMLTableRowElement;
+  readonly button: HTMLButtonElement;
+  /** Why the strategy cannot run (rows that cannot). */
+  readonly reason: HTMLTableCellElement;
+  readonly cells: Map<ColumnKey, { td: HTMLTableCellElement; value: Text; star: HTMLElement; distinct: HTMLElement | null }>;
+}
+interface TableCells {
+  /** Which strategies, in order, and which can run: the table is rebuilt when this changes. */
+  readonly shape: string;
+  readonly rows: Map<StrategyId, TableRowCells>;
 }
 
 /** At most one render per this many ms while a comparison streams in (#onProgress). */
@@ -46,6 +60,7 @@ export class CompareView {
   #plotWidth = 0;
   #renderedAt = -Infinity;
   #progressTimer: ReturnType<typeof setTimeout> | undefined;
+  #tableCells: TableCells | null = null;
 
   constructor(options: CompareViewOptions) {
     this.#options = options;
@@ -186,7 +201,8 @@ export class CompareView {
     const snap = this.engine.snapshot;
     if (!snap || !this.#params) return;
     this.#renderedAt = performance.now();
-    this.root.classList.remove('cmp-stale');
+    // A new comparison has not priced its rows yet: the last table stays, marked stale.
+    this.root.classList.toggle('cmp-stale', !snap.rows && this.#tableCells !== null);
     this.#renderCaption(snap);
     this.#renderTable(snap);
     this.#renderPlanner(snap);
@@ -204,47 +220,86 @@ export class CompareView {
     setText(this.#status, snap.done ? '' : !snap.rows ? 'pricing every strategy…' : snap.complete ? 'drawing memory against length…' : 'finding the longest context that fits…');
   }
 
+  /**
+   * The table is built when its rows (which strategies, which can run) change, and otherwise
+   * rewritten in place: a comparison streams in several renders per parameter change, and
+   * rebuilding the table each time made the page lay out and repaint it whole (~5 ms of paint per
+   * change at 1280×720, measured).
+   */
   #renderTable(snap: CompareSnapshot): void {
     const rows = snap.rows;
     if (!rows) {
+      if (this.#tableCells) return; // kept, marked stale (#render)
       this.#table.replaceChildren(el('caption', {}, 'Pricing every strategy…'));
       return;
     }
+    const shape = rows.map((r) => `${r.strategy}:${r.valid}`).join(' ');
+    if (this.#tableCells?.shape !== shape) this.#tableCells = this.#buildTable(rows, shape);
     const best = bestByColumn(rows);
+    for (const r of rows) {
+      const row = this.#tableCells.rows.get(r.strategy);
+      if (!row) continue;
+      const current = r.strategy === snap.params.strategy;
+      row.tr.classList.toggle('cmp-current', current);
+      row.button.setAttribute('aria-pressed', String(current));
+      if (!r.valid) {
+        setText(row.reason, `cannot run: ${r.reason ?? 'invalid parameters'}`);
+        continue;
+      }
+      for (const c of COMPARISON_COLUMNS) {
+        const cell = row.cells.get(c.key);
+        if (!cell) continue;
+        const text = cellText(r, c);
+        if (cell.value.data !== text) cell.value.data = text;
+        const isBest = best[c.key].has(r.strategy);
+        if (isBest !== cell.td.classList.contains('cmp-best')) {
+          cell.td.classList.toggle('cmp-best', isBest);
+          if (isBest) cell.td.insertBefore(cell.star, cell.value.nextSibling);
+          else cell.star.remove();
+          if (isBest) cell.td.setAttribute('aria-description', 'best in column');
+          else cell.td.removeAttribute('aria-description');
+        }
+        if (cell.distinct) {
+          const d = distinctText(r);
+          setText(cell.distinct, d);
+          if (d && !cell.distinct.isConnected) cell.td.append(cell.distinct);
+          else if (!d) cell.distinct.remove();
+        }
+      }
+    }
+  }
+
+  /** The table's nodes for these rows; #renderTable fills in their text. */
+  #buildTable(rows: readonly ComparisonRow[], shape: string): TableCells {
     const head = el(
       'tr',
       {},
       el('th', { scope: 'col' }, 'strategy'),
       ...COMPARISON_COLUMNS.map((c) => el('th', { scope: 'col', 'data-col': c.key }, c.title)),
     );
+    const cells: TableCells = { shape, rows: new Map() };
     const body = rows.map((r) => {
-      const current = r.strategy === snap.params.strategy;
-      const name = el('button', { type: 'button', class: 'cmp-row-button', 'aria-pressed': String(current) }, STRATEGIES[r.strategy].name);
+      const button = el('button', { type: 'button', class: 'cmp-row-button', 'aria-pressed': 'false' }, STRATEGIES[r.strategy].name);
       const swatch = el('span', { class: 'cmp-swatch', 'aria-hidden': 'true' });
       swatch.style.background = STRATEGY_STYLE[r.strategy].color;
-      name.prepend(swatch);
-      const nameCell = el('th', { scope: 'row' }, name);
-      const tr = el('tr', { 'data-strategy': r.strategy, class: current ? 'cmp-current' : '' }, nameCell);
+      button.prepend(swatch);
+      const tr = el('tr', { 'data-strategy': r.strategy }, el('th', { scope: 'row' }, button));
+      const row: TableRowCells = { tr, button, reason: el('td', { colspan: String(COMPARISON_COLUMNS.length), class: 'cmp-reason' }), cells: new Map() };
       if (!r.valid) {
         tr.classList.add('cmp-invalid');
-        tr.append(el('td', { colspan: String(COMPARISON_COLUMNS.length), class: 'cmp-reason' }, `cannot run: ${r.reason ?? 'invalid parameters'}`));
+        tr.append(row.reason);
       } else {
         for (const c of COMPARISON_COLUMNS) {
-          const isBest = best[c.key].has(r.strategy);
-          const td = el('td', { 'data-col': c.key, 'data-label': c.title }, cellText(r, c));
-          if (isBest) {
-            td.classList.add('cmp-best');
-            td.append(el('span', { class: 'cmp-star', title: 'best in this column' }, '\u00a0★'));
-            td.setAttribute('aria-description', 'best in column');
-          }
-          if (c.key === 'peak') {
-            const d = distinctText(r);
-            if (d) td.append(el('span', { class: 'cmp-distinct', title: 'the memory category furthest from the other strategies’ median' }, d));
-          }
+          const value = document.createTextNode('');
+          const td = el('td', { 'data-col': c.key, 'data-label': c.title }, value);
+          const star = el('span', { class: 'cmp-star', title: 'best in this column' }, '\u00a0★');
+          const distinct = c.key === 'peak' ? el('span', { class: 'cmp-distinct', title: 'the memory category furthest from the other strategies’ median' }) : null;
+          row.cells.set(c.key, { td, value, star, distinct });
           tr.append(td);
         }
       }
       tr.addEventListener('click', () => this.#options.setParams({ strategy: r.strategy }));
+      cells.rows.set(r.strategy, row);
       return tr;
     });
     this.#table.replaceChildren(
@@ -252,25 +307,29 @@ export class CompareView {
       el('thead', {}, head),
       el('tbody', {}, ...body),
     );
+    return cells;
   }
 
   #renderPlanner(snap: CompareSnapshot): void {
     const mr = this.engine.minRanks;
     if (!mr) {
-      this.#planList.replaceChildren(el('li', { class: 'cmp-plan-title' }, 'Enter a sequence length and press Find: the fewest GPUs each strategy needs for it, with this model and GPU.'));
+      replaceChildrenUnlessSame(this.#planList, '', () => [el('li', { class: 'cmp-plan-title' }, 'Enter a sequence length and press Find: the fewest GPUs each strategy needs for it, with this model and GPU.')]);
       return;
     }
-    const items = STRATEGY_IDS.filter((s) => mr.results.has(s)).map((s) => {
-      const r = mr.results.get(s);
-      const name = STRATEGY_STYLE[s].short;
-      if (!r || r.minRanks === null) return el('li', { 'data-strategy': s, class: 'cmp-plan-none' }, `${name}: ${r?.reason ?? 'no answer'}`);
-      const use = el('button', { type: 'button', class: 'cmp-plan-use' }, 'use');
-      const ranks = r.minRanks;
-      use.addEventListener('click', () => this.#options.setParams({ strategy: s, ranks, seq: mr.seq }));
-      return el('li', { 'data-strategy': s, 'data-ranks': String(ranks) }, `${name}: ${ranks} ${ranks === 1 ? 'GPU' : 'GPUs'} `, use);
+    const found = STRATEGY_IDS.filter((s) => mr.results.has(s)).map((s) => [s, mr.results.get(s)] as const);
+    const key = JSON.stringify([mr.seq, mr.done, snap.params.gpu, found]);
+    replaceChildrenUnlessSame(this.#planList, key, () => {
+      const items = found.map(([s, r]) => {
+        const name = STRATEGY_STYLE[s].short;
+        if (!r || r.minRanks === null) return el('li', { 'data-strategy': s, class: 'cmp-plan-none' }, `${name}: ${r?.reason ?? 'no answer'}`);
+        const use = el('button', { type: 'button', class: 'cmp-plan-use' }, 'use');
+        const ranks = r.minRanks;
+        use.addEventListener('click', () => this.#options.setParams({ strategy: s, ranks, seq: mr.seq }));
+        return el('li', { 'data-strategy': s, 'data-ranks': String(ranks) }, `${name}: ${ranks} ${ranks === 1 ? 'GPU' : 'GPUs'} `, use);
+      });
+      if (!mr.done) items.push(el('li', { class: 'cmp-plan-pending' }, 'searching…'));
+      return [el('li', { class: 'cmp-plan-title' }, `for ${formatTokens(mr.seq)} tokens (${snap.params.gpu.toUpperCase()}, this model):`), ...items];
     });
-    if (!mr.done) items.push(el('li', { class: 'cmp-plan-pending' }, 'searching…'));
-    this.#planList.replaceChildren(el('li', { class: 'cmp-plan-title' }, `for ${formatTokens(mr.seq)} tokens (${snap.params.gpu.toUpperCase()}, this model):`), ...items);
   }
 
   #queueDraw(): void {
@@ -330,27 +389,35 @@ export class CompareView {
     );
     if (data.stacked) {
       const cats = CATEGORY_ORDER.filter((k) => data.stacked?.points.some((p) => p.atPeak[k] > 0));
-      const items = cats.map((k) => {
-        const sw = el('span', { class: 'cmp-area-swatch', 'aria-hidden': 'true' });
-        sw.style.background = CATEGORY_COLOR[k];
-        return el('li', { 'data-category': k }, sw, CATEGORY_LABEL[k]);
+      replaceChildrenUnlessSame(this.#legend, `stacked ${cats.join(' ')}`, () => {
+        const items = cats.map((k) => {
+          const sw = el('span', { class: 'cmp-area-swatch', 'aria-hidden': 'true' });
+          sw.style.background = CATEGORY_COLOR[k];
+          return el('li', { 'data-category': k }, sw, CATEGORY_LABEL[k]);
+        });
+        const cap = el('span', { class: 'cmp-line-swatch cmp-line-cap', 'aria-hidden': 'true' });
+        items.push(el('li', {}, cap, 'GPU capacity'));
+        return items;
       });
-      const cap = el('span', { class: 'cmp-line-swatch cmp-line-cap', 'aria-hidden': 'true' });
-      items.push(el('li', {}, cap, 'GPU capacity'));
-      this.#legend.replaceChildren(...items);
       return;
     }
-    const items = data.lines.map((l) => {
-      const s = STRATEGY_STYLE[l.id];
-      const sw = el('span', { class: 'cmp-line-swatch', 'aria-hidden': 'true' });
-      sw.style.borderTopColor = s.color;
-      sw.style.borderTopStyle = s.dash.length ? 'dashed' : 'solid';
-      const fit = l.maxSeq === null ? (l.points.length === 0 && this.engine.snapshot?.done ? 'cannot run' : '') : l.maxSeq === 0 ? 'nothing fits' : `fits ${formatTokens(l.maxSeq)}`;
-      return el('li', { class: l.current ? 'cmp-current' : '', 'data-strategy': l.id }, sw, `${s.short}`, el('span', { class: 'cmp-legend-fit' }, fit));
+    const lines = data.lines.map((l) => ({
+      id: l.id,
+      current: l.current,
+      fit: l.maxSeq === null ? (l.points.length === 0 && this.engine.snapshot?.done ? 'cannot run' : '') : l.maxSeq === 0 ? 'nothing fits' : `fits ${formatTokens(l.maxSeq)}`,
+    }));
+    replaceChildrenUnlessSame(this.#legend, JSON.stringify(lines), () => {
+      const items = lines.map((l) => {
+        const s = STRATEGY_STYLE[l.id];
+        const sw = el('span', { class: 'cmp-line-swatch', 'aria-hidden': 'true' });
+        sw.style.borderTopColor = s.color;
+        sw.style.borderTopStyle = s.dash.length ? 'dashed' : 'solid';
+        return el('li', { class: l.current ? 'cmp-current' : '', 'data-strategy': l.id }, sw, `${s.short}`, el('span', { class: 'cmp-legend-fit' }, l.fit));
+      });
+      const ghost = el('span', { class: 'cmp-line-swatch cmp-line-ghost', 'aria-hidden': 'true' });
+      const cap = el('span', { class: 'cmp-line-swatch cmp-line-cap', 'aria-hidden': 'true' });
+      items.push(el('li', {}, ghost, 'no SP (1 GPU)'), el('li', {}, cap, 'GPU capacity'));
+      return items;
     });
-    const ghost = el('span', { class: 'cmp-line-swatch cmp-line-ghost', 'aria-hidden': 'true' });
-    const cap = el('span', { class: 'cmp-line-swatch cmp-line-cap', 'aria-hidden': 'true' });
-    items.push(el('li', {}, ghost, 'no SP (1 GPU)'), el('li', {}, cap, 'GPU capacity'));
-    this.#legend.replaceChildren(...items);
   }
 }

@@ -14,6 +14,27 @@ export function el<K extends keyof HTMLElementTagNameMap>(
   return node;
 }
 
+/**
+ * Sets an element's text. A sole text child is rewritten in place: `textContent =` would replace
+ * it, and the browser then drops its layout object and builds a new one (a style recalc and a
+ * layout of the line), which on a parameter change is most of the page's layout work.
+ */
 export function setText(node: Element, text: string): void {
-  if (node.textContent !== text) node.textContent = text;
+  const only = node.firstChild;
+  if (only !== null && only === node.lastChild && only.nodeType === Node.TEXT_NODE) {
+    if ((only as Text).data !== text) (only as Text).data = text;
+  } else if (node.textContent !== text) node.textContent = text;
+}
+
+const builtFrom = new WeakMap<Element, string>();
+
+/**
+ * Replaces `parent`'s children with `build()`'s, unless `key` (a summary of everything the
+ * children show) equals the last build's: new nodes cost a style, layout and paint even when
+ * they read the same.
+ */
+export function replaceChildrenUnlessSame(parent: Element, key: string, build: () => (Node | string)[]): void {
+  if (builtFrom.get(parent) === key) return;
+  builtFrom.set(parent, key);
+  parent.replaceChildren(...build());
 }

@@ -66,6 +66,12 @@ export class Panel {
   readonly #m: Params;
   /** The params the controls showed last (#refreshControls). */
   #shown: Readonly<Params> | null = null;
+  /** The params the notes and per-strategy controls were last written for (#refreshParams). */
+  #noted: Readonly<Params> | null = null;
+  /** The verdict last shown ('' when the plan can run). */
+  #verdict: string | null = null;
+  /** A summary of the playback state last shown. */
+  #playbackShown = '';
   readonly #controllers = new Map<keyof Params, Controller>();
   readonly #reason = el('div', { class: 'ui-reason', id: 'ui-reason', role: 'alert', hidden: '' });
   readonly #seqRange = el('input', { type: 'range', id: 'ui-seq-range', min: '0', max: String(SEQ_STOPS.length - 1), step: '1', 'aria-label': 'sequence length (log scale)' });
@@ -216,8 +222,12 @@ export class Panel {
     );
     ver.close();
 
-    this.#store.subscribe(() => this.refresh());
-    this.#store.onPlan(() => this.refresh());
+    // Params on each change; the verdict and the step count when the plan for them arrives.
+    this.#store.subscribe(() => this.#refreshParams());
+    this.#store.onPlan(() => {
+      this.#refreshVerdict();
+      this.#refreshPlayback();
+    });
     this.#playback.subscribe(() => this.#refreshPlayback());
     if (options.closed) gui.close();
     this.refresh();
@@ -283,38 +293,35 @@ export class Panel {
     this.#syncSeq();
   }
 
-  /** Shows the store's params and the plan's verdict in the controls. */
+  /** Shows the store's params, the plan's verdict and the playback in the controls. */
   refresh(): void {
+    this.#refreshParams();
+    this.#refreshVerdict();
+    this.#refreshPlayback();
+  }
+
+  /** The controls and the notes under them, for the store's params (once per params). */
+  #refreshParams(): void {
     const { params } = this.#store.state;
-    // The verdict of the newest plan (the planner worker answers a frame or two after a change).
-    const { schedule } = this.#store.pricedPlan;
+    if (params === this.#noted) return;
+    this.#noted = params;
     this.#refreshControls();
-    for (const b of this.#rankButtons) b.setAttribute('aria-pressed', String(Number(b.dataset.ranks) === params.ranks));
+    for (const b of this.#rankButtons) setAttr(b, 'aria-pressed', String(Number(b.dataset.ranks) === params.ranks));
     this.#controllers.get('ulysses')?.show(params.strategy === 'usp');
     this.#controllers.get('tp')?.disable(params.strategy === 'megatron-sp');
     const tp = this.#controllers.get('tp');
     if (tp) tp.name(params.strategy === 'megatron-sp' ? 'TP degree (= ranks)' : 'TP degree');
 
-    const invalid = !schedule.valid;
-    this.#reason.hidden = !invalid;
-    setText(this.#reason, schedule.valid ? '' : `⚠ ${schedule.reason || 'This combination cannot run.'}`);
-    for (const key of ['strategy', 'ranks', 'ulysses', 'tp', 'impl'] as const) {
-      const c = this.#controllers.get(key);
-      c?.domElement.classList.toggle('ui-invalid', invalid);
-      c?.domElement.querySelector('select, input')?.setAttribute('aria-invalid', String(invalid));
-      if (invalid) c?.domElement.querySelector('select, input')?.setAttribute('aria-describedby', 'ui-reason');
-      else c?.domElement.querySelector('select, input')?.removeAttribute('aria-describedby');
-    }
     const info = STRATEGIES[params.strategy];
     setText(this.#strategyInfo, info.description);
-    this.#strategyInfo.title = `Source: ${info.source}`;
+    setAttr(this.#strategyInfo, 'title', `Source: ${info.source}`);
     const impl = resolveImpl(params);
     const knobs = implKnobs(params.strategy, impl).map((k) => `${k.framework}: ${k.code.split('\n').join(' · ')}${k.note ? ` (${k.note})` : ''}`);
     setText(
       this.#implInfo,
       `${params.impl === 'auto' ? `auto → ${IMPL_NAMES[impl]} (the default for ${info.name})` : IMPL_NAMES[impl]}. ${knobs.join('; ')}`,
     );
-    this.#implInfo.title = `Defaults per strategy: ${Object.entries(DEFAULT_IMPL).map(([s, i]) => `${s} → ${i}`).join(', ')}`;
+    setAttr(this.#implInfo, 'title', `Defaults per strategy: ${Object.entries(DEFAULT_IMPL).map(([s, i]) => `${s} → ${i}`).join(', ')}`);
     setText(
       this.#effInfo,
       `Attention kernels at ${params.attnEff}% and GEMMs at ${params.gemmEff}% of the dense peak. Defaults 50% and 80%: FlashAttention-2 reaches 50–73% of peak on A100 and optimised GEMMs 80–90% (Dao 2023, abstract and §1).`,
@@ -326,11 +333,32 @@ export class Panel {
       `${formatBytes(g.memoryBytes)} memory · ${formatFlopRate(g.flops)} dense bf16 · ${formatBandwidth(g.intraNodeBandwidth)} within a node · ${formatBandwidth(g.interNodeBandwidth)} across nodes · ${g.gpusPerNode} GPUs per node`,
     );
     setText(this.#zeroInfo, params.zero === 0 ? 'Weights, grads and optimizer state are replicated on every rank.' : `ZeRO-${params.zero} shards over ${countOf(zeroGroupSize(params), 'GPU')} (data-parallel × CP ranks).`);
-    this.#refreshPlayback();
+  }
+
+  /** Whether the newest plan can run (the planner worker answers a frame or two after a change). */
+  #refreshVerdict(): void {
+    const { schedule } = this.#store.pricedPlan;
+    const reason = schedule.valid ? '' : `⚠ ${schedule.reason || 'This combination cannot run.'}`;
+    if (reason === this.#verdict) return;
+    this.#verdict = reason;
+    const invalid = !schedule.valid;
+    this.#reason.hidden = !invalid;
+    setText(this.#reason, reason);
+    for (const key of ['strategy', 'ranks', 'ulysses', 'tp', 'impl'] as const) {
+      const c = this.#controllers.get(key);
+      c?.domElement.classList.toggle('ui-invalid', invalid);
+      const input = c?.domElement.querySelector('select, input');
+      input?.setAttribute('aria-invalid', String(invalid));
+      if (invalid) input?.setAttribute('aria-describedby', 'ui-reason');
+      else input?.removeAttribute('aria-describedby');
+    }
   }
 
   #refreshPlayback(): void {
     const pb = this.#playback;
+    const shown = `${pb.playing} ${pb.step} ${pb.stepCount} ${pb.loop} ${pb.speed}`;
+    if (shown === this.#playbackShown) return;
+    this.#playbackShown = shown;
     this.#playController?.name(pb.playing ? '❚❚ Pause' : '▶ Play');
     this.#play.step = pb.step + 1;
     this.#play.loop = pb.loop;
@@ -343,4 +371,9 @@ export class Panel {
     }
     for (const c of this.#playbackFolder?.controllers ?? []) c.updateDisplay();
   }
+}
+
+/** Sets an attribute unless it already has the value (an attribute write invalidates style). */
+function setAttr(node: Element, name: string, value: string): void {
+  if (node.getAttribute(name) !== value) node.setAttribute(name, value);
 }

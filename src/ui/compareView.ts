@@ -13,7 +13,7 @@ import { drawSeqPlot, STRATEGY_STYLE, type SeqPlotData } from './seqPlot.ts';
 import { drawChart } from './charts.ts';
 import { CATEGORY_COLOR, CATEGORY_LABEL, CATEGORY_ORDER, chartStyle } from './palette.ts';
 import type { Theme } from './urlState.ts';
-import { el, replaceChildrenUnlessSame, setText } from './dom.ts';
+import { el, replaceChildrenUnlessSame, setAttr, setText } from './dom.ts';
 import './compare.css';
 
 export interface CompareViewOptions {
@@ -241,7 +241,7 @@ export class CompareView {
       if (!row) continue;
       const current = r.strategy === snap.params.strategy;
       row.tr.classList.toggle('cmp-current', current);
-      row.button.setAttribute('aria-pressed', String(current));
+      setAttr(row.button, 'aria-pressed', String(current));
       if (!r.valid) {
         setText(row.reason, `cannot run: ${r.reason ?? 'invalid parameters'}`);
         continue;
@@ -383,7 +383,8 @@ export class CompareView {
     });
     if (!drawn || !data) return;
     const fits = data.lines.filter((l) => l.maxSeq !== null).map((l) => `${STRATEGY_STYLE[l.id].short} ${l.maxSeq === 0 ? 'none' : formatTokens(l.maxSeq as number)}`);
-    this.#canvas.setAttribute(
+    setAttr(
+      this.#canvas,
       'aria-label',
       `Peak memory per rank against sequence length from ${formatTokens(SWEEP_MIN)} to ${formatTokens(SWEEP_MAX)}, log scale, with the GPU capacity line; longest context that fits: ${fits.join(', ') || 'computing'}.`,
     );

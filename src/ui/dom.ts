@@ -26,6 +26,11 @@ export function setText(node: Element, text: string): void {
   } else if (node.textContent !== text) node.textContent = text;
 }
 
+/** Sets an attribute unless it already has the value: every write invalidates the element's style. */
+export function setAttr(node: Element, name: string, value: string): void {
+  if (node.getAttribute(name) !== value) node.setAttribute(name, value);
+}
+
 const builtFrom = new WeakMap<Element, string>();
 
 /**

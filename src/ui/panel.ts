@@ -26,7 +26,7 @@ import type { Store } from '../app/store.ts';
 import type { Playback } from '../app/playback.ts';
 import type { Messages } from '../app/messages.ts';
 import { nearestStopIndex, powersOfTwo, SEQ_STOPS, seqLabel, stopValue } from './seqScale.ts';
-import { el, setText } from './dom.ts';
+import { el, setAttr, setText } from './dom.ts';
 import { createConfigImport } from './compareConfig.ts';
 
 export interface PanelActions {
@@ -371,9 +371,4 @@ export class Panel {
     }
     for (const c of this.#playbackFolder?.controllers ?? []) c.updateDisplay();
   }
-}
-
-/** Sets an attribute unless it already has the value (an attribute write invalidates style). */
-function setAttr(node: Element, name: string, value: string): void {
-  if (node.getAttribute(name) !== value) node.setAttribute(name, value);
 }

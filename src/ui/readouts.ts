@@ -8,7 +8,7 @@ import { balanceSummary, commSummary, memoryData, memorySummary, perIterationSum
 import { drawBalanceChart, drawChart, drawMemoryChart, drawTimelineChart } from './charts.ts';
 import { CATEGORY_COLOR, CATEGORY_LABEL, CATEGORY_ORDER, chartStyle, TIMELINE_COLOR } from './palette.ts';
 import type { Theme } from './urlState.ts';
-import { el, setText } from './dom.ts';
+import { el, setAttr, setText } from './dom.ts';
 import { sentence } from '../app/messages.ts';
 import { measureSince } from '../app/measure.ts';
 
@@ -83,7 +83,7 @@ export class Readouts {
   readonly #commNote = el('p', { class: 'ro-note' });
   // Timeline
   readonly #tlSummary = el('p', { id: 'ro-tl-summary', class: 'ro-summary' });
-  readonly #tlCanvas = el('canvas', { id: 'ro-tl-canvas', role: 'img', class: 'ro-canvas' });
+  readonly #tlCanvas = el('canvas', { id: 'ro-tl-canvas', role: 'img', class: 'ro-canvas', title: 'Per layer: attention steps plus the projections and MLP (GEMMs), and the recomputed forward under full recompute.' });
   readonly #tlOverlap = el('p', { id: 'ro-tl-overlap', class: 'ro-note' });
   // Balance
   readonly #balSummary = el('p', { id: 'ro-bal-summary', class: 'ro-summary' });
@@ -207,7 +207,7 @@ export class Readouts {
         ? ''
         : `⚠ Out of memory on ${oomRanks.length === data.ranks.length ? 'every rank' : `${oomRanks.length} of ${countOf(data.ranks.length, 'rank')}`}: ${formatBytes(data.maxPeak)} > ${mem.capacity}. Try more ranks, ZeRO, recompute or flash attention.`,
     );
-    this.#memCanvas.setAttribute('aria-label', mem.aria);
+    setAttr(this.#memCanvas, 'aria-label', mem.aria);
     mem.rows.forEach((row, i) => {
       const key = CATEGORY_ORDER[i];
       const node = key ? this.#memLegendValues.get(key) : undefined;
@@ -224,16 +224,15 @@ export class Readouts {
 
     const tl = timelineSummary(plan);
     setText(this.#tlSummary, `Forward ${tl.forward} · backward ${tl.backward} · exposed communication ${tl.exposed} (slowest rank, per layer)`);
-    this.#tlCanvas.title = 'Per layer: attention steps plus the projections and MLP (GEMMs), and the recomputed forward under full recompute.';
-    this.#tlCanvas.setAttribute('aria-label', tl.aria);
+    setAttr(this.#tlCanvas, 'aria-label', tl.aria);
     setText(this.#tlOverlap, tl.overlap);
-    this.#tlOverlap.dataset.ok = tl.overlapOk === null ? '' : String(tl.overlapOk);
+    setAttr(this.#tlOverlap, 'data-ok', tl.overlapOk === null ? '' : String(tl.overlapOk));
 
     const bal = balanceSummary(plan);
     setText(this.#balSummary, `${bal.range} per rank per layer (forward) · busiest ${bal.ratio} the mean · ideal ${bal.ideal}`);
     this.#balMeasured.hidden = bal.measured === '';
     setText(this.#balMeasured, bal.measured ? `Measured ${bal.measured} of theoretical: ${bal.measuredSource}.` : '');
-    this.#balCanvas.setAttribute('aria-label', bal.aria);
+    setAttr(this.#balCanvas, 'aria-label', bal.aria);
 
     this.#scheduleCharts();
   }

@@ -214,7 +214,7 @@ export function transferLabels(geos: readonly MotionGeo[]): { dst: number; col: 
 
 /** Widest free stretch of [x0, x1] that none of `occupied` covers (intervals in px). Pure. */
 export function widestGap(x0: number, x1: number, occupied: readonly (readonly [number, number])[]): { x: number; w: number } {
-  const sorted = [...occupied].filter(([a, b]) => b > x0 && a < x1).sort((p, q) => p[0] - q[0]);
+  const sorted = occupied.filter(([a, b]) => b > x0 && a < x1).sort((p, q) => p[0] - q[0]);
   let best = { x: x0, w: 0 };
   let at = x0;
   for (const [a, b] of sorted) {

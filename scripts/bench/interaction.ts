@@ -21,7 +21,8 @@
 // Changes alternate the modelled sequence length (a slider drag) and, every fourth, the head count
 // (which also reruns the verification). A second pass makes 20 changes in 2 s and reports the
 // longest gap between animation frames; a third drags: a change on every frame for 2 s, reporting
-// the frame intervals and how many plans were drawn.
+// the frame intervals and how many plans were drawn; then, for reference, the frame intervals of
+// the animation playing with no change (what the software GPU allows on its own).
 //
 // Builds the app into a temporary folder and serves it with vite preview on INTERACTION_BENCH_PORT
 // (default 4191, or the next free port). INTERACTION_CASES=zigzag,ring keeps the cases whose label
@@ -98,6 +99,32 @@ async function drag(page: Page, ms: number): Promise<{ frames: number; p50: numb
 }
 
 /**
+ * For reference: the frame intervals while the animation plays for `ms` with no change at all,
+ * which is what the software GPU allows on its own (null when Space did not start playback).
+ */
+async function playingFrames(page: Page, ms: number): Promise<{ p50: number; p95: number; max: number } | null> {
+  const playing = (): Promise<boolean> => page.evaluate(() => (window as unknown as { shardscope: { playback: { playing: boolean } } }).shardscope.playback.playing);
+  if (!(await playing())) await page.keyboard.press('Space');
+  if (!(await playing())) return null;
+  const result = await page.evaluate(async (span) => {
+    const stamps: number[] = [];
+    await new Promise<void>((resolve) => {
+      const tick = (t: number): void => {
+        stamps.push(t);
+        if (t - (stamps[0] as number) > span) return resolve();
+        requestAnimationFrame(tick);
+      };
+      requestAnimationFrame(tick);
+    });
+    const gaps = stamps.slice(1).map((t, i) => t - (stamps[i] as number)).sort((a, b) => a - b);
+    const q = (p: number): number => gaps[Math.min(gaps.length - 1, Math.floor(p * gaps.length))] ?? NaN;
+    return { p50: q(0.5), p95: q(0.95), max: gaps[gaps.length - 1] ?? NaN };
+  }, ms);
+  await page.keyboard.press('Space');
+  return result;
+}
+
+/**
  * Makes `n` changes, each drawn before the next (see the header): changes number `first` … of one
  * sequence, so a run that follows another starts with a real change (the warm-up's last params).
  */
@@ -165,6 +192,8 @@ export async function run(): Promise<void> {
       );
       const d = await drag(page, 2000);
       console.log(`${''.padEnd(22)} slider drag, a change every frame for 2 s: ${d.frames} frames, interval p50 ${d.p50.toFixed(0)} / p95 ${d.p95.toFixed(0)} / max ${d.max.toFixed(0)} ms, ${d.drawn} plans drawn`);
+      const idle = await playingFrames(page, 2000);
+      if (idle) console.log(`${''.padEnd(22)} for reference, the animation playing for 2 s with no change: interval p50 ${idle.p50.toFixed(0)} / p95 ${idle.p95.toFixed(0)} / max ${idle.max.toFixed(0)} ms`);
       console.log(`${''.padEnd(22)} change work p50 / p95 by part: ${CHANGE_SPANS.map((name) => `${name.replace('shardscope.', '')} ${pct(bySpan[name] ?? [], 50).toFixed(1)} / ${pct(bySpan[name] ?? [], 95).toFixed(1)}`).join(', ')}`);
     }
     console.log('change work = CPU inside the app\'s spans of a change: the store\'s notification, the planner\'s answer (decode, scene setSchedule, text readouts), the scene\'s first frame, the charts.');

@@ -72,12 +72,13 @@ interface Stats {
 }
 
 /**
- * A slider drag: a new sequence length on every animation frame for `ms`, as lil-gui fires while a
- * slider moves. Returns the frames shown and their intervals (p50, p95, max), and how many distinct
- * plans the page drew (the planner answers the newest params it can keep up with).
+ * The frames shown over `ms`: their intervals (p50, p95, max) and how many distinct plans the page
+ * drew. `drag`: a new sequence length on every animation frame, as lil-gui fires while a slider
+ * moves (the planner answers the newest params it can keep up with). Without it, the page runs as
+ * it is: with the animation playing, the reference for what the software GPU allows on its own.
  */
-async function drag(page: Page, ms: number): Promise<{ frames: number; p50: number; p95: number; max: number; drawn: number }> {
-  return page.evaluate(async (span) => {
+async function frameIntervals(page: Page, ms: number, drag: boolean): Promise<{ frames: number; p50: number; p95: number; max: number; drawn: number }> {
+  return page.evaluate(async ({ span, drag }) => {
     const test = (window as unknown as { __shardscopeTest: { setParams(c: object): void; stats(): { planVersion?: number } } }).__shardscopeTest;
     const stamps: number[] = [];
     const drawn = new Set<number | undefined>();
@@ -87,7 +88,7 @@ async function drag(page: Page, ms: number): Promise<{ frames: number; p50: numb
         stamps.push(t);
         drawn.add(test.stats().planVersion);
         if (t - t0 > span) return resolve();
-        test.setParams({ seq: 65536 + 4096 * (stamps.length % 96) });
+        if (drag) test.setParams({ seq: 65536 + 4096 * (stamps.length % 96) });
         requestAnimationFrame(tick);
       };
       requestAnimationFrame(tick);
@@ -95,31 +96,15 @@ async function drag(page: Page, ms: number): Promise<{ frames: number; p50: numb
     const gaps = stamps.slice(1).map((t, i) => t - (stamps[i] as number)).sort((a, b) => a - b);
     const q = (p: number): number => gaps[Math.min(gaps.length - 1, Math.floor(p * gaps.length))] ?? NaN;
     return { frames: stamps.length, p50: q(0.5), p95: q(0.95), max: gaps[gaps.length - 1] ?? NaN, drawn: drawn.size };
-  }, ms);
+  }, { span: ms, drag });
 }
 
-/**
- * For reference: the frame intervals while the animation plays for `ms` with no change at all,
- * which is what the software GPU allows on its own (null when Space did not start playback).
- */
+/** frameIntervals with the animation playing and no change (null when Space did not start playback). */
 async function playingFrames(page: Page, ms: number): Promise<{ p50: number; p95: number; max: number } | null> {
   const playing = (): Promise<boolean> => page.evaluate(() => (window as unknown as { shardscope: { playback: { playing: boolean } } }).shardscope.playback.playing);
   if (!(await playing())) await page.keyboard.press('Space');
   if (!(await playing())) return null;
-  const result = await page.evaluate(async (span) => {
-    const stamps: number[] = [];
-    await new Promise<void>((resolve) => {
-      const tick = (t: number): void => {
-        stamps.push(t);
-        if (t - (stamps[0] as number) > span) return resolve();
-        requestAnimationFrame(tick);
-      };
-      requestAnimationFrame(tick);
-    });
-    const gaps = stamps.slice(1).map((t, i) => t - (stamps[i] as number)).sort((a, b) => a - b);
-    const q = (p: number): number => gaps[Math.min(gaps.length - 1, Math.floor(p * gaps.length))] ?? NaN;
-    return { p50: q(0.5), p95: q(0.95), max: gaps[gaps.length - 1] ?? NaN };
-  }, ms);
+  const result = await frameIntervals(page, ms, false);
   await page.keyboard.press('Space');
   return result;
 }
@@ -190,7 +175,7 @@ export async function run(): Promise<void> {
       console.log(
         `${c.label.padEnd(22)} ${f(pct(inSpans, 50))} ${f(p95)}  ${verdict.padEnd(6)}   | ${f(pct(longestTask, 50), 5)} ${f(pct(longestTask, 95), 6)} | ${f(pct(cpu, 50), 8)} ${f(pct(cpu, 95), 9)} | ${gaps.maxGapMs.toFixed(0)} ms over ${gaps.frames} frames`,
       );
-      const d = await drag(page, 2000);
+      const d = await frameIntervals(page, 2000, true);
       console.log(`${''.padEnd(22)} slider drag, a change every frame for 2 s: ${d.frames} frames, interval p50 ${d.p50.toFixed(0)} / p95 ${d.p95.toFixed(0)} / max ${d.max.toFixed(0)} ms, ${d.drawn} plans drawn`);
       const idle = await playingFrames(page, 2000);
       if (idle) console.log(`${''.padEnd(22)} for reference, the animation playing for 2 s with no change: interval p50 ${idle.p50.toFixed(0)} / p95 ${idle.p95.toFixed(0)} / max ${idle.max.toFixed(0)} ms`);

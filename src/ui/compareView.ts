@@ -253,10 +253,13 @@ export class CompareView {
         const isBest = best[c.key].has(r.strategy);
         if (isBest !== cell.td.classList.contains('cmp-best')) {
           cell.td.classList.toggle('cmp-best', isBest);
-          if (isBest) cell.td.insertBefore(cell.star, cell.value.nextSibling);
-          else cell.star.remove();
-          if (isBest) cell.td.setAttribute('aria-description', 'best in column');
-          else cell.td.removeAttribute('aria-description');
+          if (isBest) {
+            cell.td.insertBefore(cell.star, cell.value.nextSibling);
+            cell.td.setAttribute('aria-description', 'best in column');
+          } else {
+            cell.star.remove();
+            cell.td.removeAttribute('aria-description');
+          }
         }
         if (cell.distinct) {
           const d = distinctText(r);
